@@ -1,0 +1,202 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Version is the manifest format version this package writes and reads.
+const Version = 1
+
+// Reserved route keys, as in API Gateway.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// Manifest describes a mullet app as plain data.
+type Manifest struct {
+	// Version is the manifest format version (Version).
+	Version int `json:"version"`
+	// Name is the app's name; infra/ derives resource names from it.
+	Name string `json:"name"`
+	// RouteSelectionExpression selects a route from each frame, e.g.
+	// "$request.body.action".
+	RouteSelectionExpression string `json:"routeSelectionExpression"`
+	// Routes lists every route, sorted by key.
+	Routes []Route `json:"routes"`
+	// State describes per-connection state.
+	State State `json:"state"`
+	// Barriers lists the app's barriers, sorted by name.
+	Barriers []Barrier `json:"barriers,omitempty"`
+}
+
+// Route describes one route.
+type Route struct {
+	// Key is the route key: "$connect", "$disconnect", "$default" or a
+	// custom key the route selection expression yields.
+	Key string `json:"key"`
+	// TwoWay reports whether the route has a route response: the handler's
+	// reply is sent back to the caller by API Gateway.
+	TwoWay bool `json:"twoWay,omitempty"`
+	// Model is the API Gateway model name for Schema (alphanumeric).
+	Model string `json:"model,omitempty"`
+	// Schema is the draft-04 JSON Schema frames of this route must satisfy,
+	// exactly as it becomes an API Gateway model. Empty means no validation.
+	Schema json.RawMessage `json:"schema,omitempty"`
+}
+
+// State describes per-connection state.
+type State struct {
+	// Type is the Go type name of the state, for documentation.
+	Type string `json:"type,omitempty"`
+	// TTLSeconds is how long state and connection records live after
+	// $connect.
+	TTLSeconds int64 `json:"ttlSeconds"`
+}
+
+// Barrier describes a barrier declared by the app.
+type Barrier struct {
+	// Name identifies the barrier within the app.
+	Name string `json:"name"`
+	// Size is the party size n.
+	Size int `json:"size"`
+	// TTLSeconds is how long a barrier waits before it expires.
+	TTLSeconds int64 `json:"ttlSeconds"`
+}
+
+var modelName = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+// Validate reports the first problem that would stop API Gateway or the
+// emulator from using the manifest.
+func (m *Manifest) Validate() error {
+	if m.Version != Version {
+		return fmt.Errorf("manifest: version %d is not supported; this build reads version %d", m.Version, Version)
+	}
+	if strings.TrimSpace(m.Name) == "" {
+		return errors.New("manifest: name is empty")
+	}
+	if m.RouteSelectionExpression == "" {
+		return errors.New("manifest: routeSelectionExpression is empty")
+	}
+	seen := make(map[string]bool, len(m.Routes))
+	models := make(map[string]bool, len(m.Routes))
+	for i, r := range m.Routes {
+		if r.Key == "" {
+			return fmt.Errorf("manifest: routes[%d] has an empty key", i)
+		}
+		if seen[r.Key] {
+			return fmt.Errorf("manifest: route %q appears twice", r.Key)
+		}
+		seen[r.Key] = true
+		if strings.HasPrefix(r.Key, "$") && r.Key != RouteConnect && r.Key != RouteDisconnect && r.Key != RouteDefault {
+			return fmt.Errorf("manifest: route %q: keys starting with '$' are reserved for $connect, $disconnect and $default", r.Key)
+		}
+		if len(r.Schema) > 0 {
+			if !json.Valid(r.Schema) {
+				return fmt.Errorf("manifest: route %q: schema is not valid JSON", r.Key)
+			}
+			if !modelName.MatchString(r.Model) {
+				return fmt.Errorf("manifest: route %q: model name %q must be alphanumeric", r.Key, r.Model)
+			}
+			if models[r.Model] {
+				return fmt.Errorf("manifest: model name %q is used by two routes", r.Model)
+			}
+			models[r.Model] = true
+		}
+	}
+	for _, b := range m.Barriers {
+		if b.Name == "" || b.Size < 2 {
+			return fmt.Errorf("manifest: barrier %q: needs a name and a size of at least 2", b.Name)
+		}
+	}
+	return nil
+}
+
+// Route returns the route with the given key.
+func (m *Manifest) Route(key string) (Route, bool) {
+	for _, r := range m.Routes {
+		if r.Key == key {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// Normalize sorts routes and barriers so that output is deterministic.
+func (m *Manifest) Normalize() {
+	sort.Slice(m.Routes, func(i, j int) bool { return m.Routes[i].Key < m.Routes[j].Key })
+	sort.Slice(m.Barriers, func(i, j int) bool { return m.Barriers[i].Name < m.Barriers[j].Name })
+}
+
+// Marshal returns the manifest as indented, deterministic JSON.
+func (m *Manifest) Marshal() ([]byte, error) {
+	c := *m
+	c.Routes = append([]Route(nil), m.Routes...)
+	c.Barriers = append([]Barrier(nil), m.Barriers...)
+	c.Normalize()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode reads and validates a manifest. Unknown fields are an error, so a
+// manifest written by a newer mullet is not silently misread.
+func Decode(data []byte) (*Manifest, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: decode: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("manifest: decode: trailing data after the manifest")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	// Indented output re-indents the schemas; give them back compact, as
+	// the schema package emits them and as API Gateway models store them.
+	for i := range m.Routes {
+		if len(m.Routes[i].Schema) == 0 {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, m.Routes[i].Schema); err != nil {
+			return nil, fmt.Errorf("manifest: route %q: %w", m.Routes[i].Key, err)
+		}
+		m.Routes[i].Schema = buf.Bytes()
+	}
+	return &m, nil
+}
+
+// ModelName derives an API Gateway model name from a route key: the
+// alphanumeric runs of the key in CamelCase followed by "Model", e.g.
+// "chat/send" -> "ChatSendModel" and "$default" -> "DefaultModel".
+func ModelName(routeKey string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range routeKey {
+		isAlnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		if !isAlnum {
+			upper = true
+			continue
+		}
+		if upper && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String() + "Model"
+}
