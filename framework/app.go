@@ -1,0 +1,233 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/framework/selection"
+	"github.com/mulletgo/mullet/schema"
+)
+
+// Options configures an App's declaration. nil means defaults; the caller's
+// struct is never modified.
+type Options struct {
+	// RouteSelectionExpression selects a route key from each frame. The
+	// default is "$request.body.action"; templates such as
+	// "${request.body.service}/${request.body.action}" are accepted.
+	RouteSelectionExpression string
+	// StateTTL is how long connection records, state and group memberships
+	// live after $connect. The default, 2h10m, outlives API Gateway's 2 hour
+	// maximum connection duration.
+	StateTTL time.Duration
+}
+
+// DefaultStateTTL is the default Options.StateTTL.
+const DefaultStateTTL = 2*time.Hour + 10*time.Minute
+
+// App is the declaration of a mullet app with per-connection state of type
+// S. Declare routes with Handle, OnConnect, OnDisconnect and Default, then
+// Bind it to a Runtime to serve invocations. Use struct{} for S when the app
+// keeps no state.
+type App[S any] struct {
+	name     string
+	rse      *selection.Expression
+	stateTTL time.Duration
+
+	routes     map[string]*route[S]
+	middleware []Middleware
+	barriers   []manifest.Barrier
+}
+
+// route is one declared route. run decodes the payload into the handler's
+// type and calls it.
+type route[S any] struct {
+	key    string
+	twoWay bool
+	schema *schema.Schema
+	run    func(ctx context.Context, c *Conn[S]) error
+}
+
+// Handler handles one invocation. Middleware wraps Handlers; typed handlers
+// declared with Handle are converted to a Handler, so middleware applies to
+// every route.
+type Handler func(ctx context.Context, inv *Invocation) error
+
+// Middleware wraps a Handler, e.g. to log, authorize or recover.
+type Middleware func(Handler) Handler
+
+// New declares an app. It panics if opts holds a bad route selection
+// expression, naming the problem.
+func New[S any](name string, opts *Options) *App[S] {
+	if strings.TrimSpace(name) == "" {
+		panic("framework.New: the app needs a name, e.g. framework.New[State](\"chat\", nil)")
+	}
+	expr := selection.DefaultExpression
+	ttl := DefaultStateTTL
+	if opts != nil {
+		if opts.RouteSelectionExpression != "" {
+			expr = opts.RouteSelectionExpression
+		}
+		if opts.StateTTL > 0 {
+			ttl = opts.StateTTL
+		}
+	}
+	rse, err := selection.Parse(expr)
+	if err != nil {
+		panic(fmt.Sprintf("framework.New(%q): bad RouteSelectionExpression: %v", name, err))
+	}
+	return &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S])}
+}
+
+// Name returns the app's name.
+func (a *App[S]) Name() string { return a.name }
+
+// Use appends middleware. Middleware runs in the order added, outermost
+// first, around every route. Like chi, it panics if called after a route was
+// declared, because such middleware would silently skip earlier routes.
+func (a *App[S]) Use(mw ...Middleware) {
+	if len(a.routes) > 0 {
+		panic("framework: Use must be called before any route is declared; move app.Use above Handle/OnConnect/OnDisconnect/Default")
+	}
+	a.middleware = append(a.middleware, mw...)
+}
+
+// RouteOption configures one route.
+type RouteOption func(*routeConfig)
+
+type routeConfig struct {
+	twoWay     bool
+	schema     *schema.Schema
+	allowExtra bool
+}
+
+// TwoWay gives the route a route response: what the handler passes to Reply
+// is sent back by API Gateway itself, with no @connections call.
+func TwoWay() RouteOption { return func(c *routeConfig) { c.twoWay = true } }
+
+// WithSchema replaces the schema derived from the payload type with a
+// literal one (see schema.Parse).
+func WithSchema(s *schema.Schema) RouteOption { return func(c *routeConfig) { c.schema = s } }
+
+// AllowExtraFields lets frames carry fields the payload type does not
+// declare. By default they are rejected.
+func AllowExtraFields() RouteOption { return func(c *routeConfig) { c.allowExtra = true } }
+
+// Handle declares a route whose frames decode into T. The schema of T
+// (see package schema) is enforced before fn runs, so fn only ever sees
+// valid payloads. It panics on a duplicate or reserved key, or a type that
+// has no schema.
+func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Conn[S], msg T) error, opts ...RouteOption) {
+	if key == "" || strings.HasPrefix(key, "$") {
+		panic(fmt.Sprintf("framework.Handle(%q): custom route keys must be non-empty and must not start with '$'; use OnConnect, OnDisconnect or Default for reserved routes", key))
+	}
+	if fn == nil {
+		panic(fmt.Sprintf("framework.Handle(%q): nil handler", key))
+	}
+	var cfg routeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := cfg.schema
+	if s == nil {
+		extra := make(map[string]json.RawMessage)
+		for _, f := range a.rse.TopLevelFields() {
+			extra[f] = json.RawMessage(`{"type":"string"}`)
+		}
+		if len(a.rse.Paths()) > 0 {
+			for _, p := range a.rse.Paths() {
+				if len(p) > 1 {
+					extra[p[0]] = json.RawMessage(`{"type":"object"}`)
+				}
+			}
+		}
+		var err error
+		s, err = schema.For[T](&schema.Options{AllowAdditionalProperties: cfg.allowExtra, ExtraProperties: extra})
+		if err != nil {
+			panic(fmt.Sprintf("framework.Handle(%q): cannot derive a schema from %s: %v; pass framework.WithSchema to give one", key, typeName[T](), err))
+		}
+	}
+	a.add(&route[S]{key: key, twoWay: cfg.twoWay, schema: s, run: func(ctx context.Context, c *Conn[S]) error {
+		var msg T
+		if err := json.Unmarshal(c.body, &msg); err != nil {
+			return invalidBody(err)
+		}
+		return fn(ctx, c, msg)
+	}})
+}
+
+// OnConnect declares the $connect handler. Returning an *Error with a 4xx
+// Status (see Reject) refuses the connection with that HTTP status; any other
+// error refuses it with 500.
+func (a *App[S]) OnConnect(fn func(ctx context.Context, c *Conn[S]) error) {
+	a.addReserved(manifest.RouteConnect, fn, false)
+}
+
+// OnDisconnect declares the $disconnect handler. It runs before the
+// framework deletes the connection's record, state and memberships.
+func (a *App[S]) OnDisconnect(fn func(ctx context.Context, c *Conn[S]) error) {
+	a.addReserved(manifest.RouteDisconnect, fn, false)
+}
+
+// Default declares the $default handler: frames whose route cannot be
+// selected (not JSON, no action field) or that match no route. It receives
+// the raw body; no schema applies.
+func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) error, opts ...RouteOption) {
+	var cfg routeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if fn == nil {
+		panic("framework: Default: nil handler")
+	}
+	a.add(&route[S]{key: manifest.RouteDefault, twoWay: cfg.twoWay, schema: cfg.schema, run: func(ctx context.Context, c *Conn[S]) error {
+		return fn(ctx, c, c.body)
+	}})
+}
+
+func (a *App[S]) addReserved(key string, fn func(ctx context.Context, c *Conn[S]) error, twoWay bool) {
+	if fn == nil {
+		panic(fmt.Sprintf("framework: %s: nil handler", key))
+	}
+	a.add(&route[S]{key: key, twoWay: twoWay, run: fn})
+}
+
+func (a *App[S]) add(r *route[S]) {
+	if _, dup := a.routes[r.key]; dup {
+		panic(fmt.Sprintf("framework: route %q is declared twice in app %q; each route key may be declared once", r.key, a.name))
+	}
+	a.routes[r.key] = r
+}
+
+// Manifest describes the app as plain data for the emulator and infra/.
+func (a *App[S]) Manifest() *manifest.Manifest {
+	m := &manifest.Manifest{
+		Version:                  manifest.Version,
+		Name:                     a.name,
+		RouteSelectionExpression: a.rse.String(),
+		State:                    manifest.State{Type: typeName[S](), TTLSeconds: int64(a.stateTTL / time.Second)},
+	}
+	for _, r := range a.routes {
+		mr := manifest.Route{Key: r.key, TwoWay: r.twoWay}
+		if r.schema != nil {
+			mr.Schema = r.schema.JSON()
+			mr.Model = manifest.ModelName(r.key)
+		}
+		m.Routes = append(m.Routes, mr)
+	}
+	m.Barriers = append(m.Barriers, a.barriers...)
+	m.Normalize()
+	return m
+}
+
+func typeName[T any]() string {
+	t := reflect.TypeFor[T]()
+	if t.PkgPath() == "" {
+		return t.String()
+	}
+	return t.PkgPath() + "." + t.Name()
+}

@@ -1,0 +1,176 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/framework/store"
+)
+
+// BarrierOptions configures a barrier.
+type BarrierOptions struct {
+	// Size is the party size n: the barrier releases when n distinct
+	// connections have arrived under one key. At least 2.
+	Size int
+	// TTL is how long a barrier waits for its party. Default 10 minutes.
+	TTL time.Duration
+}
+
+// Participant is one arrival at a barrier: who arrived and with what.
+type Participant[P any] struct {
+	ConnectionID string
+	Payload      P
+}
+
+// Barrier is a rendezvous point: the first n-1 arrivals under a key wait
+// (their invocations return at once; nothing polls) and the n-th arrival
+// releases everyone, pushing each waiting participant its frame through
+// @connections and answering itself. See Arrive for the guarantees.
+type Barrier[P any] struct {
+	name    string
+	size    int
+	ttl     time.Duration
+	release func(to Participant[P], others []Participant[P]) any
+}
+
+// ErrBarrierFull matches the error Arrive returns when the barrier already
+// holds its full party.
+var ErrBarrierFull = store.ErrBarrierFull
+
+// NewBarrier declares a barrier named name on app. release builds the frame
+// each participant receives when the barrier completes, from that
+// participant and the others. It panics on a size below 2, a nil release
+// or a duplicate name.
+func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release func(to Participant[P], others []Participant[P]) any) *Barrier[P] {
+	if opts.Size < 2 {
+		panic(fmt.Sprintf("framework.NewBarrier(%q): Size must be at least 2, got %d", name, opts.Size))
+	}
+	if release == nil {
+		panic(fmt.Sprintf("framework.NewBarrier(%q): release func is nil; it builds the frame each participant receives", name))
+	}
+	for _, b := range app.barriers {
+		if b.Name == name {
+			panic(fmt.Sprintf("framework.NewBarrier(%q): declared twice", name))
+		}
+	}
+	ttl := opts.TTL
+	if ttl <= 0 {
+		ttl = 10 * time.Minute
+	}
+	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: opts.Size, TTLSeconds: int64(ttl / time.Second)})
+	return &Barrier[P]{name: name, size: opts.Size, ttl: ttl, release: release}
+}
+
+// Arrive records the caller's arrival at the barrier key with payload.
+//
+// The arrival is one conditional write to the store, which returns the
+// barrier as written. If the party is not complete the caller waits: Arrive
+// returns nil and sends nothing. Exactly one arrival observes the write that
+// completed the party, and that invocation releases everyone: each waiting
+// participant gets its frame through @connections, then the caller gets its
+// own through Reply. A waiting participant found gone (410) is evicted, is
+// never released, and the others keep waiting for a new arrival. With more
+// than two participants, every waiting participant is first checked with
+// GetConnection so that a gone one is evicted before anyone is released.
+//
+// A second arrival of the same connection changes nothing and returns nil.
+// An arrival at a full barrier returns an *Error (409) wrapping
+// ErrBarrierFull, which the framework turns into an error frame.
+func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, payload P) error {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("framework: barrier %q: encode payload: %w", b.name, err)
+	}
+	now := inv.rt.now()
+	storeKey := b.name + "/" + key
+	st, err := inv.rt.store.Arrive(ctx, storeKey, b.size, store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}, now.Add(b.ttl))
+	if errors.Is(err, store.ErrBarrierFull) {
+		return &Error{Status: http.StatusConflict, Err: err,
+			Message: fmt.Sprintf("%s %q already has its %d participants", b.name, key, b.size)}
+	}
+	if err != nil {
+		return fmt.Errorf("framework: barrier %q: arrive: %w", b.name, err)
+	}
+	if st.Duplicate || !st.Complete() {
+		return nil
+	}
+	return b.releaseAll(ctx, inv, storeKey, st)
+}
+
+func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey string, st store.Barrier) error {
+	all := make([]Participant[P], len(st.Arrivals))
+	for i, a := range st.Arrivals {
+		all[i].ConnectionID = a.ConnectionID
+		if err := json.Unmarshal(a.Payload, &all[i].Payload); err != nil {
+			return fmt.Errorf("framework: barrier %q: decode payload of %s: %w", b.name, a.ConnectionID, err)
+		}
+	}
+	me := inv.ConnectionID()
+	waiting := make([]Participant[P], 0, len(all)-1)
+	for _, p := range all {
+		if p.ConnectionID != me {
+			waiting = append(waiting, p)
+		}
+	}
+	if len(waiting) > 1 {
+		// Releasing to some and then finding another gone would release
+		// the live ones with a dead peer; check everyone first.
+		evicted := false
+		for _, p := range waiting {
+			if _, err := inv.Info(ctx, p.ConnectionID); errors.Is(err, ErrGone) {
+				if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
+					return err
+				}
+				evicted = true
+			}
+		}
+		if evicted {
+			return nil
+		}
+	}
+	for _, p := range waiting {
+		err := inv.Send(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))
+		if errors.Is(err, ErrGone) {
+			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
+				return err
+			}
+			if len(waiting) == 1 {
+				// The only peer is gone: the caller keeps waiting.
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("framework: barrier %q: release %s: %w", b.name, p.ConnectionID, err)
+		}
+	}
+	self := Participant[P]{ConnectionID: me}
+	for _, p := range all {
+		if p.ConnectionID == me {
+			self = p
+		}
+	}
+	return inv.Reply(ctx, b.release(self, others(all, me)))
+}
+
+func (b *Barrier[P]) evict(ctx context.Context, inv *Invocation, storeKey, id string) error {
+	if _, err := inv.rt.store.Evict(ctx, storeKey, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("framework: barrier %q: evict gone participant %s: %w", b.name, id, err)
+	}
+	return nil
+}
+
+func others[P any](all []Participant[P], id string) []Participant[P] {
+	out := make([]Participant[P], 0, len(all)-1)
+	for _, p := range all {
+		if p.ConnectionID != id {
+			out = append(out, p)
+		}
+	}
+	return out
+}

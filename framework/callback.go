@@ -1,0 +1,230 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+)
+
+// CallbackAPI is the part of the API Gateway Management API client that
+// mullet uses. *apigatewaymanagementapi.Client satisfies it.
+type CallbackAPI interface {
+	PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	GetConnection(ctx context.Context, in *apigatewaymanagementapi.GetConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error)
+	DeleteConnection(ctx context.Context, in *apigatewaymanagementapi.DeleteConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
+}
+
+// CallbackOptions configures a Callback. nil means defaults.
+type CallbackOptions struct {
+	// Endpoint fixes the @connections base endpoint, e.g.
+	// "http://127.0.0.1:8080/local" for the emulator or a custom domain.
+	// Empty derives it from each event: https://{domainName}/{stage}.
+	Endpoint string
+	// MaxAttempts bounds attempts per call when API Gateway answers 429 or
+	// 5xx. Default 4.
+	MaxAttempts int
+	// BaseBackoff is the first retry delay, doubled per attempt with
+	// jitter and capped at 40x. Default 25ms.
+	BaseBackoff time.Duration
+}
+
+// Callback sends frames to connections through API Gateway's @connections
+// endpoint. It maps API errors to ErrGone, ErrPayloadTooLarge, ErrThrottled
+// and ErrForbidden, and retries throttling with bounded backoff. Build one at
+// cold start and share it; it is safe for concurrent use.
+type Callback struct {
+	endpoint    string
+	maxAttempts int
+	backoff     time.Duration
+	newAPI      func(endpoint string) CallbackAPI
+
+	mu   sync.RWMutex
+	apis map[string]CallbackAPI
+}
+
+// NewCallback returns a Callback that builds one SDK client per endpoint
+// from cfg, the first time the endpoint is used. The SDK's own retries are
+// turned off; Callback retries itself so that the policy is the same with
+// any CallbackAPI.
+func NewCallback(cfg aws.Config, opts *CallbackOptions) *Callback {
+	return NewCallbackWithAPI(func(endpoint string) CallbackAPI {
+		return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.Retryer = aws.NopRetryer{}
+		})
+	}, opts)
+}
+
+// NewCallbackWithAPI returns a Callback over the CallbackAPI that newAPI
+// returns for an endpoint; tests use it to inject faults.
+func NewCallbackWithAPI(newAPI func(endpoint string) CallbackAPI, opts *CallbackOptions) *Callback {
+	c := &Callback{newAPI: newAPI, maxAttempts: 4, backoff: 25 * time.Millisecond, apis: make(map[string]CallbackAPI)}
+	if opts != nil {
+		c.endpoint = opts.Endpoint
+		if opts.MaxAttempts > 0 {
+			c.maxAttempts = opts.MaxAttempts
+		}
+		if opts.BaseBackoff > 0 {
+			c.backoff = opts.BaseBackoff
+		}
+	}
+	return c
+}
+
+// Endpoint returns the @connections endpoint for an event's domain name and
+// stage, or the fixed endpoint if one was configured.
+func (c *Callback) Endpoint(domainName, stage string) string {
+	if c.endpoint != "" {
+		return c.endpoint
+	}
+	return "https://" + domainName + "/" + stage
+}
+
+func (c *Callback) api(endpoint string) CallbackAPI {
+	c.mu.RLock()
+	api, ok := c.apis[endpoint]
+	c.mu.RUnlock()
+	if ok {
+		return api
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if api, ok = c.apis[endpoint]; !ok {
+		api = c.newAPI(endpoint)
+		c.apis[endpoint] = api
+	}
+	return api
+}
+
+// Post sends data as one text frame to the connection id.
+func (c *Callback) Post(ctx context.Context, endpoint, id string, data []byte) error {
+	api := c.api(endpoint)
+	return c.retry(ctx, func() error {
+		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: data})
+		return err
+	})
+}
+
+// ConnectionInfo describes a live connection, as GetConnection reports it.
+type ConnectionInfo struct {
+	ConnectedAt  time.Time
+	LastActiveAt time.Time
+	SourceIP     string
+	UserAgent    string
+}
+
+// Info returns what API Gateway knows of the connection id.
+func (c *Callback) Info(ctx context.Context, endpoint, id string) (ConnectionInfo, error) {
+	api := c.api(endpoint)
+	var out *apigatewaymanagementapi.GetConnectionOutput
+	err := c.retry(ctx, func() error {
+		var err error
+		out, err = api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id})
+		return err
+	})
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	info := ConnectionInfo{
+		ConnectedAt:  aws.ToTime(out.ConnectedAt),
+		LastActiveAt: aws.ToTime(out.LastActiveAt),
+	}
+	if out.Identity != nil {
+		info.SourceIP = aws.ToString(out.Identity.SourceIp)
+		info.UserAgent = aws.ToString(out.Identity.UserAgent)
+	}
+	return info, nil
+}
+
+// Delete closes the connection id.
+func (c *Callback) Delete(ctx context.Context, endpoint, id string) error {
+	api := c.api(endpoint)
+	return c.retry(ctx, func() error {
+		_, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id})
+		return err
+	})
+}
+
+func (c *Callback) retry(ctx context.Context, call func() error) error {
+	var err error
+	for attempt := 0; attempt < c.maxAttempts; attempt++ {
+		if attempt > 0 {
+			d := c.backoff << (attempt - 1)
+			if limit := 40 * c.backoff; d > limit {
+				d = limit
+			}
+			d = d/2 + rand.N(d/2+1)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("framework: callback: %w (last error: %w)", ctx.Err(), err)
+			case <-t.C:
+			}
+		}
+		err = mapCallbackError(call())
+		if err == nil || !retryable(err) {
+			return err
+		}
+	}
+	if errors.Is(err, ErrThrottled) {
+		return err
+	}
+	return fmt.Errorf("framework: callback failed after %d attempts: %w", c.maxAttempts, err)
+}
+
+type serverError struct{ err error }
+
+func (e serverError) Error() string { return "framework: callback API server error: " + e.err.Error() }
+func (e serverError) Unwrap() error { return e.err }
+
+func retryable(err error) bool {
+	var se serverError
+	return errors.Is(err, ErrThrottled) || errors.As(err, &se)
+}
+
+func mapCallbackError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		gone      *types.GoneException
+		tooLarge  *types.PayloadTooLargeException
+		limit     *types.LimitExceededException
+		forbidden *types.ForbiddenException
+		resp      *awshttp.ResponseError
+	)
+	switch {
+	case errors.As(err, &gone):
+		return fmt.Errorf("%w: %w", ErrGone, err)
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%w: %w", ErrPayloadTooLarge, err)
+	case errors.As(err, &limit):
+		return fmt.Errorf("%w: %w", ErrThrottled, err)
+	case errors.As(err, &forbidden):
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	case errors.As(err, &resp):
+		switch code := resp.HTTPStatusCode(); {
+		case code == http.StatusGone:
+			return fmt.Errorf("%w: %w", ErrGone, err)
+		case code == http.StatusRequestEntityTooLarge:
+			return fmt.Errorf("%w: %w", ErrPayloadTooLarge, err)
+		case code == http.StatusTooManyRequests:
+			return fmt.Errorf("%w: %w", ErrThrottled, err)
+		case code == http.StatusForbidden:
+			return fmt.Errorf("%w: %w", ErrForbidden, err)
+		case code >= 500:
+			return serverError{err}
+		}
+	}
+	return err
+}

@@ -1,0 +1,353 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mulletgo/mullet/framework/store"
+)
+
+// Invocation is one call of the app by API Gateway: a $connect, a frame or
+// a $disconnect. Middleware sees it; typed handlers see it through Conn.
+// Its methods are safe for concurrent use by the goroutines of one
+// invocation.
+type Invocation struct {
+	event  *events.APIGatewayWebsocketProxyRequest
+	body   []byte
+	rt     *boundRuntime
+	twoWay bool
+	conn   any // the *Conn[S] of this invocation
+
+	replyMu sync.Mutex
+	reply   []byte
+	replied bool
+}
+
+// ConnectionID returns the caller's connection ID.
+func (inv *Invocation) ConnectionID() string { return inv.event.RequestContext.ConnectionID }
+
+// RequestID returns API Gateway's request ID for this invocation.
+func (inv *Invocation) RequestID() string { return inv.event.RequestContext.RequestID }
+
+// RouteKey returns the route that was selected for this invocation.
+func (inv *Invocation) RouteKey() string { return inv.event.RequestContext.RouteKey }
+
+// SourceIP returns the caller's source IP address as API Gateway saw it.
+func (inv *Invocation) SourceIP() string { return inv.event.RequestContext.Identity.SourceIP }
+
+// UserAgent returns the caller's User-Agent header from $connect.
+func (inv *Invocation) UserAgent() string { return inv.event.RequestContext.Identity.UserAgent }
+
+// ConnectedAt returns when the caller connected.
+func (inv *Invocation) ConnectedAt() time.Time {
+	return time.UnixMilli(inv.event.RequestContext.ConnectedAt)
+}
+
+// Body returns the raw frame (nil on $connect and $disconnect). Do not
+// modify it.
+func (inv *Invocation) Body() []byte { return inv.body }
+
+// Event returns the API Gateway event as aws-lambda-go decoded it. Do not
+// modify it.
+func (inv *Invocation) Event() *events.APIGatewayWebsocketProxyRequest { return inv.event }
+
+// Logger returns the runtime's logger with this invocation's requestId,
+// connectionId and routeKey attached.
+func (inv *Invocation) Logger() *slog.Logger {
+	return inv.rt.logger.With("requestId", inv.RequestID(), "connectionId", inv.ConnectionID(), "routeKey", inv.RouteKey())
+}
+
+func (inv *Invocation) endpoint() (string, error) {
+	if inv.rt.callback == nil {
+		return "", ErrNoCallback
+	}
+	rc := &inv.event.RequestContext
+	return inv.rt.callback.Endpoint(rc.DomainName, rc.Stage), nil
+}
+
+// Reply answers the caller. On a two-way route (see TwoWay) the frame is the
+// route response that API Gateway sends back; elsewhere it is posted to the
+// caller through @connections. v is sent as is if it is a []byte,
+// json.RawMessage or string, and as JSON otherwise.
+func (inv *Invocation) Reply(ctx context.Context, v any) error {
+	data, err := encodeFrame(v)
+	if err != nil {
+		return err
+	}
+	if inv.twoWay {
+		inv.replyMu.Lock()
+		defer inv.replyMu.Unlock()
+		if inv.replied {
+			return ErrAlreadyReplied
+		}
+		inv.reply, inv.replied = data, true
+		return nil
+	}
+	return inv.post(ctx, inv.ConnectionID(), data)
+}
+
+// Send posts a frame to any connection through @connections. If the
+// connection is gone it returns an error matching ErrGone, after removing the
+// connection's record, state and group memberships.
+func (inv *Invocation) Send(ctx context.Context, connectionID string, v any) error {
+	data, err := encodeFrame(v)
+	if err != nil {
+		return err
+	}
+	return inv.post(ctx, connectionID, data)
+}
+
+func (inv *Invocation) post(ctx context.Context, id string, data []byte) error {
+	ep, err := inv.endpoint()
+	if err != nil {
+		return err
+	}
+	err = inv.rt.callback.Post(ctx, ep, id, data)
+	if errors.Is(err, ErrGone) {
+		inv.rt.forget(ctx, id)
+	}
+	return err
+}
+
+// Close disconnects a connection (DeleteConnection). API Gateway then runs
+// $disconnect for it.
+func (inv *Invocation) Close(ctx context.Context, connectionID string) error {
+	ep, err := inv.endpoint()
+	if err != nil {
+		return err
+	}
+	err = inv.rt.callback.Delete(ctx, ep, connectionID)
+	if errors.Is(err, ErrGone) {
+		inv.rt.forget(ctx, connectionID)
+	}
+	return err
+}
+
+// Info returns what API Gateway knows of a connection (GetConnection).
+func (inv *Invocation) Info(ctx context.Context, connectionID string) (ConnectionInfo, error) {
+	ep, err := inv.endpoint()
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	info, err := inv.rt.callback.Info(ctx, ep, connectionID)
+	if errors.Is(err, ErrGone) {
+		inv.rt.forget(ctx, connectionID)
+	}
+	return info, err
+}
+
+// Join adds the caller to a group. Membership ends when the caller leaves
+// or disconnects.
+func (inv *Invocation) Join(ctx context.Context, group string) error {
+	if group == "" {
+		return errors.New("framework: Join: empty group name")
+	}
+	return inv.rt.store.JoinGroup(ctx, group, inv.ConnectionID())
+}
+
+// Leave removes the caller from a group.
+func (inv *Invocation) Leave(ctx context.Context, group string) error {
+	return inv.rt.store.LeaveGroup(ctx, group, inv.ConnectionID())
+}
+
+// BroadcastResult counts what a Broadcast did.
+type BroadcastResult struct {
+	// Sent is the number of members the frame was delivered to.
+	Sent int
+	// Gone is the number of members found gone and removed.
+	Gone int
+	// Failed is the number of members that could not be reached for other
+	// reasons; the returned error describes them.
+	Failed int
+}
+
+// broadcastWorkers bounds the concurrent @connections calls of one
+// broadcast.
+const broadcastWorkers = 32
+
+// Broadcast posts a frame to every member of a group, the caller included
+// if it is a member. Members found gone are removed and counted, never
+// reported as an error; the error joins the other failures.
+func (inv *Invocation) Broadcast(ctx context.Context, group string, v any) (BroadcastResult, error) {
+	data, err := encodeFrame(v)
+	if err != nil {
+		return BroadcastResult{}, err
+	}
+	ep, err := inv.endpoint()
+	if err != nil {
+		return BroadcastResult{}, err
+	}
+	ids, err := inv.rt.store.GroupMembers(ctx, group)
+	if err != nil {
+		return BroadcastResult{}, fmt.Errorf("framework: broadcast to %q: %w", group, err)
+	}
+	var (
+		sent, gone atomic.Int64
+		mu         sync.Mutex
+		errs       []error
+		next       atomic.Int64
+		wg         sync.WaitGroup
+	)
+	workers := min(broadcastWorkers, len(ids))
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				err := inv.rt.callback.Post(ctx, ep, ids[i], data)
+				switch {
+				case err == nil:
+					sent.Add(1)
+				case errors.Is(err, ErrGone):
+					gone.Add(1)
+					inv.rt.forget(ctx, ids[i])
+				default:
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", ids[i], err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res := BroadcastResult{Sent: int(sent.Load()), Gone: int(gone.Load()), Failed: len(errs)}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("framework: broadcast to %q: %d of %d members failed: %w", group, len(errs), len(ids), errors.Join(errs...))
+	}
+	return res, nil
+}
+
+func encodeFrame(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case []byte:
+		return x, nil
+	case json.RawMessage:
+		return x, nil
+	case string:
+		return []byte(x), nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("framework: encode frame: %w", err)
+	}
+	return data, nil
+}
+
+// Conn is the per-invocation view a typed handler gets: everything
+// Invocation offers plus the caller's own state of type S. A connection can
+// only ever read or change its own state.
+type Conn[S any] struct {
+	*Invocation
+
+	stateMu     sync.Mutex
+	state       S
+	stateLoaded bool
+	version     int64
+	raw         []byte
+}
+
+// maxStateAttempts bounds the optimistic retries of UpdateState.
+const maxStateAttempts = 10
+
+// State returns the caller's state, loading it on first use. A connection
+// that never saved state gets the zero S.
+func (c *Conn[S]) State(ctx context.Context) (S, error) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if err := c.loadLocked(ctx, false); err != nil {
+		var zero S
+		return zero, err
+	}
+	return c.state, nil
+}
+
+func (c *Conn[S]) loadLocked(ctx context.Context, force bool) error {
+	if c.stateLoaded && !force {
+		return nil
+	}
+	st, err := c.rt.store.LoadState(ctx, c.ConnectionID())
+	if err != nil {
+		return fmt.Errorf("framework: load state of %s: %w", c.ConnectionID(), err)
+	}
+	var s S
+	if len(st.Data) > 0 {
+		if err := json.Unmarshal(st.Data, &s); err != nil {
+			return fmt.Errorf("framework: decode state of %s: %w", c.ConnectionID(), err)
+		}
+	}
+	c.state, c.version, c.raw, c.stateLoaded = s, st.Version, st.Data, true
+	return nil
+}
+
+// UpdateState changes the caller's state with fn and saves it, only if it
+// changed. The save is conditional on the version that was loaded: if
+// another invocation of the same connection saved first, the state is
+// reloaded and fn runs again, so no update is lost. fn must therefore have
+// no side effects beyond changing *S. If fn returns an error nothing is
+// saved and that error is returned. A state too large for the store (400 KB)
+// gives an error matching store.ErrTooLarge and the stored state is
+// unchanged.
+func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		if attempt > 0 {
+			d := time.Duration(rand.N(1<<min(attempt, 6))) * time.Millisecond
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		if err := c.loadLocked(ctx, attempt > 0); err != nil {
+			return err
+		}
+		next := c.state
+		if c.raw != nil {
+			// Work on a deep copy so a failed attempt leaves c.state intact.
+			var fresh S
+			if err := json.Unmarshal(c.raw, &fresh); err != nil {
+				return fmt.Errorf("framework: decode state: %w", err)
+			}
+			next = fresh
+		}
+		if err := fn(&next); err != nil {
+			return err
+		}
+		data, err := json.Marshal(next)
+		if err != nil {
+			return fmt.Errorf("framework: encode state: %w", err)
+		}
+		if c.version > 0 && string(data) == string(c.raw) || c.version == 0 && isZero(data, c.rt) {
+			c.state = next
+			return nil
+		}
+		v, err := c.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("framework: save state of %s: %w", c.ConnectionID(), err)
+		}
+		c.state, c.version, c.raw = next, v, data
+		return nil
+	}
+	return fmt.Errorf("framework: save state of %s: %w after %d attempts", c.ConnectionID(), store.ErrConflict, maxStateAttempts)
+}
+
+// isZero reports whether data is the encoding of a zero state, which needs
+// no write for a connection that never saved any.
+func isZero(data []byte, rt *boundRuntime) bool {
+	return string(data) == string(rt.zeroState)
+}

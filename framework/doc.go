@@ -1,0 +1,26 @@
+// Package framework declares a mullet app and runs it.
+//
+// A mullet app is one Go declaration: the routes of a WebSocket API, the JSON
+// Schema of each route's frames (derived from the handler's Go type), the
+// per-connection state type and the barriers. The same declaration runs in
+// AWS Lambda behind API Gateway (see LambdaHandler), runs on a laptop behind
+// the local emulator (package emulator), and becomes infrastructure through
+// its Manifest (package infra).
+//
+//	type Profile struct{ Nick string `json:"nick"` }
+//	type SetNick struct {
+//		Nick string `json:"nick" schema:"minLength=1,maxLength=32"`
+//	}
+//
+//	app := framework.New[Profile]("chat", nil)
+//	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[Profile], m SetNick) error {
+//		return c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil })
+//	})
+//
+// Handlers receive a decoded payload that already satisfies its schema;
+// invalid frames never reach them. Middleware has the shape
+// func(Handler) Handler and applies to every route. Mistakes in a
+// declaration (a duplicate route, a bad route selection expression) panic at
+// setup with a message that says what to fix; failures at run time are
+// errors.
+package framework

@@ -1,0 +1,381 @@
+package framework
+
+import (
+
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/framework/selection"
+	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/schema"
+)
+
+// Runtime holds what an app needs to serve invocations. Build it once at
+// cold start (never in init, never per invocation). nil fields get defaults.
+type Runtime struct {
+	// Store keeps connection records, state, groups and barriers. nil means
+	// a new in-memory store, which is right for the emulator and tests but
+	// not for Lambda, where each instance would see its own.
+	Store store.Store
+	// Callback reaches connections through @connections. nil disables Send,
+	// Broadcast, Close, Info and Reply on one-way routes (they return
+	// ErrNoCallback).
+	Callback *Callback
+	// Logger receives handler failures. nil discards.
+	Logger *slog.Logger
+	// Now returns the current time. nil means time.Now.
+	Now func() time.Time
+	// MaxDepth limits the nesting depth of JSON frames. Default 64.
+	MaxDepth int
+}
+
+// Invoker serves API Gateway WebSocket events. The Lambda adapter and the
+// emulator both call it.
+type Invoker interface {
+	Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
+}
+
+// Application is what the Lambda adapter, the emulator and the CLI need of
+// an App, whatever its state type.
+type Application interface {
+	Name() string
+	Manifest() *manifest.Manifest
+	Bind(rt *Runtime) Invoker
+}
+
+var _ Application = (*App[struct{}])(nil)
+
+type boundRuntime struct {
+	store     store.Store
+	callback  *Callback
+	logger    *slog.Logger
+	now       func() time.Time
+	maxDepth  int
+	zeroState []byte
+}
+
+// forget removes a connection found gone. Failures are logged: the record
+// expires by itself.
+func (rt *boundRuntime) forget(ctx context.Context, id string) {
+	if err := rt.store.DeleteConnection(context.WithoutCancel(ctx), id); err != nil {
+		rt.logger.Warn("could not remove gone connection", "connectionId", id, "error", err)
+	}
+}
+
+// function is an App bound to a Runtime.
+type function[S any] struct {
+	app      *App[S]
+	rt       *boundRuntime
+	routes   map[string]*route[S]
+	handlers map[string]Handler
+	custom   bool
+}
+
+// Bind returns an Invoker that serves the app's routes with rt. The
+// declaration must be complete: routes declared after Bind are not served.
+func (a *App[S]) Bind(rt *Runtime) Invoker {
+	var r Runtime
+	if rt != nil {
+		r = *rt
+	}
+	b := &boundRuntime{store: r.Store, callback: r.Callback, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth}
+	if b.store == nil {
+		b.store = memstore.New(&memstore.Options{Now: r.Now})
+	}
+	if b.logger == nil {
+		b.logger = slog.New(slog.DiscardHandler)
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.maxDepth <= 0 {
+		b.maxDepth = 64
+	}
+	var zero S
+	b.zeroState, _ = json.Marshal(zero)
+	f := &function[S]{app: a, rt: b, routes: make(map[string]*route[S], len(a.routes)), handlers: make(map[string]Handler, len(a.routes))}
+	for key, rte := range a.routes {
+		f.routes[key] = rte
+		run := rte.run
+		var h Handler = func(ctx context.Context, inv *Invocation) error {
+			return run(ctx, inv.conn.(*Conn[S]))
+		}
+		for i := len(a.middleware) - 1; i >= 0; i-- {
+			h = a.middleware[i](h)
+		}
+		f.handlers[key] = h
+		if !isReserved(key) {
+			f.custom = true
+		}
+	}
+	return f
+}
+
+func isReserved(key string) bool {
+	return key == manifest.RouteConnect || key == manifest.RouteDisconnect || key == manifest.RouteDefault
+}
+
+// Invoke serves one event. It never returns an error: failures become the
+// status code and frame API Gateway would produce, so that API Gateway and
+// the emulator behave the same.
+func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	switch event.RequestContext.EventType {
+	case "CONNECT":
+		return f.connect(ctx, event), nil
+	case "DISCONNECT":
+		return f.disconnect(ctx, event), nil
+	}
+	switch event.RequestContext.RouteKey {
+	case manifest.RouteConnect:
+		return f.connect(ctx, event), nil
+	case manifest.RouteDisconnect:
+		return f.disconnect(ctx, event), nil
+	}
+	return f.message(ctx, event), nil
+}
+
+func (f *function[S]) newConn(event *events.APIGatewayWebsocketProxyRequest, body []byte, twoWay bool) *Conn[S] {
+	c := &Conn[S]{Invocation: &Invocation{event: event, body: body, rt: f.rt, twoWay: twoWay}}
+	c.conn = c
+	return c
+}
+
+func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	rc := &event.RequestContext
+	connectedAt := time.UnixMilli(rc.ConnectedAt)
+	if rc.ConnectedAt == 0 {
+		connectedAt = f.rt.now()
+	}
+	rec := store.Connection{
+		ID: rc.ConnectionID, ConnectedAt: connectedAt, SourceIP: rc.Identity.SourceIP,
+		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
+	}
+	if err := f.rt.store.PutConnection(ctx, rec); err != nil {
+		f.logFailure(event, "store connection record", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}
+	}
+	h, ok := f.handlers[manifest.RouteConnect]
+	if !ok {
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
+	}
+	c := f.newConn(event, nil, false)
+	if err := h(ctx, c.Invocation); err != nil {
+		f.rt.forget(ctx, rc.ConnectionID)
+		status := statusOf(err)
+		if status >= 500 {
+			f.logFailure(event, "$connect handler failed", err)
+		}
+		return events.APIGatewayProxyResponse{StatusCode: status, Body: clientMessage(err)}
+	}
+	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
+}
+
+func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	status := http.StatusOK
+	if h, ok := f.handlers[manifest.RouteDisconnect]; ok {
+		c := f.newConn(event, nil, false)
+		if err := h(ctx, c.Invocation); err != nil {
+			f.logFailure(event, "$disconnect handler failed", err)
+			status = http.StatusInternalServerError
+		}
+	}
+	if err := f.rt.store.DeleteConnection(ctx, event.RequestContext.ConnectionID); err != nil {
+		f.logFailure(event, "delete connection record", err)
+		status = http.StatusInternalServerError
+	}
+	return events.APIGatewayProxyResponse{StatusCode: status}
+}
+
+// selectRoute picks the route for a frame. API Gateway has already chosen
+// event.RequestContext.RouteKey; when that is $default (or unknown, as with
+// a deployment that only has a $default route), the app's own route
+// selection expression is evaluated so that the app routes the same way.
+func (f *function[S]) selectRoute(event *events.APIGatewayWebsocketProxyRequest, body []byte) (*route[S], string) {
+	key := event.RequestContext.RouteKey
+	if r, ok := f.routes[key]; ok && key != manifest.RouteDefault {
+		return r, key
+	}
+	if f.custom {
+		if sel, err := f.app.rse.SelectBody(body); err == nil {
+			if r, ok := f.routes[sel]; ok && !isReserved(sel) {
+				return r, sel
+			}
+			key = sel
+		} else if errors.Is(err, selection.ErrNoMatch) && key == "" {
+			key = manifest.RouteDefault
+		}
+	}
+	if r, ok := f.routes[manifest.RouteDefault]; ok {
+		return r, manifest.RouteDefault
+	}
+	return nil, key
+}
+
+func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	body := []byte(event.Body)
+	if event.IsBase64Encoded {
+		decoded, err := decodeBase64(event.Body)
+		if err != nil {
+			return f.reject(ctx, event, nil, http.StatusBadRequest, "Invalid request body: body is not valid base64")
+		}
+		body = decoded
+	}
+	r, key := f.selectRoute(event, body)
+	if r == nil {
+		msg := "No route for this frame"
+		if key != "" && key != manifest.RouteDefault {
+			msg = fmt.Sprintf("No route %q and no $default route", key)
+		} else {
+			msg = fmt.Sprintf("No route could be selected with %s and there is no $default route", f.app.rse)
+		}
+		return f.reject(ctx, event, nil, http.StatusForbidden, msg)
+	}
+	if r.schema != nil {
+		if err := checkDepth(body, f.rt.maxDepth); err != nil {
+			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+err.Error())
+		}
+		if err := r.schema.ValidateJSON(body); err != nil {
+			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err))
+		}
+	}
+	if r.key != event.RequestContext.RouteKey {
+		// Handlers see the route that was actually served.
+		ev := *event
+		ev.RequestContext.RouteKey = r.key
+		event = &ev
+	}
+	c := f.newConn(event, body, r.twoWay)
+	err := f.handlers[r.key](ctx, c.Invocation)
+	if err != nil {
+		status := statusOf(err)
+		if status >= 500 {
+			f.logFailure(event, "handler failed", err)
+			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError, Body: internalErrorFrame(event)}
+		}
+		return f.reject(ctx, event, r, status, clientMessage(err))
+	}
+	resp := events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
+	if r.twoWay {
+		c.replyMu.Lock()
+		resp.Body = string(c.reply)
+		c.replyMu.Unlock()
+	}
+	return resp
+}
+
+// reject answers a frame the app refuses with an error frame shaped like
+// API Gateway's. On a two-way route the frame is the route response;
+// otherwise it is posted to the caller.
+func (f *function[S]) reject(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest, r *route[S], status int, message string) events.APIGatewayProxyResponse {
+	frame := errorFrame(message, event)
+	resp := events.APIGatewayProxyResponse{StatusCode: status, Body: string(frame)}
+	f.rt.logger.Info("frame rejected", "requestId", event.RequestContext.RequestID,
+		"connectionId", event.RequestContext.ConnectionID, "routeKey", event.RequestContext.RouteKey,
+		"status", status, "reason", message)
+	if r != nil && r.twoWay {
+		return resp
+	}
+	if f.rt.callback != nil {
+		rc := &event.RequestContext
+		ep := f.rt.callback.Endpoint(rc.DomainName, rc.Stage)
+		if err := f.rt.callback.Post(ctx, ep, rc.ConnectionID, frame); err != nil && !errors.Is(err, ErrGone) {
+			f.logFailure(event, "could not send error frame", err)
+		}
+	}
+	return resp
+}
+
+func (f *function[S]) logFailure(event *events.APIGatewayWebsocketProxyRequest, msg string, err error) {
+	f.rt.logger.Error(msg, "requestId", event.RequestContext.RequestID,
+		"connectionId", event.RequestContext.ConnectionID, "routeKey", event.RequestContext.RouteKey,
+		"error", err.Error())
+}
+
+type errorFrameJSON struct {
+	Message      string `json:"message"`
+	ConnectionID string `json:"connectionId"`
+	RequestID    string `json:"requestId"`
+}
+
+func errorFrame(message string, event *events.APIGatewayWebsocketProxyRequest) []byte {
+	data, _ := json.Marshal(errorFrameJSON{Message: message, ConnectionID: event.RequestContext.ConnectionID, RequestID: event.RequestContext.RequestID})
+	return data
+}
+
+// internalErrorFrame is API Gateway's frame for a failed integration.
+func internalErrorFrame(event *events.APIGatewayWebsocketProxyRequest) string {
+	return string(errorFrame("Internal server error", event))
+}
+
+func clientMessage(err error) string {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return "Internal server error"
+}
+
+func invalidBody(err error) error {
+	return &Error{Status: http.StatusBadRequest, Message: "Invalid request body: " + err.Error(), Err: err}
+}
+
+func describeInvalid(err error) string {
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		path := ve.Path
+		if path == "" {
+			path = "/"
+		}
+		return fmt.Sprintf("%s: %s: %s", path, ve.Keyword, ve.Message)
+	}
+	var se *schema.SyntaxError
+	if errors.As(err, &se) {
+		return "malformed JSON: " + se.Message
+	}
+	return err.Error()
+}
+
+// checkDepth rejects JSON nested deeper than max without decoding it.
+func checkDepth(body []byte, max int) error {
+	depth := 0
+	inString := false
+	for i := 0; i < len(body); i++ {
+		ch := body[i]
+		if inString {
+			switch ch {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("JSON nested deeper than %d levels", max)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	return base64StdDecode(s)
+}
+
+

@@ -1,0 +1,370 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// Draft04 is the $schema URI every schema carries in its canonical JSON.
+const Draft04 = "http://json-schema.org/draft-04/schema#"
+
+// resourceURL names the in-memory schema document inside the compiler. Its
+// scheme has no loader, so nothing is ever fetched.
+const resourceURL = "mem:///mullet/schema.json"
+
+// Schema is a compiled draft-04 JSON Schema plus its canonical JSON.
+// A Schema is immutable and safe for concurrent use.
+type Schema struct {
+	raw  []byte             // canonical JSON
+	doc  map[string]any     // canonical JSON decoded with UseNumber; read-only
+	lib  *jsonschema.Schema // compiled by santhosh-tekuri/jsonschema in draft-04 mode
+	fast *node              // allocation-free validator; nil if the schema uses keywords it does not cover
+	keys map[string]string  // property names of the fast validator, reused by the decoder
+}
+
+// Parse compiles a literal JSON Schema. The document must be a JSON object that is
+// valid against the draft-04 metaschema; a "$schema" member, if present, must name
+// draft-04 (it is added when missing). Regular expressions must compile with Go's
+// regexp package, and "$ref" may only point inside the document. Errors are
+// *InvalidSchemaError.
+func Parse(raw []byte) (*Schema, error) {
+	v, err := decode(raw)
+	if err != nil {
+		return nil, &InvalidSchemaError{Message: "not valid JSON: " + err.(*SyntaxError).Message, Err: err}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &InvalidSchemaError{Message: "a schema must be a JSON object"}
+	}
+	return compile(m)
+}
+
+// MustParse is like Parse but panics if the schema is invalid. It is meant for
+// package-level schema literals.
+func MustParse(raw string) *Schema {
+	s, err := Parse([]byte(raw))
+	if err != nil {
+		panic(fmt.Errorf("schema.MustParse: %w", err))
+	}
+	return s
+}
+
+// compile checks and compiles a decoded schema object, which it takes ownership of.
+func compile(m map[string]any) (*Schema, error) {
+	if v, ok := m["$schema"]; ok {
+		uri, _ := v.(string)
+		if !isDraft04(uri) {
+			return nil, &InvalidSchemaError{Pointer: "/$schema", Message: fmt.Sprintf("unsupported $schema %s: only draft-04 (%s) is supported", compactJSON(v), Draft04)}
+		}
+	}
+	m["$schema"] = Draft04
+	raw, err := canonical(m)
+	if err != nil {
+		return nil, &InvalidSchemaError{Message: err.Error(), Err: err}
+	}
+	lib, err := compileLib(raw)
+	if err != nil {
+		return nil, err
+	}
+	s := &Schema{raw: raw, doc: m, lib: lib}
+	if n, ok := compileNode(m); ok {
+		s.fast = n
+		s.keys = map[string]string{}
+		n.collectKeys(s.keys)
+	}
+	return s, nil
+}
+
+func isDraft04(uri string) bool {
+	uri = strings.TrimSuffix(strings.TrimSuffix(uri, "/"), "#")
+	return uri == "http://json-schema.org/draft-04/schema" || uri == "https://json-schema.org/draft-04/schema"
+}
+
+func compileLib(raw []byte) (lib *jsonschema.Schema, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			lib, err = nil, &InvalidSchemaError{Message: fmt.Sprint(r)}
+		}
+	}()
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft4
+	c.LoadURL = func(u string) (io.ReadCloser, error) {
+		return nil, fmt.Errorf("external reference %q is not supported", u)
+	}
+	if err := c.AddResource(resourceURL, bytes.NewReader(raw)); err != nil {
+		return nil, &InvalidSchemaError{Message: err.Error(), Err: err}
+	}
+	lib, err = c.Compile(resourceURL)
+	if err != nil {
+		return nil, schemaError(err)
+	}
+	return lib, nil
+}
+
+// schemaError turns a compiler error into an *InvalidSchemaError that points at
+// the offending part of the schema.
+func schemaError(err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		msg := err.Error()
+		var se *jsonschema.SchemaError
+		if errors.As(err, &se) && se.Err != nil {
+			msg = se.Err.Error()
+		}
+		return &InvalidSchemaError{Message: strings.TrimPrefix(msg, "jsonschema: "), Err: err}
+	}
+	var leaves []*jsonschema.ValidationError
+	collectLib(ve, &leaves)
+	sort.SliceStable(leaves, func(i, j int) bool {
+		a, b := leaves[i], leaves[j]
+		if da, db := strings.Count(a.InstanceLocation, "/"), strings.Count(b.InstanceLocation, "/"); da != db {
+			return da > db
+		}
+		if a.InstanceLocation != b.InstanceLocation {
+			return a.InstanceLocation < b.InstanceLocation
+		}
+		return a.KeywordLocation < b.KeywordLocation
+	})
+	l := leaves[0]
+	return &InvalidSchemaError{Pointer: pointer(libTokens(l.InstanceLocation)), Message: l.Message, Err: err}
+}
+
+func collectLib(ve *jsonschema.ValidationError, out *[]*jsonschema.ValidationError) {
+	if len(ve.Causes) == 0 {
+		*out = append(*out, ve)
+		return
+	}
+	for _, c := range ve.Causes {
+		collectLib(c, out)
+	}
+}
+
+// JSON returns the canonical JSON of the schema: compact, object keys sorted, with
+// "$schema" set to draft-04. It is exactly what goes into an API Gateway model.
+// The returned slice is a copy.
+func (s *Schema) JSON() []byte {
+	return bytes.Clone(s.raw)
+}
+
+// String returns the canonical JSON as a string.
+func (s *Schema) String() string {
+	return string(s.raw)
+}
+
+// Validate checks doc against the schema. doc must be a value as produced by an
+// encoding/json Decoder with UseNumber: map[string]any, []any, json.Number,
+// string, bool or nil, nested arbitrarily. Other Go types are handed to the
+// jsonschema library, which accepts the common numeric types too. A document that
+// does not satisfy the schema yields a *ValidationError.
+func (s *Schema) Validate(doc any) error {
+	if s.fast != nil {
+		w := walker{}
+		if w.validate(s.fast, doc) {
+			return nil
+		}
+		if !w.unsupported {
+			w = walker{collect: true}
+			w.validate(s.fast, doc)
+			if !w.unsupported && len(w.leaves) > 0 {
+				return pick(w.leaves)
+			}
+		}
+	}
+	return s.validateLib(doc)
+}
+
+// ValidateJSON decodes data (numbers as json.Number, no trailing data allowed)
+// and validates the result. Malformed JSON yields a *SyntaxError; a document that
+// does not satisfy the schema yields a *ValidationError.
+func (s *Schema) ValidateJSON(data []byte) error {
+	doc, err := decodeNames(data, s.keys)
+	if err != nil {
+		return err
+	}
+	return s.Validate(doc)
+}
+
+// validateLib validates with the jsonschema library and converts its error.
+func (s *Schema) validateLib(doc any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("schema: cannot validate document: %v", r)
+		}
+	}()
+	err = s.lib.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("schema: cannot validate document: %w", err)
+	}
+	var libLeaves []*jsonschema.ValidationError
+	collectLib(ve, &libLeaves)
+	leaves := make([]leaf, 0, len(libLeaves))
+	for _, l := range libLeaves {
+		leaves = append(leaves, s.convertLeaf(l, doc))
+	}
+	return pick(leaves)
+}
+
+// convertLeaf turns one library failure into a leaf, rewriting the messages whose
+// library wording is not deterministic or not precise enough.
+func (s *Schema) convertLeaf(l *jsonschema.ValidationError, doc any) leaf {
+	inst := libTokens(l.InstanceLocation)
+	kw := libTokens(l.KeywordLocation)
+	out := leaf{path: pointer(inst), keyword: keywordOf(kw), message: l.Message}
+
+	_, frag, _ := strings.Cut(l.AbsoluteKeywordLocation, "#")
+	abs := libTokens(frag)
+	if len(abs) == 0 {
+		return out
+	}
+	sch, ok := lookup(s.doc, abs[:len(abs)-1]).(map[string]any)
+	if !ok {
+		return out
+	}
+	switch out.keyword {
+	case "required":
+		obj, ok1 := lookup(doc, inst).(map[string]any)
+		req, ok2 := sch["required"].([]any)
+		if !ok1 || !ok2 {
+			break
+		}
+		var missing []string
+		for _, r := range req {
+			if name, ok := r.(string); ok {
+				if _, ok := obj[name]; !ok {
+					missing = append(missing, name)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			out.message = requiredMessage(missing)
+		}
+	case "additionalProperties":
+		obj, ok := lookup(doc, inst).(map[string]any)
+		if !ok {
+			break
+		}
+		props, _ := sch["properties"].(map[string]any)
+		patterns, _ := sch["patternProperties"].(map[string]any)
+		var extra []string
+	keys:
+		for k := range obj {
+			if _, ok := props[k]; ok {
+				continue
+			}
+			for p := range patterns {
+				if re, err := regexp.Compile(p); err == nil && re.MatchString(k) {
+					continue keys
+				}
+			}
+			extra = append(extra, k)
+		}
+		if len(extra) > 0 {
+			sort.Strings(extra)
+			out.message = additionalMessage(extra)
+		}
+	case "enum":
+		if vals, ok := sch["enum"].([]any); ok {
+			out.message = enumMessage(vals)
+		}
+	}
+	return out
+}
+
+// keywordOf returns the keyword named by a keyword location, skipping array
+// indexes and property names (e.g. "dependencies/a/0" -> "dependencies").
+func keywordOf(tokens []string) string {
+	i := len(tokens) - 1
+	for i > 0 && isIndex(tokens[i]) {
+		i--
+	}
+	if i < 0 {
+		return ""
+	}
+	if i > 0 {
+		switch tokens[i-1] {
+		case "properties", "patternProperties", "dependencies", "definitions":
+			return tokens[i-1]
+		}
+	}
+	return tokens[i]
+}
+
+func isIndex(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if !isDigit(t[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lookup resolves unescaped JSON pointer tokens in a decoded JSON value.
+func lookup(v any, tokens []string) any {
+	for _, t := range tokens {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[t]
+		case []any:
+			i := 0
+			if !isIndex(t) {
+				return nil
+			}
+			for j := 0; j < len(t); j++ {
+				i = i*10 + int(t[j]-'0')
+				if i >= len(x) {
+					return nil
+				}
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// canonical encodes v compactly with sorted object keys and without HTML escaping.
+func canonical(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// compactJSON renders a decoded JSON value for a message.
+func compactJSON(v any) string {
+	b, err := canonical(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func enumMessage(vals []any) string {
+	if len(vals) == 1 {
+		return "value must be " + compactJSON(vals[0])
+	}
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = compactJSON(v)
+	}
+	return "value must be one of " + strings.Join(parts, ", ")
+}

@@ -1,0 +1,729 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// This file holds the validator used on the hot path. It covers the subset of
+// draft-04 that derived schemas use (and most hand-written ones): type, enum,
+// format, properties, required, additionalProperties, items (single schema),
+// minItems, maxItems, uniqueItems, minLength, maxLength, pattern, minimum,
+// maximum, exclusiveMinimum and exclusiveMaximum, plus annotations. It walks the
+// decoded document without allocating, compares numbers exactly whatever their
+// exponent, and produces the same failures and messages as the jsonschema
+// library (tests check this). Schemas using any other keyword are validated by
+// the library alone.
+
+// kind is a bit set of JSON types.
+type kind uint8
+
+const (
+	kNull kind = 1 << iota
+	kBoolean
+	kObject
+	kArray
+	kNumber
+	kInteger
+	kString
+)
+
+func kindOf(name string) kind {
+	switch name {
+	case "null":
+		return kNull
+	case "boolean":
+		return kBoolean
+	case "object":
+		return kObject
+	case "array":
+		return kArray
+	case "number":
+		return kNumber
+	case "integer":
+		return kInteger
+	case "string":
+		return kString
+	}
+	return 0
+}
+
+// kindName names the JSON type of a value as the library does (integers are "number").
+func kindName(k kind) string {
+	switch {
+	case k&kNumber != 0:
+		return "number"
+	case k&kNull != 0:
+		return "null"
+	case k&kBoolean != 0:
+		return "boolean"
+	case k&kObject != 0:
+		return "object"
+	case k&kArray != 0:
+		return "array"
+	}
+	return "string"
+}
+
+// bound is a compiled minimum or maximum.
+type bound struct {
+	num       decimal
+	exclusive bool
+	text      string // the bound as the library prints it (via float64)
+}
+
+// node is one compiled schema object.
+type node struct {
+	types     kind // 0: any type
+	typeNames []string
+	enum      []any
+	enumMsg   string
+
+	format     func(any) bool
+	formatName string
+
+	props    map[string]*node
+	required []string
+	closed   bool  // additionalProperties: false
+	addl     *node // additionalProperties: {schema}
+
+	items              *node
+	minItems, maxItems int
+	unique             bool
+
+	minLen, maxLen int
+	pattern        *regexp.Regexp
+
+	min, max *bound
+}
+
+// compileNode compiles a schema object already checked against the metaschema.
+// It reports false if the schema uses anything the fast validator does not cover.
+func compileNode(v any) (*node, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	n := &node{minItems: -1, maxItems: -1, minLen: -1, maxLen: -1}
+	var exclMin, exclMax bool
+	for k, x := range m {
+		switch k {
+		case "$schema", "id", "title", "description", "default":
+			// annotations
+		case "type":
+			switch t := x.(type) {
+			case string:
+				n.typeNames = []string{t}
+			case []any:
+				for _, e := range t {
+					name, ok := e.(string)
+					if !ok {
+						return nil, false
+					}
+					n.typeNames = append(n.typeNames, name)
+				}
+			default:
+				return nil, false
+			}
+			for _, name := range n.typeNames {
+				kd := kindOf(name)
+				if kd == 0 {
+					return nil, false
+				}
+				n.types |= kd
+			}
+		case "enum":
+			e, ok := x.([]any)
+			if !ok || len(e) == 0 {
+				return nil, false
+			}
+			for _, v := range e {
+				if !isJSONValue(v) {
+					return nil, false
+				}
+			}
+			n.enum, n.enumMsg = e, enumMessage(e)
+		case "format":
+			name, ok := x.(string)
+			if !ok {
+				return nil, false
+			}
+			n.format, n.formatName = jsonschema.Formats[name], name
+		case "properties":
+			pm, ok := x.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			n.props = make(map[string]*node, len(pm))
+			for name, ps := range pm {
+				c, ok := compileNode(ps)
+				if !ok {
+					return nil, false
+				}
+				n.props[name] = c
+			}
+		case "required":
+			r, ok := x.([]any)
+			if !ok {
+				return nil, false
+			}
+			for _, e := range r {
+				name, ok := e.(string)
+				if !ok {
+					return nil, false
+				}
+				n.required = append(n.required, name)
+			}
+		case "additionalProperties":
+			switch a := x.(type) {
+			case bool:
+				n.closed = !a
+			case map[string]any:
+				c, ok := compileNode(a)
+				if !ok {
+					return nil, false
+				}
+				n.addl = c
+			default:
+				return nil, false
+			}
+		case "items":
+			c, ok := compileNode(x) // an array of schemas (tuple) is not covered
+			if !ok {
+				return nil, false
+			}
+			n.items = c
+		case "minItems", "maxItems", "minLength", "maxLength":
+			num, ok := x.(json.Number)
+			if !ok {
+				return nil, false
+			}
+			i, err := strconv.Atoi(string(num))
+			if err != nil || i < 0 {
+				return nil, false
+			}
+			switch k {
+			case "minItems":
+				n.minItems = i
+			case "maxItems":
+				n.maxItems = i
+			case "minLength":
+				n.minLen = i
+			default:
+				n.maxLen = i
+			}
+		case "uniqueItems":
+			if n.unique, ok = x.(bool); !ok {
+				return nil, false
+			}
+		case "pattern":
+			p, ok := x.(string)
+			if !ok {
+				return nil, false
+			}
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return nil, false
+			}
+			n.pattern = re
+		case "minimum", "maximum":
+			b, ok := newBound(x)
+			if !ok {
+				return nil, false
+			}
+			if k == "minimum" {
+				n.min = b
+			} else {
+				n.max = b
+			}
+		case "exclusiveMinimum", "exclusiveMaximum":
+			e, ok := x.(bool)
+			if !ok {
+				return nil, false
+			}
+			if k == "exclusiveMinimum" {
+				exclMin = e
+			} else {
+				exclMax = e
+			}
+		default:
+			return nil, false
+		}
+	}
+	if n.min != nil {
+		n.min.exclusive = exclMin
+	}
+	if n.max != nil {
+		n.max.exclusive = exclMax
+	}
+	return n, true
+}
+
+// collectKeys adds the property names of n and its subschemas to keys.
+func (n *node) collectKeys(keys map[string]string) {
+	for name, p := range n.props {
+		keys[name] = name
+		p.collectKeys(keys)
+	}
+	for _, c := range []*node{n.addl, n.items} {
+		if c != nil {
+			c.collectKeys(keys)
+		}
+	}
+}
+
+func newBound(x any) (*bound, bool) {
+	num, ok := x.(json.Number)
+	if !ok {
+		return nil, false
+	}
+	d, ok := parseDecimal(string(num))
+	if !ok {
+		return nil, false
+	}
+	f, _ := strconv.ParseFloat(string(num), 64) // ±Inf on overflow, as big.Rat.Float64
+	return &bound{num: d, text: fmt.Sprint(f)}, true
+}
+
+// walker validates one document. In check mode (collect false) it stops at the
+// first failure and never allocates; in collect mode it records every failure
+// with its path, like the library does.
+type walker struct {
+	collect     bool
+	unsupported bool // the document holds a value the fast validator does not handle
+	path        []string
+	leaves      []leaf
+}
+
+func (w *walker) fail(keyword, format string, args ...any) {
+	w.leaves = append(w.leaves, leaf{path: pointer(w.path), keyword: keyword, message: fmt.Sprintf(format, args...)})
+}
+
+// validate reports whether v satisfies n.
+func (w *walker) validate(n *node, v any) bool {
+	var k kind
+	var num decimal
+	switch x := v.(type) {
+	case nil:
+		k = kNull
+	case bool:
+		k = kBoolean
+	case string:
+		k = kString
+	case json.Number:
+		d, ok := parseDecimal(string(x))
+		if !ok {
+			w.unsupported = true
+			return false
+		}
+		num, k = d, kNumber
+		if d.isInteger() {
+			k |= kInteger
+		}
+	case map[string]any:
+		k = kObject
+	case []any:
+		k = kArray
+	default:
+		w.unsupported = true
+		return false
+	}
+	if n.types != 0 && n.types&k == 0 {
+		if w.collect {
+			w.fail("type", "expected %s, but got %s", strings.Join(n.typeNames, " or "), kindName(k))
+		}
+		return false
+	}
+	ok := true
+	if n.enum != nil && !inEnum(n.enum, v) {
+		if !isJSONValue(v) {
+			w.unsupported = true
+			return false
+		}
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("enum", "%s", n.enumMsg)
+	}
+	if n.format != nil && !n.format(v) {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		if s, isStr := v.(string); isStr {
+			w.fail("format", "%s is not valid %s", libQuote(s), libQuote(n.formatName))
+		} else {
+			w.fail("format", "%v is not valid %s", v, libQuote(n.formatName))
+		}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		ok = w.object(n, x) && ok
+	case []any:
+		ok = w.array(n, x) && ok
+	case string:
+		ok = w.string(n, x) && ok
+	case json.Number:
+		ok = w.number(n, &num, x) && ok
+	}
+	return ok
+}
+
+func (w *walker) object(n *node, obj map[string]any) bool {
+	ok := true
+	var missing []string
+	for _, name := range n.required {
+		if _, found := obj[name]; !found {
+			if !w.collect {
+				return false
+			}
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		ok = false
+		w.leaves = append(w.leaves, leaf{path: pointer(w.path), keyword: "required", message: requiredMessage(missing)})
+	}
+	if n.props == nil && !n.closed && n.addl == nil {
+		return ok
+	}
+	var extra []string
+	for name, v := range obj {
+		sub, found := n.props[name]
+		if !found {
+			if n.closed {
+				if !w.collect {
+					return false
+				}
+				extra = append(extra, name)
+				continue
+			}
+			if sub = n.addl; sub == nil {
+				continue
+			}
+		}
+		if !w.child(sub, v, name) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		ok = false
+		w.leaves = append(w.leaves, leaf{path: pointer(w.path), keyword: "additionalProperties", message: additionalMessage(extra)})
+	}
+	return ok
+}
+
+// child validates a member or element, tracking the path in collect mode.
+func (w *walker) child(n *node, v any, token string) bool {
+	if !w.collect {
+		return w.validate(n, v)
+	}
+	w.path = append(w.path, token)
+	ok := w.validate(n, v)
+	w.path = w.path[:len(w.path)-1]
+	return ok
+}
+
+// uniqueLimit is the array length above which uniqueItems uses hashing instead
+// of comparing every pair.
+const uniqueLimit = 20
+
+func (w *walker) array(n *node, arr []any) bool {
+	ok := true
+	if n.minItems >= 0 && len(arr) < n.minItems {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("minItems", "minimum %d items required, but found %d items", n.minItems, len(arr))
+	}
+	if n.maxItems >= 0 && len(arr) > n.maxItems {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("maxItems", "maximum %d items required, but found %d items", n.maxItems, len(arr))
+	}
+	if n.unique {
+		if i, j, dup := w.duplicate(arr); dup {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			w.fail("uniqueItems", "items at index %d and %d are equal", i, j)
+		} else if w.unsupported {
+			return false
+		}
+	}
+	if n.items != nil {
+		for i, v := range arr {
+			var token string
+			if w.collect {
+				token = strconv.Itoa(i)
+			}
+			if !w.child(n.items, v, token) {
+				if !w.collect {
+					return false
+				}
+				ok = false
+			}
+		}
+	}
+	return ok
+}
+
+// duplicate finds the first element equal to an earlier one and returns the
+// index of the earliest equal element and its own index.
+func (w *walker) duplicate(arr []any) (int, int, bool) {
+	if len(arr) <= uniqueLimit {
+		for j := 1; j < len(arr); j++ {
+			for i := 0; i < j; i++ {
+				if jsonEqual(arr[i], arr[j]) {
+					return i, j, true
+				}
+			}
+		}
+		return 0, 0, false
+	}
+	seen := make(map[string]int, len(arr))
+	var b []byte
+	for j, v := range arr {
+		var ok bool
+		if b, ok = appendKey(b[:0], v); !ok {
+			w.unsupported = true
+			return 0, 0, false
+		}
+		if i, found := seen[string(b)]; found {
+			return i, j, true
+		}
+		seen[string(b)] = j
+	}
+	return 0, 0, false
+}
+
+func (w *walker) string(n *node, s string) bool {
+	ok := true
+	if n.minLen >= 0 || n.maxLen >= 0 {
+		length := utf8.RuneCountInString(s)
+		if n.minLen >= 0 && length < n.minLen {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			w.fail("minLength", "length must be >= %d, but got %d", n.minLen, length)
+		}
+		if n.maxLen >= 0 && length > n.maxLen {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			w.fail("maxLength", "length must be <= %d, but got %d", n.maxLen, length)
+		}
+	}
+	if n.pattern != nil && !n.pattern.MatchString(s) {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("pattern", "does not match pattern %s", libQuote(n.pattern.String()))
+	}
+	return ok
+}
+
+func (w *walker) number(n *node, d *decimal, raw json.Number) bool {
+	ok := true
+	if b := n.min; b != nil {
+		c := d.cmp(&b.num)
+		if c < 0 || (b.exclusive && c == 0) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			if b.exclusive {
+				w.fail("exclusiveMinimum", "must be > %s but found %s", b.text, raw)
+			} else {
+				w.fail("minimum", "must be >= %s but found %s", b.text, raw)
+			}
+		}
+	}
+	if b := n.max; b != nil {
+		c := d.cmp(&b.num)
+		if c > 0 || (b.exclusive && c == 0) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			if b.exclusive {
+				w.fail("exclusiveMaximum", "must be < %s but found %s", b.text, raw)
+			} else {
+				w.fail("maximum", "must be <= %s but found %s", b.text, raw)
+			}
+		}
+	}
+	return ok
+}
+
+// isJSONValue reports whether v is made only of the types UseNumber decoding yields.
+func isJSONValue(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return true
+	case json.Number:
+		_, ok := parseDecimal(string(x))
+		return ok
+	case []any:
+		for _, e := range x {
+			if !isJSONValue(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !isJSONValue(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func inEnum(enum []any, v any) bool {
+	for _, e := range enum {
+		if jsonEqual(e, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonEqual reports whether two decoded JSON values are equal, comparing numbers
+// by value. Values of other Go types are never equal.
+func jsonEqual(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		if x == y {
+			return true
+		}
+		dx, ok1 := parseDecimal(string(x))
+		dy, ok2 := parseDecimal(string(y))
+		return ok1 && ok2 && dx.cmp(&dy) == 0
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, found := y[k]
+			if !found || !jsonEqual(xv, yv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// appendKey appends an encoding of v that is equal for two values exactly when
+// jsonEqual holds. It reports false for values of other Go types.
+func appendKey(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n'), true
+	case bool:
+		if x {
+			return append(b, 't'), true
+		}
+		return append(b, 'f'), true
+	case string:
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		return append(b, x...), true
+	case json.Number:
+		d, ok := parseDecimal(string(x))
+		if !ok {
+			return b, false
+		}
+		b = append(b, 'd')
+		if d.isZero() {
+			return append(b, '0'), true
+		}
+		if d.neg {
+			b = append(b, '-')
+		}
+		b = strconv.AppendInt(b, d.point, 10)
+		b = append(b, 'e')
+		for i := d.sig; i < d.end; i++ {
+			b = append(b, d.digit(i))
+		}
+		return append(b, ';'), true
+	case []any:
+		b = append(b, 'a')
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		for _, e := range x {
+			var ok bool
+			if b, ok = appendKey(b, e); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, 'o')
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		for _, k := range keys {
+			b = strconv.AppendInt(b, int64(len(k)), 10)
+			b = append(b, ':')
+			b = append(b, k...)
+			var ok bool
+			if b, ok = appendKey(b, x[k]); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	}
+	return b, false
+}
