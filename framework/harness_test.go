@@ -2,8 +2,8 @@ package framework_test
 
 import (
 	"context"
-	"log/slog"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,12 +84,12 @@ func (f *fakeAPI) setGone(id string) {
 // harness drives an app exactly as Lambda does: events are JSON shaped like
 // aws-lambda-go's own websocket fixtures, passed through lambda.NewHandler.
 type harness struct {
-	t       *testing.T
-	store   store.Store
-	api     *fakeAPI
-	fn      func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
-	m       *manifest.Manifest
-	rse     *selection.Expression
+	t     *testing.T
+	store store.Store
+	api   *fakeAPI
+	fn    func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
+	m     *manifest.Manifest
+	rse   *selection.Expression
 }
 
 func newHarness(t *testing.T, app framework.Application) *harness {

@@ -1,7 +1,6 @@
 package framework
 
 import (
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -377,5 +376,3 @@ func checkDepth(body []byte, max int) error {
 func decodeBase64(s string) ([]byte, error) {
 	return base64StdDecode(s)
 }
-
-

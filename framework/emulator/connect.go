@@ -1,0 +1,123 @@
+package emulator
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// serveWebSocket runs $connect and, if the integration accepts, completes
+// the WebSocket handshake and serves the connection until it ends.
+func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		e.writeError(w, http.StatusUpgradeRequired, nil, `{"message":"Upgrade Required"}`)
+		return
+	}
+	if !e.begin() {
+		e.writeError(w, http.StatusServiceUnavailable, nil, `{"message":"Service Unavailable"}`)
+		return
+	}
+	established := false
+	defer func() {
+		if !established {
+			e.connWG.Done()
+		}
+	}()
+
+	now := e.now()
+	c := &conn{
+		e:           e,
+		id:          newID(),
+		sourceIP:    remoteIP(r.RemoteAddr),
+		userAgent:   r.UserAgent(),
+		domainName:  r.Host,
+		connectedAt: now,
+	}
+	c.lastActive.Store(now.UnixNano())
+
+	var subprotocol string
+	if e.connectR != nil {
+		ev := c.connectEvent(r)
+		resp, _, err := e.callInvoke(ev)
+		switch {
+		case err != nil:
+			e.log.LogAttrs(r.Context(), slog.LevelWarn, "emulator: $connect integration failed; handshake rejected with 500",
+				slog.String("connectionId", c.id), slog.String("error", err.Error()))
+			e.writeError(w, http.StatusInternalServerError, nil, `{"message":"Internal server error"}`)
+			return
+		case resp.StatusCode != 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
+			if e.log.Enabled(r.Context(), slog.LevelDebug) {
+				e.log.LogAttrs(r.Context(), slog.LevelDebug, "emulator: $connect rejected the connection",
+					slog.String("connectionId", c.id), slog.Int("statusCode", resp.StatusCode))
+			}
+			w.WriteHeader(resp.StatusCode)
+			_, _ = w.Write([]byte(resp.Body))
+			return
+		}
+		subprotocol = resp.Headers["Sec-WebSocket-Protocol"]
+		if v := resp.MultiValueHeaders["Sec-WebSocket-Protocol"]; subprotocol == "" && len(v) > 0 {
+			subprotocol = v[0]
+		}
+	}
+
+	u := ws.HTTPUpgrader{Timeout: writeTimeout}
+	if subprotocol != "" {
+		u.Protocol = func(p string) bool { return p == subprotocol }
+	}
+	nc, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		e.log.LogAttrs(r.Context(), slog.LevelInfo, "emulator: handshake failed after $connect",
+			slog.String("connectionId", c.id), slog.String("error", err.Error()))
+		return
+	}
+	c.nc, c.br, c.bw = nc, rw.Reader, rw.Writer
+	c.start = time.Now()
+	established = true
+	if !e.register(c) {
+		// Closed while $connect ran: the connection was established, so it
+		// is closed like the others and gets its $disconnect.
+		c.initiateClose(closeGoingAway, reasonGoingAway)
+	} else if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.LogAttrs(context.Background(), slog.LevelDebug, "emulator: connected",
+			slog.String("connectionId", c.id), slog.String("sourceIp", c.sourceIP))
+	}
+	c.serve()
+}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade. The upgrader
+// checks the rest of the handshake.
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// remoteIP returns the IP of a RemoteAddr ("ip:port"). Forwarding headers
+// are ignored: API Gateway's sourceIp is the TCP peer.
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}

@@ -1,0 +1,123 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Server is an Emulator listening on a TCP address, loopback by default.
+type Server struct {
+	emu *Emulator
+	ln  net.Listener
+	srv *http.Server
+	// host is ln's address as clients should dial it: an unspecified
+	// address (0.0.0.0, ::) is replaced by loopback.
+	host string
+}
+
+// Listen creates an Emulator from opts and binds addr, e.g. "127.0.0.1:0"
+// for a free port. An empty addr means DefaultAddr. The emulator accepts
+// any credentials, so binding an address other than loopback exposes every
+// connection to the network; Listen allows it but logs a warning. Call
+// Serve to start serving.
+func Listen(addr string, opts *Options) (*Server, error) {
+	emu, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen: %w", err)
+	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	host := ln.Addr().String()
+	if tcp != nil {
+		ip := tcp.IP
+		if !ip.IsLoopback() {
+			emu.log.LogAttrs(context.Background(), slog.LevelWarn,
+				"emulator: listening on a non-loopback address; the @connections API accepts any credentials, so anyone who can reach this address can push to and close every connection",
+				slog.String("addr", ln.Addr().String()))
+		}
+		if ip.IsUnspecified() {
+			if ip.To4() != nil {
+				ip = net.IPv4(127, 0, 0, 1)
+			} else {
+				ip = net.IPv6loopback
+			}
+		}
+		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+	}
+	return &Server{
+		emu:  emu,
+		ln:   ln,
+		host: host,
+		srv: &http.Server{
+			Handler:           emu,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(emu.log.Handler(), slog.LevelInfo),
+		},
+	}, nil
+}
+
+// Serve serves connections until ctx is done or Close is called, then
+// shuts down: every WebSocket is closed with 1001 and gets its
+// $disconnect. It returns nil after such a stop, or the error that stopped
+// the listener.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("emulator: serve: %w", err)
+	case <-ctx.Done():
+		_ = s.Close()
+		<-errc
+		return nil
+	}
+}
+
+// Close closes every WebSocket (1001), waits up to 5 seconds for their
+// $disconnect events, then closes the listener and any other connection.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown is like Close but waits until ctx is done rather than 5 seconds.
+// @connections calls are served until every $disconnect has fired, so that
+// $disconnect handlers can use them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.emu.Shutdown(ctx)
+	defer s.ln.Close() // in case Serve never ran
+	if serr := s.srv.Shutdown(ctx); serr != nil {
+		_ = s.srv.Close()
+		err = errors.Join(err, fmt.Errorf("emulator: http shutdown: %w", serr))
+	}
+	return err
+}
+
+// Emulator returns the server's handler.
+func (s *Server) Emulator() *Emulator { return s.emu }
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// WebSocketURL returns the URL clients dial: ws://{addr}/{stage}.
+func (s *Server) WebSocketURL() string { return "ws://" + s.host + "/" + s.emu.stage }
+
+// CallbackURL returns the @connections base endpoint, http://{addr}/{stage}:
+// the value for apigatewaymanagementapi.Options.BaseEndpoint.
+func (s *Server) CallbackURL() string { return "http://" + s.host + "/" + s.emu.stage }
