@@ -211,6 +211,13 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 		RouteSelectionExpression: a.rse.String(),
 		State:                    manifest.State{Type: typeName[S](), TTLSeconds: int64(a.stateTTL / time.Second)},
 	}
+	// $connect and $disconnect are always routed to the app: the framework
+	// records connections there, whether or not the app declares handlers.
+	for _, key := range []string{manifest.RouteConnect, manifest.RouteDisconnect} {
+		if _, ok := a.routes[key]; !ok {
+			m.Routes = append(m.Routes, manifest.Route{Key: key})
+		}
+	}
 	for _, r := range a.routes {
 		mr := manifest.Route{Key: r.key, TwoWay: r.twoWay}
 		if r.schema != nil {

@@ -19,6 +19,10 @@ type BarrierOptions struct {
 	Size int
 	// TTL is how long a barrier waits for its party. Default 10 minutes.
 	TTL time.Duration
+	// FullWait is how long an arrival at a full barrier keeps retrying
+	// before it is refused: a release that finds a participant gone evicts
+	// it and reopens a place. Default 1 second.
+	FullWait time.Duration
 }
 
 // Participant is one arrival at a barrier: who arrived and with what.
@@ -32,10 +36,11 @@ type Participant[P any] struct {
 // releases everyone, pushing each waiting participant its frame through
 // @connections and answering itself. See Arrive for the guarantees.
 type Barrier[P any] struct {
-	name    string
-	size    int
-	ttl     time.Duration
-	release func(to Participant[P], others []Participant[P]) any
+	name     string
+	size     int
+	ttl      time.Duration
+	fullWait time.Duration
+	release  func(to Participant[P], others []Participant[P]) any
 }
 
 // ErrBarrierFull matches the error Arrive returns when the barrier already
@@ -63,7 +68,11 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 		ttl = 10 * time.Minute
 	}
 	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: opts.Size, TTLSeconds: int64(ttl / time.Second)})
-	return &Barrier[P]{name: name, size: opts.Size, ttl: ttl, release: release}
+	fullWait := opts.FullWait
+	if fullWait <= 0 {
+		fullWait = time.Second
+	}
+	return &Barrier[P]{name: name, size: opts.Size, ttl: ttl, fullWait: fullWait, release: release}
 }
 
 // Arrive records the caller's arrival at the barrier key with payload.
@@ -73,13 +82,15 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 // returns nil and sends nothing. Exactly one arrival observes the write that
 // completed the party, and that invocation releases everyone: each waiting
 // participant gets its frame through @connections, then the caller gets its
-// own through Reply. A waiting participant found gone (410) is evicted, is
-// never released, and the others keep waiting for a new arrival. With more
-// than two participants, every waiting participant is first checked with
-// GetConnection so that a gone one is evicted before anyone is released.
+// own through Reply. A participant found gone (410) is evicted, is never
+// released, and the others keep waiting for a new arrival. Before releasing
+// anyone the releaser checks with GetConnection that its own connection is
+// still there (and, with more than two participants, everyone's), so that
+// no one is released with a peer known to be gone.
 //
 // A second arrival of the same connection changes nothing and returns nil.
-// An arrival at a full barrier returns an *Error (409) wrapping
+// An arrival at a full barrier is retried for up to FullWait (a release that
+// evicts a gone participant reopens a place), then returns an *Error (409) wrapping
 // ErrBarrierFull, which the framework turns into an error frame.
 func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, payload P) error {
 	data, err := json.Marshal(payload)
@@ -88,7 +99,21 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	}
 	now := inv.rt.now()
 	storeKey := b.name + "/" + key
-	st, err := inv.rt.store.Arrive(ctx, storeKey, b.size, store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}, now.Add(b.ttl))
+	arrival := store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}
+	st, err := inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+	// A full barrier may be in the middle of a release that finds a
+	// participant gone and evicts it, reopening a place. Retry for up to
+	// FullWait before refusing, so that a newcomer is not turned away by that
+	// window. Only refused arrivals pay for this.
+	deadline := time.Now().Add(b.fullWait)
+	for wait := 5 * time.Millisecond; errors.Is(err, store.ErrBarrierFull) && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+	}
 	if errors.Is(err, store.ErrBarrierFull) {
 		return &Error{Status: http.StatusConflict, Err: err,
 			Message: fmt.Sprintf("%s %q already has its %d participants", b.name, key, b.size)}
@@ -117,21 +142,29 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 			waiting = append(waiting, p)
 		}
 	}
-	if len(waiting) > 1 {
-		// Releasing to some and then finding another gone would release
-		// the live ones with a dead peer; check everyone first.
-		evicted := false
-		for _, p := range waiting {
-			if _, err := inv.Info(ctx, p.ConnectionID); errors.Is(err, ErrGone) {
-				if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
-					return err
-				}
-				evicted = true
+	// The releaser may itself be gone: API Gateway runs an invocation even
+	// if its connection closed after sending the frame. Releasing others
+	// from a gone releaser would pair them with a dead peer, so it checks
+	// itself first, and with more than two participants everyone, since
+	// releasing some and then finding another gone cannot be undone.
+	probe := waiting
+	if len(waiting) == 1 {
+		probe = nil
+	}
+	probe = append(probe, Participant[P]{ConnectionID: me})
+	evicted := false
+	for _, p := range probe {
+		if _, err := inv.Info(ctx, p.ConnectionID); errors.Is(err, ErrGone) {
+			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
+				return err
 			}
+			evicted = true
+		} else if err != nil {
+			return fmt.Errorf("framework: barrier %q: check %s: %w", b.name, p.ConnectionID, err)
 		}
-		if evicted {
-			return nil
-		}
+	}
+	if evicted {
+		return nil
 	}
 	for _, p := range waiting {
 		err := inv.Send(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))

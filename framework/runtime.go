@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -306,8 +307,11 @@ type errorFrameJSON struct {
 }
 
 func errorFrame(message string, event *events.APIGatewayWebsocketProxyRequest) []byte {
-	data, _ := json.Marshal(errorFrameJSON{Message: message, ConnectionID: event.RequestContext.ConnectionID, RequestID: event.RequestContext.RequestID})
-	return data
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(errorFrameJSON{Message: message, ConnectionID: event.RequestContext.ConnectionID, RequestID: event.RequestContext.RequestID})
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // internalErrorFrame is API Gateway's frame for a failed integration.

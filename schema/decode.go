@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -59,6 +60,11 @@ func (d *decoder) skipSpace() {
 // invalid reports the byte at d.pos, or the end of input, the way encoding/json does.
 func (d *decoder) invalid(context string) error {
 	if d.pos >= len(d.data) {
+		// encoding/json feeds a space at the end of input: where a space is
+		// not allowed the error names it, elsewhere the input just ends early.
+		if strings.Contains(context, "literal") || strings.Contains(context, "escape") {
+			return &SyntaxError{Offset: int64(len(d.data)), Message: "invalid character ' ' " + context}
+		}
 		return &SyntaxError{Offset: int64(len(d.data)), Message: "unexpected end of JSON input"}
 	}
 	return &SyntaxError{Offset: int64(d.pos) + 1, Message: "invalid character " + quoteChar(d.data[d.pos]) + " " + context}
@@ -85,7 +91,7 @@ func (d *decoder) value() (any, error) {
 	case '[':
 		return d.array()
 	case '"':
-		str, err := d.string(nil)
+		str, err := d.str(nil)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +145,7 @@ func (d *decoder) object() (any, error) {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.invalid("looking for beginning of object key string")
 		}
-		k, err := d.string(d.names)
+		k, err := d.str(d.names)
 		if err != nil {
 			return nil, err
 		}
@@ -241,9 +247,9 @@ func (d *decoder) digits() {
 	}
 }
 
-// string scans a string literal at d.pos and returns it unquoted. If names is not
+// str scans a string literal at d.pos and returns it unquoted. If names is not
 // nil and holds the (escape-free) string, the stored copy is returned.
-func (d *decoder) string(names map[string]string) (string, error) {
+func (d *decoder) str(names map[string]string) (string, error) {
 	d.pos++ // opening quote
 	start := d.pos
 	plain := true // no escapes, no invalid UTF-8
@@ -269,7 +275,7 @@ func (d *decoder) string(names map[string]string) (string, error) {
 			plain = false
 			d.pos++
 			if d.pos >= len(d.data) {
-				return "", d.invalid("")
+				return "", d.invalid("in string escape code")
 			}
 			switch d.data[d.pos] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -277,10 +283,7 @@ func (d *decoder) string(names map[string]string) (string, error) {
 			case 'u':
 				d.pos++
 				for i := 0; i < 4; i++ {
-					if d.pos >= len(d.data) {
-						return "", d.invalid("")
-					}
-					if !isHex(d.data[d.pos]) {
+					if d.pos >= len(d.data) || !isHex(d.data[d.pos]) {
 						return "", d.invalid("in \\u hexadecimal character escape")
 					}
 					d.pos++

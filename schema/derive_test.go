@@ -24,37 +24,37 @@ type pairing struct {
 }
 
 type scalars struct {
-	S    string      `json:"s"`
-	B    bool        `json:"b"`
-	I    int         `json:"i"`
-	I8   int8        `json:"i8"`
-	I64  int64       `json:"i64"`
-	U    uint        `json:"u"`
-	U8   uint8       `json:"u8"`
-	U64  uint64      `json:"u64"`
-	F32  float32     `json:"f32"`
-	F64  float64     `json:"f64"`
-	Any  any         `json:"any"`
-	Raw  json.RawMessage `json:"raw"`
-	Num  json.Number `json:"num"`
-	T    time.Time   `json:"t"`
-	Data []byte      `json:"data"`
-	Addr netip.Addr  `json:"addr"` // encoding.TextMarshaler
-	Q    int         `json:"q,string"`
-	noJSON int
-	Skip string `json:"-"`
-	Dash string `json:"-,"` // named "-"
+	S        string          `json:"s"`
+	B        bool            `json:"b"`
+	I        int             `json:"i"`
+	I8       int8            `json:"i8"`
+	I64      int64           `json:"i64"`
+	U        uint            `json:"u"`
+	U8       uint8           `json:"u8"`
+	U64      uint64          `json:"u64"`
+	F32      float32         `json:"f32"`
+	F64      float64         `json:"f64"`
+	Any      any             `json:"any"`
+	Raw      json.RawMessage `json:"raw"`
+	Num      json.Number     `json:"num"`
+	T        time.Time       `json:"t"`
+	Data     []byte          `json:"data"`
+	Addr     netip.Addr      `json:"addr"` // encoding.TextMarshaler
+	Q        int             `json:"q,string"`
+	noJSON   int
+	Skip     string `json:"-"`
+	Dash     string `json:"-,"` // named "-"
 	Untagged string
 }
 
 type containers struct {
-	Strings []string            `json:"strings"`
-	Fixed   [3]int              `json:"fixed"`
-	Matrix  [][]float64         `json:"matrix"`
-	ByName  map[string]item     `json:"by_name"`
-	ByID    map[int]string      `json:"by_id"`
-	Ptr     *item               `json:"ptr"`
-	PtrList []*item             `json:"ptr_list"`
+	Strings []string        `json:"strings"`
+	Fixed   [3]int          `json:"fixed"`
+	Matrix  [][]float64     `json:"matrix"`
+	ByName  map[string]item `json:"by_name"`
+	ByID    map[int]string  `json:"by_id"`
+	Ptr     *item           `json:"ptr"`
+	PtrList []*item         `json:"ptr_list"`
 }
 
 type item struct {
@@ -101,8 +101,8 @@ type embedded struct {
 type conflictA struct{ X string }
 type conflictB struct{ X string }
 type conflicts struct {
-	conflictA // unexported embedded struct: exported fields promoted
-	conflictB // X at the same depth twice, untagged: dropped
+	conflictA        // unexported embedded struct: exported fields promoted
+	conflictB        // X at the same depth twice, untagged: dropped
 	Y         string `json:"y"`
 }
 
@@ -301,7 +301,7 @@ func TestDeriveErrors(t *testing.T) {
 		{"bad integer", reflect.TypeFor[badInt](), nil, "Name", "maxLength", "not a non-negative integer"},
 		{"negative", reflect.TypeFor[negative](), nil, "Name", "minLength", "not a non-negative integer"},
 		{"keyword for another type", reflect.TypeFor[wrongType](), nil, "N", "minLength", "does not apply to an integer"},
-		{"keyword for another item type", reflect.TypeFor[wrongItems](), nil, "N", "pattern", "does not apply to an array of an integer"},
+		{"keyword for another item type", reflect.TypeFor[wrongItems](), nil, "N", "pattern", "does not apply to an array of integer items"},
 		{"bad pattern", reflect.TypeFor[badPattern](), nil, "S", "pattern", "invalid regular expression"},
 		{"optional and required", reflect.TypeFor[both](), nil, "S", "required", "exclude each other"},
 		{"repeated keyword", reflect.TypeFor[twice](), nil, "S", "maxLength", "more than once"},
@@ -401,4 +401,42 @@ func TestMustForPanics(t *testing.T) {
 		}
 	}()
 	MustFor[chan int](nil)
+}
+
+// TestFieldsMatchEncodingJSON checks that the derived top-level properties are
+// exactly the keys encoding/json writes (for types without omitempty fields).
+func TestFieldsMatchEncodingJSON(t *testing.T) {
+	for _, v := range []any{scalars{}, conflicts{}, tagWins{}, containers{}, pairing{}, embedded{Extra: &Extra{}}} {
+		typ := reflect.TypeOf(v)
+		t.Run(typ.Name(), func(t *testing.T) {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys map[string]any
+			if err := json.Unmarshal(b, &keys); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Reflect(typ, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sch struct {
+				Properties map[string]any `json:"properties"`
+			}
+			if err := json.Unmarshal(s.JSON(), &sch); err != nil {
+				t.Fatal(err)
+			}
+			for k := range keys {
+				if _, ok := sch.Properties[k]; !ok {
+					t.Errorf("encoding/json writes %q, the schema lacks it", k)
+				}
+			}
+			for k := range sch.Properties {
+				if _, ok := keys[k]; !ok {
+					t.Errorf("schema has %q, encoding/json does not write it", k)
+				}
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
@@ -39,7 +40,7 @@ func For[T any](opts *Options) (*Schema, error) {
 func MustFor[T any](opts *Options) *Schema {
 	s, err := For[T](opts)
 	if err != nil {
-		panic(err)
+		panic(fmt.Errorf("schema.MustFor: %w", err))
 	}
 	return s
 }

@@ -147,7 +147,10 @@ func describe(s map[string]any) string {
 		return "a value of any type"
 	}
 	if items := itemsOf(s); items != nil {
-		return "an array of " + describe(items)
+		if it, ok := items["type"].(string); ok {
+			return "an array of " + it + " items"
+		}
+		return "an array"
 	}
 	if t == "integer" || t == "object" || t == "array" {
 		return "an " + t

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
@@ -288,7 +289,13 @@ func newBound(x any) (*bound, bool) {
 	if !ok {
 		return nil, false
 	}
-	f, _ := strconv.ParseFloat(string(num), 64) // ±Inf on overflow, as big.Rat.Float64
+	// Messages show the bound as the library does: converted to float64.
+	var f float64
+	if r, ok := new(big.Rat).SetString(string(num)); ok {
+		f, _ = r.Float64()
+	} else {
+		f, _ = strconv.ParseFloat(string(num), 64) // exponent too large for big.Rat: ±Inf or ±0
+	}
 	return &bound{num: d, text: fmt.Sprint(f)}, true
 }
 
@@ -366,18 +373,18 @@ func (w *walker) validate(n *node, v any) bool {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		ok = w.object(n, x) && ok
+		ok = w.checkObject(n, x) && ok
 	case []any:
-		ok = w.array(n, x) && ok
+		ok = w.checkArray(n, x) && ok
 	case string:
-		ok = w.string(n, x) && ok
+		ok = w.checkString(n, x) && ok
 	case json.Number:
-		ok = w.number(n, &num, x) && ok
+		ok = w.checkNumber(n, &num, x) && ok
 	}
 	return ok
 }
 
-func (w *walker) object(n *node, obj map[string]any) bool {
+func (w *walker) checkObject(n *node, obj map[string]any) bool {
 	ok := true
 	var missing []string
 	for _, name := range n.required {
@@ -440,7 +447,7 @@ func (w *walker) child(n *node, v any, token string) bool {
 // of comparing every pair.
 const uniqueLimit = 20
 
-func (w *walker) array(n *node, arr []any) bool {
+func (w *walker) checkArray(n *node, arr []any) bool {
 	ok := true
 	if n.minItems >= 0 && len(arr) < n.minItems {
 		if !w.collect {
@@ -513,7 +520,7 @@ func (w *walker) duplicate(arr []any) (int, int, bool) {
 	return 0, 0, false
 }
 
-func (w *walker) string(n *node, s string) bool {
+func (w *walker) checkString(n *node, s string) bool {
 	ok := true
 	if n.minLen >= 0 || n.maxLen >= 0 {
 		length := utf8.RuneCountInString(s)
@@ -542,7 +549,7 @@ func (w *walker) string(n *node, s string) bool {
 	return ok
 }
 
-func (w *walker) number(n *node, d *decimal, raw json.Number) bool {
+func (w *walker) checkNumber(n *node, d *decimal, raw json.Number) bool {
 	ok := true
 	if b := n.min; b != nil {
 		c := d.cmp(&b.num)

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,9 +15,15 @@ import (
 // serveWebSocket runs $connect and, if the integration accepts, completes
 // the WebSocket handshake and serves the connection until it ends.
 func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if !isUpgrade(r) {
+	// Reject a malformed handshake before $connect, so that the
+	// integration never sees a connection that cannot be established.
+	switch {
+	case !isUpgrade(r) || r.Header.Get("Sec-WebSocket-Version") != "13":
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		e.writeError(w, http.StatusUpgradeRequired, nil, `{"message":"Upgrade Required"}`)
+		return
+	case !validKey(r.Header.Get("Sec-WebSocket-Key")):
+		e.writeError(w, http.StatusBadRequest, nil, `{"message":"Bad Request"}`)
 		return
 	}
 	if !e.begin() {
@@ -52,11 +59,15 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			e.writeError(w, http.StatusInternalServerError, nil, `{"message":"Internal server error"}`)
 			return
 		case resp.StatusCode != 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
+			status := resp.StatusCode
+			if status < 300 || status > 599 {
+				status = http.StatusInternalServerError // not an HTTP status a handshake can end with
+			}
 			if e.log.Enabled(r.Context(), slog.LevelDebug) {
 				e.log.LogAttrs(r.Context(), slog.LevelDebug, "emulator: $connect rejected the connection",
 					slog.String("connectionId", c.id), slog.Int("statusCode", resp.StatusCode))
 			}
-			w.WriteHeader(resp.StatusCode)
+			w.WriteHeader(status)
 			_, _ = w.Write([]byte(resp.Body))
 			return
 		}
@@ -70,8 +81,17 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if subprotocol != "" {
 		u.Protocol = func(p string) bool { return p == subprotocol }
 	}
+	// Register before the client can see the handshake response, so that
+	// a Lambda the client triggers right away can already push to it.
+	// Holding wmu makes such pushes wait for the handshake to complete.
+	c.wmu.Lock()
+	registered := e.register(c)
 	nc, rw, _, err := u.Upgrade(r, w)
 	if err != nil {
+		c.closeSent = true
+		c.closing.Store(true)
+		c.wmu.Unlock()
+		e.unregister(c)
 		if nc != nil {
 			_ = nc.Close()
 		}
@@ -81,8 +101,9 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c.nc, c.br, c.bw = nc, rw.Reader, rw.Writer
 	c.start = time.Now()
+	c.wmu.Unlock()
 	established = true
-	if !e.register(c) {
+	if !registered {
 		// Closed while $connect ran: the connection was established, so it
 		// is closed like the others and gets its $disconnect.
 		c.initiateClose(closeGoingAway, reasonGoingAway)
@@ -99,6 +120,16 @@ func isUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
 		headerHasToken(r.Header, "Connection", "upgrade") &&
 		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// validKey reports whether a Sec-WebSocket-Key is base64 of 16 bytes
+// (RFC 6455 section 4.1).
+func validKey(key string) bool {
+	if len(key) != 24 || !strings.HasSuffix(key, "==") {
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(key)
+	return err == nil
 }
 
 func headerHasToken(h http.Header, key, token string) bool {

@@ -92,6 +92,10 @@ type Options struct {
 	IntegrationTimeout time.Duration
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
+	// Fallback serves requests for paths other than the two endpoints,
+	// e.g. a page for `mullet dev`. nil answers them 403
+	// {"message":"Forbidden"}, as API Gateway does.
+	Fallback http.Handler
 	// Now is the clock of event timestamps and of GetConnection's
 	// connectedAt and lastActiveAt. nil means time.Now. Timeouts always use
 	// the real clock.
@@ -123,6 +127,7 @@ type Emulator struct {
 	integration time.Duration
 	log         *slog.Logger
 	now         func() time.Time
+	fallback    http.Handler
 
 	wsPath     string // "/{stage}"
 	connPrefix string // "/{stage}/@connections/"
@@ -177,6 +182,7 @@ func New(opts *Options) (*Emulator, error) {
 		integration: cmpOr(opts.IntegrationTimeout, DefaultIntegrationTimeout),
 		log:         opts.Logger,
 		now:         opts.Now,
+		fallback:    opts.Fallback,
 		conns:       make(map[string]*conn),
 		shutDone:    make(chan struct{}),
 
@@ -233,8 +239,9 @@ func (e *Emulator) Stage() string { return e.stage }
 func (e *Emulator) APIID() string { return e.apiID }
 
 // ServeHTTP serves the WebSocket endpoint at /{stage} and the @connections
-// API at /{stage}/@connections/{connectionId}. Any other path is answered
-// 403 {"message":"Forbidden"}, as API Gateway does.
+// API at /{stage}/@connections/{connectionId}. Any other path goes to
+// Options.Fallback or is answered 403 {"message":"Forbidden"}, as API
+// Gateway does.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == e.wsPath {
@@ -243,6 +250,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" && strings.IndexByte(id, '/') < 0 {
 		e.serveConnections(w, r, id)
+		return
+	}
+	if e.fallback != nil {
+		e.fallback.ServeHTTP(w, r)
 		return
 	}
 	if e.log.Enabled(r.Context(), slog.LevelInfo) {
@@ -289,10 +300,14 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		e.mu.RLock()
+		conns = conns[:0]
 		for _, c := range e.conns {
-			c.abort()
+			conns = append(conns, c)
 		}
 		e.mu.RUnlock()
+		for _, c := range conns {
+			c.abort()
+		}
 		return fmt.Errorf("emulator: shutdown: %w", ctx.Err())
 	}
 }

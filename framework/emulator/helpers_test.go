@@ -2,11 +2,11 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +162,25 @@ func (r *recorder) routed(id string) []*events.APIGatewayWebsocketProxyRequest {
 	return out
 }
 
+// waitRouted waits until connection id has had n messages routed.
+func (r *recorder) waitRouted(t testing.TB, id string, n int) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		r.mu.Unlock()
+		if len(r.routed(id)) >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %d messages of %s", n, id)
+		}
+	}
+}
+
 // checkDisconnects verifies that every accepted connection got exactly one
 // $disconnect, and no other connection got one.
 func (r *recorder) checkDisconnects(t testing.TB) {
@@ -311,7 +330,8 @@ func parseErrorFrame(t testing.TB, frame, message, connectionID string) string {
 // bytes) ending in one '='.
 func checkID(t testing.TB, what, id string) {
 	t.Helper()
-	if len(id) != 16 || !strings.HasSuffix(id, "=") || strings.HasSuffix(id, "==") {
-		t.Fatalf("%s %q does not have AWS's shape (16 base64 characters ending in one '=')", what, id)
+	b, err := base64.StdEncoding.Strict().DecodeString(id)
+	if len(id) != 16 || err != nil || len(b) != 11 {
+		t.Fatalf("%s %q does not have AWS's shape (16 base64 characters, 11 bytes, ending in one '=')", what, id)
 	}
 }

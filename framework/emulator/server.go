@@ -89,7 +89,7 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // Close closes every WebSocket (1001), waits up to 5 seconds for their
-// $disconnect events, then closes the listener and any other connection.
+// $disconnect events, then closes the listener and every other connection.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
 	defer cancel()
@@ -98,14 +98,14 @@ func (s *Server) Close() error {
 
 // Shutdown is like Close but waits until ctx is done rather than 5 seconds.
 // @connections calls are served until every $disconnect has fired, so that
-// $disconnect handlers can use them.
+// $disconnect handlers can use them; then the listener and the remaining
+// HTTP connections are closed without waiting for them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.emu.Shutdown(ctx)
-	defer s.ln.Close() // in case Serve never ran
-	if serr := s.srv.Shutdown(ctx); serr != nil {
-		_ = s.srv.Close()
-		err = errors.Join(err, fmt.Errorf("emulator: http shutdown: %w", serr))
+	if cerr := s.srv.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("emulator: close: %w", cerr))
 	}
+	_ = s.ln.Close() // in case Serve never ran
 	return err
 }
 

@@ -1,0 +1,465 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/mulletgo/mullet"
+	"github.com/mulletgo/mullet/framework"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", `mullet bench [flags]
+
+Load generator. By default it starts two local servers as child processes,
+the built-in mullet echo app behind the emulator and a bare coder/websocket
+echo server (this machine's ceiling), and runs the same load against both.
+With -url it loads any websocket endpoint instead.
+
+Modes:
+  echo  N connections in a closed loop: send, wait for the reply
+  idle  open N connections, hold them, measure connect latency and RSS`, stderr)
+	mode := fs.String("mode", "echo", "echo or idle")
+	route := fs.String("route", "echo", "mullet route: echo (two-way route response) or push (reply through @connections)")
+	conns := fs.String("conns", "1,10,100", "comma-separated connection counts")
+	duration := fs.Duration("duration", 5*time.Second, "how long each echo run lasts")
+	payload := fs.Int("payload", 64, "payload bytes per frame")
+	url := fs.String("url", "", "load this websocket URL instead of starting servers; frames are {\"action\":ROUTE,\"data\":...}")
+	bare := fs.Bool("bare", true, "also run the load against a bare coder/websocket echo server and print ratios")
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	counts, err := parseCounts(*conns)
+	if err != nil {
+		fmt.Fprintf(stderr, "mullet bench: -conns: %v\n", err)
+		return 2
+	}
+	if *mode != "echo" && *mode != "idle" {
+		fmt.Fprintf(stderr, "mullet bench: -mode %q: use echo or idle\n", *mode)
+		return 2
+	}
+	if *route != "echo" && *route != "push" {
+		fmt.Fprintf(stderr, "mullet bench: -route %q: use echo or push\n", *route)
+		return 2
+	}
+	b := &bench{mode: *mode, route: *route, duration: *duration, payload: *payload, out: stdout}
+	targets := []*target{}
+	if *url != "" {
+		targets = append(targets, &target{name: "url", url: *url, framed: true})
+	} else {
+		m, err := spawnServer(ctx, "mullet")
+		if err != nil {
+			fmt.Fprintf(stderr, "mullet bench: %v\n", err)
+			return 1
+		}
+		defer m.stop()
+		targets = append(targets, m)
+		if *bare {
+			bs, err := spawnServer(ctx, "bare")
+			if err != nil {
+				fmt.Fprintf(stderr, "mullet bench: %v\n", err)
+				return 1
+			}
+			defer bs.stop()
+			targets = append(targets, bs)
+		}
+	}
+	if err := b.run(ctx, targets, counts); err != nil {
+		fmt.Fprintf(stderr, "mullet bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 20000 {
+			return nil, fmt.Errorf("%q is not a count between 1 and 20000", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// target is a server under load: a child process when the bench started
+// it, or just a URL.
+type target struct {
+	name   string
+	url    string
+	framed bool // frames are {"action":...}; false for the bare echo server
+	cmd    *exec.Cmd
+}
+
+func (t *target) pid() int {
+	if t.cmd == nil {
+		return 0
+	}
+	return t.cmd.Process.Pid
+}
+
+func (t *target) stop() {
+	if t.cmd != nil {
+		t.cmd.Process.Signal(syscall.SIGTERM)
+		t.cmd.Wait()
+	}
+}
+
+// spawnServer runs "mullet bench-server KIND" as a child and waits for it
+// to print its URL.
+func spawnServer(ctx context.Context, kind string) (*target, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bench-server", "-kind", kind)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("%s server did not start: %v", kind, err)
+	}
+	go io.Copy(io.Discard, out)
+	return &target{name: kind, url: strings.TrimSpace(line), framed: kind == "mullet", cmd: cmd}, nil
+}
+
+type bench struct {
+	mode, route string
+	duration    time.Duration
+	payload     int
+	out         io.Writer
+}
+
+type echoResult struct {
+	target   string
+	conns    int
+	rps      float64
+	p50, p90 time.Duration
+	p99, max time.Duration
+	errors   int64
+	rssKB    int64
+	fds      int
+}
+
+func (b *bench) run(ctx context.Context, targets []*target, counts []int) error {
+	switch b.mode {
+	case "echo":
+		fmt.Fprintf(b.out, "echo: route=%s payload=%dB duration=%v per run\n", b.route, b.payload, b.duration)
+		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %8s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "fds", "errors")
+		var results []echoResult
+		for _, n := range counts {
+			for _, t := range targets {
+				r, err := b.echo(ctx, t, n)
+				if err != nil {
+					return fmt.Errorf("%s, %d connections: %w", t.name, n, err)
+				}
+				results = append(results, r)
+				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %8d %8d\n", r.target, r.conns, r.rps,
+					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.fds, r.errors)
+			}
+		}
+		fmt.Fprint(b.out, "RESULT mode=echo route="+b.route)
+		for _, r := range results {
+			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d", r.target, r.conns, r.rps,
+				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds())
+		}
+		for _, n := range counts {
+			m, bare := find(results, "mullet", n), find(results, "bare", n)
+			if m != nil && bare != nil && bare.rps > 0 && bare.p99 > 0 {
+				fmt.Fprintf(b.out, " ratio_c%d_rps=%.2f ratio_c%d_p99=%.2f", n, m.rps/bare.rps, n, float64(m.p99)/float64(bare.p99))
+			}
+		}
+		fmt.Fprintln(b.out)
+	case "idle":
+		fmt.Fprintf(b.out, "idle: connections held open\n%-8s %6s %14s %14s %12s %10s\n", "target", "conns", "connect p50", "connect p99", "RSS", "fds")
+		rss := map[string]int64{}
+		for _, n := range counts {
+			for _, t := range targets {
+				p50, p99, kb, fds, err := b.idle(ctx, t, n)
+				if err != nil {
+					return fmt.Errorf("%s, %d connections: %w", t.name, n, err)
+				}
+				rss[fmt.Sprintf("%s_c%d", t.name, n)] = kb
+				fmt.Fprintf(b.out, "%-8s %6d %14v %14v %9.1f MB %10d\n", t.name, n, p50.Round(time.Microsecond), p99.Round(time.Microsecond), float64(kb)/1024, fds)
+			}
+		}
+		fmt.Fprint(b.out, "RESULT mode=idle")
+		for _, n := range counts {
+			m, bare := rss[fmt.Sprintf("mullet_c%d", n)], rss[fmt.Sprintf("bare_c%d", n)]
+			fmt.Fprintf(b.out, " mullet_c%d_rss_kb=%d bare_c%d_rss_kb=%d", n, m, n, bare)
+			if bare > 0 {
+				fmt.Fprintf(b.out, " ratio_c%d_rss=%.2f", n, float64(m)/float64(bare))
+			}
+		}
+		fmt.Fprintln(b.out)
+	}
+	return nil
+}
+
+func find(rs []echoResult, target string, n int) *echoResult {
+	for i := range rs {
+		if rs[i].target == target && rs[i].conns == n {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+func (b *bench) frame(t *target) []byte {
+	data := strings.Repeat("x", b.payload)
+	if !t.framed {
+		return []byte(data)
+	}
+	return []byte(`{"action":"` + b.route + `","data":"` + data + `"}`)
+}
+
+func dialAll(ctx context.Context, url string, n int) ([]*websocket.Conn, []time.Duration, error) {
+	conns := make([]*websocket.Conn, n)
+	lat := make([]time.Duration, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			c, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{HTTPClient: benchHTTPClient})
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			lat[i] = time.Since(start)
+			c.SetReadLimit(1 << 20)
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.CloseNow()
+			}
+		}
+		return nil, nil, err
+	}
+	return conns, lat, nil
+}
+
+// benchHTTPClient dials without a connection limit or keep-alive reuse:
+// each websocket needs its own TCP connection.
+var benchHTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
+
+func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) {
+	conns, _, err := dialAll(ctx, t.url, n)
+	if err != nil {
+		return echoResult{}, err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	frame := b.frame(t)
+	runCtx, cancel := context.WithTimeout(ctx, b.duration)
+	defer cancel()
+	lats := make([][]time.Duration, n)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		wg.Go(func() {
+			buf := make([]time.Duration, 0, 4096)
+			for runCtx.Err() == nil {
+				t0 := time.Now()
+				if err := c.Write(ctx, websocket.MessageText, frame); err != nil {
+					errs.Add(1)
+					return
+				}
+				rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+				_, _, err := c.Read(rctx)
+				rcancel()
+				if err != nil {
+					errs.Add(1)
+					return
+				}
+				buf = append(buf, time.Since(t0))
+			}
+			lats[i] = buf
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	r := echoResult{target: t.name, conns: n, errors: errs.Load()}
+	if len(all) > 0 {
+		r.rps = float64(len(all)) / elapsed.Seconds()
+		r.p50, r.p90, r.p99, r.max = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99), all[len(all)-1]
+	}
+	if pid := t.pid(); pid > 0 {
+		r.rssKB, r.fds = rss(pid), fdCount(pid)
+	}
+	return r, nil
+}
+
+func (b *bench) idle(ctx context.Context, t *target, n int) (p50, p99 time.Duration, rssKB int64, fds int, err error) {
+	conns, lat, err := dialAll(ctx, t.url, n)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	time.Sleep(time.Second) // let the server settle
+	if pid := t.pid(); pid > 0 {
+		rssKB, fds = rss(pid), fdCount(pid)
+	}
+	slices.Sort(lat)
+	return pct(lat, 0.5), pct(lat, 0.99), rssKB, fds, nil
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return sorted[i]
+}
+
+// rss returns a process's resident set size in KiB (Linux).
+func rss(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+func fdCount(pid int) int {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	return len(entries)
+}
+
+// runBenchServer is the hidden child command of mullet bench: it serves
+// the built-in echo app (kind mullet) or a bare coder/websocket echo server
+// (kind bare) on a free loopback port and prints the websocket URL.
+func runBenchServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench-server", "mullet bench-server -kind mullet|bare (started by mullet bench)", stderr)
+	kind := fs.String("kind", "mullet", "mullet or bare")
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	if path := os.Getenv("MULLET_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path + "." + *kind)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	var err error
+	switch *kind {
+	case "bare":
+		err = serveBare(ctx, stdout)
+	case "mullet":
+		err = mullet.ServeLocal(ctx, benchApp(), &mullet.LocalOptions{
+			Addr: "127.0.0.1:0", Out: io.Discard,
+			Ready: func(ws, _ string) { fmt.Fprintln(stdout, ws) },
+		})
+	default:
+		err = fmt.Errorf("unknown -kind %q", *kind)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "mullet bench-server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// benchApp is the app the bench loads: "echo" answers with a route
+// response, "push" answers through @connections.
+func benchApp() *framework.App[struct{}] {
+	type echoMsg struct {
+		Data string `json:"data"`
+	}
+	app := framework.New[struct{}]("bench", nil)
+	framework.Handle(app, "echo", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
+		return c.Reply(ctx, m.Data)
+	}, framework.TwoWay())
+	framework.Handle(app, "push", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
+		return c.Reply(ctx, m.Data)
+	})
+	return app
+}
+
+func serveBare(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(128 << 10)
+		for {
+			typ, data, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, data); err != nil {
+				return
+			}
+		}
+	})}
+	fmt.Fprintln(stdout, "ws://"+ln.Addr().String()+"/")
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of mullet.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"dev", "run an app locally behind the API Gateway emulator, rebuilding on change", runDev},
+		{"bench", "load-test a websocket endpoint, side by side with a bare echo server", runBench},
+		{"version", "print the mullet version", runVersion},
+	}
+}
+
+// version is the version of this build of mullet.
+const version = "v0.1.0-dev"
+
+// run is the whole CLI: it returns the exit code and never exits itself.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	name := args[0]
+	if name == "bench-server" {
+		return runBenchServer(ctx, args[1:], stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	names := make([]string, 0, len(commands()))
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	fmt.Fprintf(stderr, "mullet: unknown command %q", name)
+	if s := closest(name, names); s != "" {
+		fmt.Fprintf(stderr, "; did you mean %q?", s)
+	}
+	fmt.Fprintf(stderr, "\nRun 'mullet -h' for the list of commands.\n")
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "mullet: serverless websocket apps on API Gateway, Lambda and DynamoDB\n\nUsage:\n  mullet <command> [flags] [args]\n\nCommands:\n")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'mullet <command> -h' for a command's flags.\n")
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", "mullet version", stderr)
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	fmt.Fprintln(stdout, "mullet", version)
+	return 0
+}
+
+// newFlagSet returns a FlagSet whose errors are returned, not fatal.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s\n", synopsis)
+		if hasFlags(fs) {
+			fmt.Fprintf(stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parse parses args; done reports that the command should return code at
+// once (help was asked for, or a flag was wrong, in which case the closest
+// valid flag is named).
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err == nil {
+		return 0, false
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return 0, true
+	}
+	msg := err.Error()
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if bad, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = fmt.Sprintf("unknown flag -%s", bad)
+		if s := closest(strings.TrimLeft(bad, "-"), names); s != "" {
+			msg += fmt.Sprintf("; did you mean -%s?", s)
+		}
+	}
+	fmt.Fprintf(stderr, "mullet %s: %s\n", fs.Name(), msg)
+	fs.Usage()
+	return 2, true
+}
+
+// closest returns the candidate nearest to s by edit distance, if it is
+// close enough to be a plausible typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		if d := editDistance(s, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD < 0 || bestD > max(2, len(s)/2) {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child
+// process and the CLI.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCLIErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := ln.Addr().String()
+	notMain := t.TempDir()
+	os.WriteFile(filepath.Join(notMain, "go.mod"), []byte("module example.com/lib\n\ngo 1.26\n"), 0o644)
+	os.WriteFile(filepath.Join(notMain, "lib.go"), []byte("package lib\n"), 0o644)
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, "go.mod"), []byte("module example.com/empty\n\ngo 1.26\n"), 0o644)
+	noModule := t.TempDir()
+	os.WriteFile(filepath.Join(noModule, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"no command", nil, 2, "Commands:"},
+		{"unknown command", []string{"dve"}, 2, `did you mean "dev"?`},
+		{"unknown flag", []string{"dev", "-adr", "x", "."}, 2, "did you mean -addr?"},
+		{"missing DIR", []string{"dev"}, 2, "missing DIR"},
+		{"DIR does not exist", []string{"dev", "/nonexistent/app"}, 1, "/nonexistent/app"},
+		{"DIR not a main package", []string{"dev", notMain}, 1, `holds package "lib", not a main package`},
+		{"DIR without Go files", []string{"dev", empty}, 1, "has no Go files"},
+		{"DIR outside a module", []string{"dev", noModule}, 1, "not inside a Go module"},
+		{"DIR is a file", []string{"dev", "main.go"}, 1, "is a file"},
+		{"port in use", []string{"dev", "-addr", busy, "../../examples/chat"}, 1, "already in use"},
+		{"help", []string{"dev", "-h"}, 0, "Usage: mullet dev"},
+		{"version", []string{"version"}, 0, "mullet v"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.wantCode || !strings.Contains(stdout+stderr, tt.want) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant text %q", code, tt.wantCode, stdout, stderr, tt.want)
+			}
+		})
+	}
+}
+
+const devApp = `package main
+
+import (
+	"context"
+
+	"github.com/mulletgo/mullet"
+	"github.com/mulletgo/mullet/framework"
+)
+
+func main() {
+	app := framework.New[struct{}]("devtest", nil)
+	framework.Handle(app, "version", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
+		return c.Reply(ctx, "VERSION")
+	}, framework.TwoWay())
+	mullet.Main(app, nil)
+}
+`
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// ask connects, sends one frame and returns the reply, or "" on failure.
+func ask(url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return ""
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"version"}`)); err != nil {
+		return ""
+	}
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDevRebuilds runs mullet dev on a small app inside this module,
+// changes it, breaks it, and checks that the last good build keeps serving.
+func TestDevRebuilds(t *testing.T) {
+	dir, err := os.MkdirTemp("../..", "_devtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	write := func(src string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Replace(devApp, "VERSION", "v1", 1))
+	addr := freeAddr(t)
+	url := "ws://" + addr + "/local"
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "-addr", addr, "-poll", "100ms", dir}, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("mullet dev exited %d\nstderr: %s", code, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("mullet dev did not stop")
+		}
+	})
+
+	waitFor(t, "the first build to serve v1", 90*time.Second, func() bool { return ask(url) == "v1" })
+	out := stdout.String()
+	for _, want := range []string{"websocket:    " + url, "@connections: http://" + addr + "/local/@connections/{connectionId}", "version", "two-way"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("banner lacks %q:\n%s", want, out)
+		}
+	}
+
+	write(strings.Replace(devApp, "VERSION", "v2", 1))
+	waitFor(t, "the rebuild to serve v2", 90*time.Second, func() bool { return ask(url) == "v2" })
+
+	write(strings.Replace(devApp, `"VERSION")`, `"v3") +`, 1))
+	waitFor(t, "the build failure to be reported", 90*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "build failed; still serving the last good build")
+	})
+	if got := ask(url); got != "v2" {
+		t.Fatalf("after a failed build the server answers %q, want the last good build's v2", got)
+	}
+}

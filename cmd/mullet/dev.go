@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator and rebuilds and restarts it when a .go file under DIR changes.\nA build that fails is reported and the last good build keeps serving.", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address; loopback unless you mean otherwise")
+	stage := fs.String("stage", "local", "API Gateway stage name: ws://ADDR/STAGE")
+	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed .go files")
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "mullet dev: missing DIR, the directory of the app's main package; e.g. mullet dev ./examples/chat\n")
+		return 2
+	}
+	dir := fs.Arg(0)
+	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, stdout: stdout, stderr: stderr}
+	if err := d.run(ctx); err != nil {
+		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type devLoop struct {
+	dir, addr, stage string
+	poll             time.Duration
+	stdout, stderr   io.Writer
+
+	tmp  string
+	proc *exec.Cmd
+	done chan error
+}
+
+func (d *devLoop) run(ctx context.Context) error {
+	info, err := os.Stat(d.dir)
+	if err != nil {
+		return fmt.Errorf("DIR %s: %w", d.dir, errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("DIR %s is a file; give the directory of the app's main package", d.dir)
+	}
+	if err := checkMainPackage(ctx, d.dir); err != nil {
+		return err
+	}
+	if err := checkPortFree(d.addr); err != nil {
+		return err
+	}
+	d.tmp, err = os.MkdirTemp("", "mullet-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(d.tmp)
+
+	bin, err := d.build(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("first build failed; fix it and run mullet dev again:\n%v", err)
+	}
+	if err := d.start(bin); err != nil {
+		return err
+	}
+	defer d.stop()
+
+	last, err := snapshot(d.dir)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(d.poll)
+	defer tick.Stop()
+	for n := 1; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-d.done:
+			d.done = nil
+			fmt.Fprintf(d.stderr, "mullet dev: the app exited (%v); waiting for a change to rebuild\n", describeExit(err))
+		case <-tick.C:
+		}
+		cur, err := snapshot(d.dir)
+		if err != nil {
+			return err
+		}
+		if cur == last {
+			continue
+		}
+		// Debounce: editors write several files in a burst.
+		time.Sleep(d.poll)
+		if cur, err = snapshot(d.dir); err != nil {
+			return err
+		}
+		last = cur
+		fmt.Fprintf(d.stdout, "mullet dev: change detected, rebuilding\n")
+		next, err := d.build(ctx, n)
+		n++
+		if err != nil {
+			fmt.Fprintf(d.stderr, "mullet dev: build failed; still serving the last good build\n%v\n", err)
+			continue
+		}
+		d.stop()
+		if err := d.start(next); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *devLoop) build(ctx context.Context, n int) (string, error) {
+	abs, err := filepath.Abs(filepath.Join(d.tmp, fmt.Sprintf("app-%d", n)))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", abs, ".")
+	cmd.Dir = d.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s", strings.TrimSpace(out.String()))
+	}
+	return abs, nil
+}
+
+func (d *devLoop) start(bin string) error {
+	cmd := exec.Command(bin)
+	cmd.Dir = d.dir
+	cmd.Env = append(os.Environ(), "MULLET_ADDR="+d.addr, "MULLET_STAGE="+d.stage)
+	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
+	}
+	d.proc = cmd
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	d.done = done
+	return nil
+}
+
+// stop ends the running app: SIGTERM, then SIGKILL after 5 seconds.
+func (d *devLoop) stop() {
+	if d.proc == nil || d.done == nil {
+		d.proc = nil
+		return
+	}
+	pid := d.proc.Process.Pid
+	syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-d.done
+	}
+	d.proc, d.done = nil, nil
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
+}
+
+func checkMainPackage(ctx context.Context, dir string) error {
+	cmd := exec.CommandContext(ctx, "go", "list", "-f", "{{.Name}}", ".")
+	cmd.Dir = dir
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errOut.String())
+		if strings.Contains(msg, "go.mod file not found") {
+			return fmt.Errorf("DIR %s is not inside a Go module; run 'go mod init' there (or create the project with mullet new)", dir)
+		}
+		if strings.Contains(msg, "no Go files") {
+			return fmt.Errorf("DIR %s has no Go files; give the directory of the app's main package", dir)
+		}
+		return fmt.Errorf("DIR %s: go list: %s", dir, msg)
+	}
+	if name := strings.TrimSpace(out.String()); name != "main" {
+		return fmt.Errorf("DIR %s holds package %q, not a main package; give the directory with func main (it calls mullet.Main)", dir, name)
+	}
+	return nil
+}
+
+func checkPortFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("address %s is already in use; stop the other server or pass another -addr, e.g. -addr 127.0.0.1:8081", addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln.Close()
+}
+
+// snapshot summarizes the .go files under dir (names, sizes, mtimes) so
+// that any change gives a different string.
+func snapshot(dir string) (string, error) {
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := e.Name()
+		if e.IsDir() {
+			if path != dir && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "cdk.out" || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !watched(name) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", path, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	return b.String(), err
+}
+
+// watched reports whether a change to the file should rebuild the app: Go
+// sources and module files, and the web files apps commonly embed.
+func watched(name string) bool {
+	switch filepath.Ext(name) {
+	case ".go", ".html", ".js", ".css":
+		return true
+	}
+	return name == "go.mod" || name == "go.sum"
+}

@@ -1,0 +1,113 @@
+// Package app declares the chat example: nicknames kept as per-connection
+// state, rooms as groups, messages broadcast to a room.
+package app
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/mulletgo/mullet/framework"
+)
+
+// Profile is each connection's state.
+type Profile struct {
+	Nick  string   `json:"nick,omitempty"`
+	Rooms []string `json:"rooms,omitempty"`
+}
+
+// SetNick sets the caller's nickname.
+type SetNick struct {
+	Nick string `json:"nick" schema:"minLength=1,maxLength=32,pattern=^[^\\s].*$"`
+}
+
+// Room names a room to join or leave.
+type Room struct {
+	Room string `json:"room" schema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_.-]+$"`
+}
+
+// Send is a message to a room.
+type Send struct {
+	Room string `json:"room" schema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_.-]+$"`
+	Text string `json:"text" schema:"minLength=1,maxLength=4096"`
+}
+
+// Event is every frame the server pushes.
+type Event struct {
+	Type string `json:"type"`
+	Room string `json:"room,omitempty"`
+	From string `json:"from,omitempty"`
+	Nick string `json:"nick,omitempty"`
+	Text string `json:"text,omitempty"`
+}
+
+// New declares the chat app.
+func New() *framework.App[Profile] {
+	app := framework.New[Profile]("chat", nil)
+
+	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[Profile], m SetNick) error {
+		if err := c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil }); err != nil {
+			return err
+		}
+		return c.Reply(ctx, Event{Type: "nick", Nick: m.Nick})
+	}, framework.TwoWay())
+
+	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
+		var p Profile
+		err := c.UpdateState(ctx, func(s *Profile) error {
+			if !slices.Contains(s.Rooms, m.Room) {
+				s.Rooms = append(s.Rooms, m.Room)
+			}
+			p = *s
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := c.Join(ctx, m.Room); err != nil {
+			return err
+		}
+		_, err = c.Broadcast(ctx, m.Room, Event{Type: "joined", Room: m.Room, Nick: nickOf(p, c)})
+		return err
+	})
+
+	framework.Handle(app, "leave", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
+		var p Profile
+		err := c.UpdateState(ctx, func(s *Profile) error {
+			s.Rooms = slices.DeleteFunc(s.Rooms, func(r string) bool { return r == m.Room })
+			p = *s
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Tell the room, the leaver included, then leave.
+		if _, err := c.Broadcast(ctx, m.Room, Event{Type: "left", Room: m.Room, Nick: nickOf(p, c)}); err != nil {
+			return err
+		}
+		return c.Leave(ctx, m.Room)
+	})
+
+	framework.Handle(app, "send", func(ctx context.Context, c *framework.Conn[Profile], m Send) error {
+		p, err := c.State(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(p.Rooms, m.Room) {
+			return framework.NewError(http.StatusForbidden, "join room %q before sending to it", m.Room)
+		}
+		// Gone members are removed and counted; they are never an error
+		// for the sender.
+		_, err = c.Broadcast(ctx, m.Room, Event{Type: "message", Room: m.Room, From: nickOf(p, c), Text: m.Text})
+		return err
+	})
+
+	return app
+}
+
+func nickOf(p Profile, c *framework.Conn[Profile]) string {
+	if p.Nick != "" {
+		return p.Nick
+	}
+	return "anon-" + c.ConnectionID()[:4]
+}

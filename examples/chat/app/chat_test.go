@@ -1,0 +1,94 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mulletgo/mullet/examples/chat/app"
+	"github.com/mulletgo/mullet/mullettest"
+)
+
+func decode(t *testing.T, frame string) app.Event {
+	t.Helper()
+	var e app.Event
+	if err := json.Unmarshal([]byte(frame), &e); err != nil {
+		t.Fatalf("frame %q: %v", frame, err)
+	}
+	return e
+}
+
+func TestChatEndToEnd(t *testing.T) {
+	srv := mullettest.NewServer(t, app.New(), nil)
+	ann, bob := srv.Dial(t), srv.Dial(t)
+
+	ann.Send(t, `{"action":"nick","nick":"ann"}`)
+	if e := decode(t, ann.Read(t)); e.Type != "nick" || e.Nick != "ann" {
+		t.Fatalf("nick reply = %+v", e)
+	}
+	ann.Send(t, `{"action":"join","room":"lobby"}`)
+	if e := decode(t, ann.Read(t)); e.Type != "joined" || e.Nick != "ann" {
+		t.Fatalf("join echo = %+v", e)
+	}
+	bob.Send(t, `{"action":"join","room":"lobby"}`)
+	for _, c := range []*mullettest.Client{ann, bob} {
+		if e := decode(t, c.Read(t)); e.Type != "joined" || !strings.HasPrefix(e.Nick, "anon-") {
+			t.Fatalf("bob's join = %+v", e)
+		}
+	}
+	ann.Send(t, `{"action":"send","room":"lobby","text":"hi <bob> & all"}`)
+	for _, c := range []*mullettest.Client{ann, bob} {
+		if e := decode(t, c.Read(t)); e.Type != "message" || e.From != "ann" || e.Text != "hi <bob> & all" {
+			t.Fatalf("message = %+v", e)
+		}
+	}
+	// Bad input gets an error frame; the connection keeps working.
+	bob.Send(t, `{"action":"send","room":"elsewhere","text":"x"}`)
+	if f := bob.Read(t); !strings.Contains(f, `join room \"elsewhere\" before sending`) {
+		t.Fatalf("send to a room not joined: %s", f)
+	}
+	bob.Send(t, `{"action":"nick","nick":""}`)
+	if f := bob.Read(t); !strings.Contains(f, "Invalid request body") {
+		t.Fatalf("empty nick: %s", f)
+	}
+	bob.Send(t, `{"action":"leave","room":"lobby"}`)
+	for _, c := range []*mullettest.Client{ann, bob} {
+		if e := decode(t, c.Read(t)); e.Type != "left" {
+			t.Fatalf("leave = %+v", e)
+		}
+	}
+}
+
+// TestBroadcastWithGoneMembers: members that vanished without a clean
+// close are removed on the next broadcast and never fail the sender.
+func TestBroadcastWithGoneMembers(t *testing.T) {
+	srv := mullettest.NewServer(t, app.New(), nil)
+	const n = 10
+	clients := make([]*mullettest.Client, n)
+	for i := range n {
+		clients[i] = srv.Dial(t)
+		clients[i].Send(t, `{"action":"join","room":"r"}`)
+		// Drain the join notices seen so far by this and earlier clients.
+		for j := 0; j <= i; j++ {
+			clients[j].Read(t)
+		}
+	}
+	for i := 1; i < n; i += 3 {
+		clients[i].Conn.CloseNow()
+	}
+	time.Sleep(100 * time.Millisecond)
+	clients[0].Send(t, `{"action":"send","room":"r","text":"still here?"}`)
+	for i := range n {
+		if i%3 == 1 {
+			continue
+		}
+		if e := decode(t, clients[i].Read(t)); e.Type != "message" || e.Text != "still here?" {
+			t.Fatalf("client %d got %+v", i, e)
+		}
+	}
+	// The sender got nothing but the message: no error frame.
+	clients[0].ExpectSilence(t, 200*time.Millisecond)
+	_ = fmt.Sprint
+}

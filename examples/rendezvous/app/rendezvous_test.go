@@ -1,0 +1,128 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/mulletgo/mullet/examples/rendezvous/app"
+	"github.com/mulletgo/mullet/mullettest"
+)
+
+func answer(t *testing.T, frame string) string {
+	t.Helper()
+	var a app.Answer
+	if err := json.Unmarshal([]byte(frame), &a); err != nil || a.SourceIP == "" {
+		t.Fatalf("frame %q is not an answer", frame)
+	}
+	return a.SourceIP
+}
+
+func TestPair(t *testing.T) {
+	srv := mullettest.NewServer(t, app.New(2), nil)
+	left, right, third := srv.Dial(t), srv.Dial(t), srv.Dial(t)
+	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
+	time.Sleep(20 * time.Millisecond)
+	right.Send(t, `{"action":"pair","pairing_name":"p1"}`)
+	// Both sides are on 127.0.0.1 here; each learns the other's source IP.
+	if ip := answer(t, left.Read(t)); ip != "127.0.0.1" {
+		t.Fatalf("left learned %s", ip)
+	}
+	if ip := answer(t, right.Read(t)); ip != "127.0.0.1" {
+		t.Fatalf("right learned %s", ip)
+	}
+	third.Send(t, `{"action":"pair","pairing_name":"p1"}`)
+	if f := third.Read(t); !strings.Contains(f, `already has its 2 participants`) || !strings.Contains(f, `"connectionId"`) {
+		t.Fatalf("third arrival got %s", f)
+	}
+	// Bad pairing names never reach the barrier.
+	third.Send(t, `{"action":"pair","pairing_name":""}`)
+	if f := third.Read(t); !strings.Contains(f, "Invalid request body") {
+		t.Fatalf("empty pairing name got %s", f)
+	}
+	third.Send(t, `{"action":"pair","pairing_name":"has space"}`)
+	if f := third.Read(t); !strings.Contains(f, "Invalid request body") {
+		t.Fatalf("pairing name with a space got %s", f)
+	}
+}
+
+// TestManyPairs runs concurrent pairs in random arrival order; in 10% of
+// them the first arrival disconnects before its peer comes, and its peer
+// must pair with a later arrival instead.
+func TestManyPairs(t *testing.T) {
+	pairs := 200
+	if testing.Short() {
+		pairs = 50
+	}
+	srv := mullettest.NewServer(t, app.New(2), nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, pairs)
+	for i := range pairs {
+		wg.Go(func() {
+			name := fmt.Sprintf("pair-%d", i)
+			a, b := srv.Dial(t), srv.Dial(t)
+			if rand.IntN(2) == 0 {
+				a, b = b, a
+			}
+			send := `{"action":"pair","pairing_name":"` + name + `"}`
+			a.Send(t, send)
+			if i%10 == 0 {
+				// a leaves (a clean close, so API Gateway knows) before b
+				// arrives; b must wait for a later arrival c instead of being
+				// released with a. All clients share 127.0.0.1, so a release
+				// with a would show as c being refused.
+				a.Conn.Close(websocket.StatusNormalClosure, "bye")
+				b.Send(t, send)
+				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+				a = srv.Dial(t)
+				a.Send(t, send)
+			} else {
+				time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
+				b.Send(t, send)
+			}
+			for _, c := range []*mullettest.Client{a, b} {
+				f, err := c.ReadTimeout(5 * time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("%s: hanging: %v", name, err)
+					return
+				}
+				if !strings.Contains(f, `"SourceIP":"127.0.0.1"`) {
+					errs <- fmt.Errorf("%s: got %s", name, f)
+					return
+				}
+			}
+			for _, c := range []*mullettest.Client{a, b} {
+				if f, err := c.ReadTimeout(50 * time.Millisecond); err == nil {
+					errs <- fmt.Errorf("%s: a second frame after the answer: %s", name, f)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestFiveParty(t *testing.T) {
+	srv := mullettest.NewServer(t, app.New(5), nil)
+	clients := make([]*mullettest.Client, 5)
+	for i := range clients {
+		clients[i] = srv.Dial(t)
+		clients[i].Send(t, `{"action":"pair","pairing_name":"five"}`)
+	}
+	for i, c := range clients {
+		var got struct{ SourceIPs []string }
+		f := c.Read(t)
+		if err := json.Unmarshal([]byte(f), &got); err != nil || len(got.SourceIPs) != 4 {
+			t.Fatalf("client %d got %s", i, f)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package mullet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/emulator"
+	"github.com/mulletgo/mullet/framework/store/memstore"
+)
+
+// Environment variables read by Main.
+const (
+	// EnvAddr is the local listen address (default 127.0.0.1:8080).
+	EnvAddr = "MULLET_ADDR"
+	// EnvStage is the local stage name (default "local").
+	EnvStage = "MULLET_STAGE"
+	// envLambda is set by the Lambda runtime.
+	envLambda = "AWS_LAMBDA_RUNTIME_API"
+)
+
+// LocalOptions configures local serving. nil means defaults.
+type LocalOptions struct {
+	// Addr is the listen address. Default 127.0.0.1:8080. Binding a
+	// non-loopback address is allowed but logged as a warning.
+	Addr string
+	// Stage is the API Gateway stage name. Default "local".
+	Stage string
+	// Page, if set, serves every path outside the stage: a local
+	// convenience such as a chat page. In AWS such pages are hosted
+	// separately.
+	Page http.Handler
+	// Out receives the banner with URLs and the route table. nil: stdout.
+	Out io.Writer
+	// Logger receives the emulator's and the app's logs. nil: text to
+	// stderr.
+	Logger *slog.Logger
+	// IdleTimeout and MaxDuration override API Gateway's 10 minutes and
+	// 2 hours.
+	IdleTimeout, MaxDuration time.Duration
+	// Ready, if set, is called with the server's URLs once it accepts
+	// connections.
+	Ready func(websocketURL, callbackURL string)
+}
+
+// Main runs app and exits: as a Lambda function when the Lambda runtime
+// started the process, otherwise locally on MULLET_ADDR (default
+// 127.0.0.1:8080) until interrupted. page, if non-nil, is served locally
+// outside the stage path.
+func Main(app framework.Application, page http.Handler) {
+	if os.Getenv(envLambda) != "" {
+		lambda.StartHandlerFunc(framework.LambdaHandler(lambdaInvoker(app)))
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := ServeLocal(ctx, app, &LocalOptions{Addr: os.Getenv(EnvAddr), Stage: os.Getenv(EnvStage), Page: page})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mullet:", err)
+		os.Exit(1)
+	}
+}
+
+// lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
+// cold start.
+func lambdaInvoker(app framework.Application) framework.Invoker {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("load AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	logger.Warn("no DynamoDB store configured: per-connection state is kept in this instance's memory only")
+	return app.Bind(&framework.Runtime{
+		Store:    memstore.New(nil),
+		Callback: framework.NewCallback(cfg, nil),
+		Logger:   logger,
+	})
+}
+
+// ServeLocal serves app behind the API Gateway emulator until ctx is done.
+func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptions) error {
+	var o LocalOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:8080"
+	}
+	if o.Stage == "" {
+		o.Stage = "local"
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use; stop the other server or choose another address (MULLET_ADDR or mullet dev -addr)", o.Addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", o.Addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(o.Addr); !isLoopback(host) {
+		o.Logger.Warn("binding a non-loopback address: the emulator accepts any credentials and is reachable from other machines", "addr", o.Addr)
+	}
+	addr := ln.Addr().String()
+	wsURL := "ws://" + addr + "/" + o.Stage
+	cbURL := "http://" + addr + "/" + o.Stage
+
+	// One keep-alive pool big enough for a broadcast's concurrent posts, so
+	// pushes reuse connections instead of opening one per message.
+	transport := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	httpClient := &http.Client{Transport: transport}
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  httpClient,
+	}
+	inv := app.Bind(&framework.Runtime{
+		Store:    memstore.New(nil),
+		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
+		Logger:   o.Logger,
+	})
+	emu, err := emulator.New(&emulator.Options{
+		Manifest:    app.Manifest(),
+		Invoke:      inv.Invoke,
+		Stage:       o.Stage,
+		IdleTimeout: o.IdleTimeout,
+		MaxDuration: o.MaxDuration,
+		Logger:      o.Logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/"+o.Stage, emu)
+	mux.Handle("/"+o.Stage+"/", emu)
+	if o.Page != nil {
+		mux.Handle("/", o.Page)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	printBanner(o.Out, app, wsURL, cbURL)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if o.Ready != nil {
+		o.Ready(wsURL, cbURL)
+	}
+	select {
+	case err := <-errc:
+		emu.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	shutdownErr := emu.Shutdown(shutdownCtx)
+	// The callback client's idle keep-alive connections would hold
+	// srv.Shutdown for 5 seconds if one was dialed but never used.
+	transport.CloseIdleConnections()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		srv.Close()
+		return err
+	}
+	return shutdownErr
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func printBanner(w io.Writer, app framework.Application, wsURL, cbURL string) {
+	m := app.Manifest()
+	fmt.Fprintf(w, "mullet: %s serving locally\n", m.Name)
+	fmt.Fprintf(w, "  websocket:    %s\n", wsURL)
+	fmt.Fprintf(w, "  @connections: %s/@connections/{connectionId}\n", cbURL)
+	fmt.Fprintf(w, "  routes (selected by %s):\n", m.RouteSelectionExpression)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	routes := m.Routes
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Key < routes[j].Key })
+	for _, r := range routes {
+		var notes []string
+		if r.TwoWay {
+			notes = append(notes, "two-way")
+		}
+		if r.Model != "" {
+			notes = append(notes, "model "+r.Model)
+		}
+		fmt.Fprintf(tw, "    %s\t%s\n", r.Key, strings.Join(notes, ", "))
+	}
+	tw.Flush()
+}
