@@ -20,9 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/emulator"
+	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/framework/store/dynamostore"
 	"github.com/mulletgo/mullet/framework/store/memstore"
 )
 
@@ -32,6 +35,17 @@ const (
 	EnvAddr = "MULLET_ADDR"
 	// EnvStage is the local stage name (default "local").
 	EnvStage = "MULLET_STAGE"
+	// EnvStore selects the local store: "memory" (default) or "dynamodb".
+	EnvStore = "MULLET_STORE"
+	// EnvTable is the DynamoDB table. In Lambda, setting it selects the
+	// DynamoDB store (infra/ sets it).
+	EnvTable = "MULLET_TABLE"
+	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint, e.g. a local
+	// DynamoDB-API server. Empty: the default AWS configuration chain.
+	EnvDynamoDBEndpoint = "MULLET_DYNAMODB_ENDPOINT"
+	// EnvCallbackURL fixes the @connections endpoint in Lambda (infra/ sets
+	// it); empty derives it from each event.
+	EnvCallbackURL = "MULLET_CALLBACK_URL"
 	// envLambda is set by the Lambda runtime.
 	envLambda = "AWS_LAMBDA_RUNTIME_API"
 )
@@ -58,6 +72,9 @@ type LocalOptions struct {
 	// Ready, if set, is called with the server's URLs once it accepts
 	// connections.
 	Ready func(websocketURL, callbackURL string)
+	// Store keeps the app's connections, state, groups and barriers. nil:
+	// a new in-memory store.
+	Store store.Store
 }
 
 // Main runs app and exits: as a Lambda function when the Lambda runtime
@@ -71,26 +88,79 @@ func Main(app framework.Application, page http.Handler) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := ServeLocal(ctx, app, &LocalOptions{Addr: os.Getenv(EnvAddr), Stage: os.Getenv(EnvStage), Page: page})
-	if err != nil {
+	opts := &LocalOptions{Addr: os.Getenv(EnvAddr), Stage: os.Getenv(EnvStage), Page: page}
+	switch kind := os.Getenv(EnvStore); kind {
+	case "", "memory":
+	case "dynamodb":
+		st, err := DynamoDBStore(ctx, os.Getenv(EnvTable), os.Getenv(EnvDynamoDBEndpoint))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mullet:", err)
+			os.Exit(1)
+		}
+		opts.Store = st
+	default:
+		fmt.Fprintf(os.Stderr, "mullet: %s=%q: use memory or dynamodb\n", EnvStore, kind)
+		os.Exit(2)
+	}
+	if err := ServeLocal(ctx, app, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "mullet:", err)
 		os.Exit(1)
 	}
 }
 
+// DynamoDBStore connects to the DynamoDB table through the default AWS
+// configuration chain, or to a DynamoDB-API server at endpoint (with
+// placeholder credentials if none are configured), and checks that the table
+// exists, so that a missing table is a clear startup error.
+func DynamoDBStore(ctx context.Context, table, endpoint string) (*dynamostore.Store, error) {
+	if table == "" {
+		return nil, errors.New("the DynamoDB store needs a table name: pass -table NAME (or set MULLET_TABLE)")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	var optFns []func(*dynamodb.Options)
+	if endpoint != "" {
+		if cfg.Region == "" {
+			cfg.Region = "us-east-1"
+		}
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		}
+		optFns = append(optFns, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	} else if cfg.Region == "" {
+		return nil, errors.New("no AWS region configured for DynamoDB: set AWS_REGION, or pass -dynamodb-endpoint for a local DynamoDB-API server")
+	}
+	st := dynamostore.New(dynamodb.NewFromConfig(cfg, optFns...), table, nil)
+	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := st.CheckTable(checkCtx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
 // cold start.
 func lambdaInvoker(app framework.Application) framework.Invoker {
+	ctx := context.Background()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		logger.Error("load AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	logger.Warn("no DynamoDB store configured: per-connection state is kept in this instance's memory only")
+	var st store.Store
+	if table := os.Getenv(EnvTable); table != "" {
+		st = dynamostore.New(dynamodb.NewFromConfig(cfg), table, nil)
+	} else {
+		logger.Warn("MULLET_TABLE is not set: per-connection state is kept in this instance's memory only")
+		st = memstore.New(nil)
+	}
 	return app.Bind(&framework.Runtime{
-		Store:    memstore.New(nil),
-		Callback: framework.NewCallback(cfg, nil),
+		Store:    st,
+		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: os.Getenv(EnvCallbackURL)}),
 		Logger:   logger,
 	})
 }
@@ -141,8 +211,12 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		HTTPClient:  httpClient,
 	}
+	st := o.Store
+	if st == nil {
+		st = memstore.New(nil)
+	}
 	inv := app.Bind(&framework.Runtime{
-		Store:    memstore.New(nil),
+		Store:    st,
 		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
 		Logger:   o.Logger,
 	})

@@ -100,7 +100,22 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	now := inv.rt.now()
 	storeKey := b.name + "/" + key
 	arrival := store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}
-	st, err := inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+	// uncertain: an attempt timed out, so its write may have been applied;
+	// a retry then finds this arrival already there (Duplicate).
+	uncertain := false
+	arrive := func() (store.Barrier, error) {
+		var st store.Barrier
+		err := retryStore(ctx, func() error {
+			var err error
+			st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+			if ambiguous(err) {
+				uncertain = true
+			}
+			return err
+		})
+		return st, err
+	}
+	st, err := arrive()
 	// A full barrier may be in the middle of a release that finds a
 	// participant gone and evicts it, reopening a place. Retry for up to
 	// FullWait before refusing, so that a newcomer is not turned away by that
@@ -112,7 +127,7 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 			return ctx.Err()
 		case <-time.After(wait):
 		}
-		st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+		st, err = arrive()
 	}
 	if errors.Is(err, store.ErrBarrierFull) {
 		return &Error{Status: http.StatusConflict, Err: err,
@@ -121,8 +136,18 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	if err != nil {
 		return fmt.Errorf("framework: barrier %q: arrive: %w", b.name, err)
 	}
-	if st.Duplicate || !st.Complete() {
+	if !st.Complete() {
 		return nil
+	}
+	if st.Duplicate {
+		// A genuine second arrival of this connection changes nothing. But
+		// if this invocation's own write timed out after being applied, the
+		// duplicate is that write, and if it completed the barrier no one
+		// else will release it: the completing arrival is the last one.
+		last := st.Arrivals[len(st.Arrivals)-1]
+		if !uncertain || last.ConnectionID != inv.ConnectionID() {
+			return nil
+		}
 	}
 	return b.releaseAll(ctx, inv, storeKey, st)
 }
@@ -192,7 +217,12 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 }
 
 func (b *Barrier[P]) evict(ctx context.Context, inv *Invocation, storeKey, id string) error {
-	if _, err := inv.rt.store.Evict(ctx, storeKey, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	// A retried eviction that finds the arrival gone was applied before.
+	err := retryStore(ctx, func() error {
+		_, err := inv.rt.store.Evict(ctx, storeKey, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("framework: barrier %q: evict gone participant %s: %w", b.name, id, err)
 	}
 	return nil

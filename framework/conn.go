@@ -151,12 +151,12 @@ func (inv *Invocation) Join(ctx context.Context, group string) error {
 	if group == "" {
 		return errors.New("framework: Join: empty group name")
 	}
-	return inv.rt.store.JoinGroup(ctx, group, inv.ConnectionID())
+	return retryStore(ctx, func() error { return inv.rt.store.JoinGroup(ctx, group, inv.ConnectionID()) })
 }
 
 // Leave removes the caller from a group.
 func (inv *Invocation) Leave(ctx context.Context, group string) error {
-	return inv.rt.store.LeaveGroup(ctx, group, inv.ConnectionID())
+	return retryStore(ctx, func() error { return inv.rt.store.LeaveGroup(ctx, group, inv.ConnectionID()) })
 }
 
 // BroadcastResult counts what a Broadcast did.
@@ -186,7 +186,12 @@ func (inv *Invocation) Broadcast(ctx context.Context, group string, v any) (Broa
 	if err != nil {
 		return BroadcastResult{}, err
 	}
-	ids, err := inv.rt.store.GroupMembers(ctx, group)
+	var ids []string
+	err = retryStore(ctx, func() error {
+		var err error
+		ids, err = inv.rt.store.GroupMembers(ctx, group)
+		return err
+	})
 	if err != nil {
 		return BroadcastResult{}, fmt.Errorf("framework: broadcast to %q: %w", group, err)
 	}
@@ -276,7 +281,12 @@ func (c *Conn[S]) loadLocked(ctx context.Context, force bool) error {
 	if c.stateLoaded && !force {
 		return nil
 	}
-	st, err := c.rt.store.LoadState(ctx, c.ConnectionID())
+	var st store.State
+	err := retryStore(ctx, func() error {
+		var err error
+		st, err = c.rt.store.LoadState(ctx, c.ConnectionID())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("framework: load state of %s: %w", c.ConnectionID(), err)
 	}
@@ -333,7 +343,7 @@ func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 			c.state = next
 			return nil
 		}
-		v, err := c.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
+		v, err := c.saveState(ctx, data)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -344,6 +354,31 @@ func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 		return nil
 	}
 	return fmt.Errorf("framework: save state of %s: %w after %d attempts", c.ConnectionID(), store.ErrConflict, maxStateAttempts)
+}
+
+// saveState writes data conditionally on the loaded version, retrying
+// transient failures. A write that timed out may have been applied: the
+// state is then read back, and if it holds exactly this write the save
+// succeeded (retrying blindly would apply fn twice).
+func (c *Conn[S]) saveState(ctx context.Context, data []byte) (int64, error) {
+	var v int64
+	var uncertain bool
+	err := retryStore(ctx, func() error {
+		var err error
+		v, err = c.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
+		if errors.Is(err, store.ErrConflict) && uncertain {
+			st, lerr := c.rt.store.LoadState(ctx, c.ConnectionID())
+			if lerr == nil && st.Version == c.version+1 && string(st.Data) == string(data) {
+				v = st.Version
+				return nil
+			}
+		}
+		if ambiguous(err) {
+			uncertain = true
+		}
+		return err
+	})
+	return v, err
 }
 
 // isZero reports whether data is the encoding of a zero state, which needs

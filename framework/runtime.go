@@ -66,7 +66,8 @@ type boundRuntime struct {
 // forget removes a connection found gone. Failures are logged: the record
 // expires by itself.
 func (rt *boundRuntime) forget(ctx context.Context, id string) {
-	if err := rt.store.DeleteConnection(context.WithoutCancel(ctx), id); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := retryStore(ctx, func() error { return rt.store.DeleteConnection(ctx, id) }); err != nil {
 		rt.logger.Warn("could not remove gone connection", "connectionId", id, "error", err)
 	}
 }
@@ -159,7 +160,7 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 		ID: rc.ConnectionID, ConnectedAt: connectedAt, SourceIP: rc.Identity.SourceIP,
 		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
 	}
-	if err := f.rt.store.PutConnection(ctx, rec); err != nil {
+	if err := retryStore(ctx, func() error { return f.rt.store.PutConnection(ctx, rec) }); err != nil {
 		f.logFailure(event, "store connection record", err)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}
 	}
@@ -188,7 +189,8 @@ func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWe
 			status = http.StatusInternalServerError
 		}
 	}
-	if err := f.rt.store.DeleteConnection(ctx, event.RequestContext.ConnectionID); err != nil {
+	id := event.RequestContext.ConnectionID
+	if err := retryStore(ctx, func() error { return f.rt.store.DeleteConnection(ctx, id) }); err != nil {
 		f.logFailure(event, "delete connection record", err)
 		status = http.StatusInternalServerError
 	}

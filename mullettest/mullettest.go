@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mulletgo/mullet"
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/store"
 )
 
 // Options configures a Server. nil means defaults.
@@ -26,6 +28,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Page is served outside the stage path, as by mullet.Main.
 	Page http.Handler
+	// Store is the app's store. nil: a new in-memory store.
+	Store store.Store
 }
 
 // Server is an app served by the emulator for the duration of a test.
@@ -52,7 +56,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	done := make(chan error, 1)
 	go func() {
 		done <- mullet.ServeLocal(ctx, app, &mullet.LocalOptions{
-			Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page,
+			Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
 			IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
 			Ready: func(ws, cb string) { ready <- &Server{URL: ws, CallbackURL: cb} },
 		})
@@ -92,6 +96,21 @@ func (s *Server) Dial(t testing.TB) *Client {
 	c, err := s.DialErr(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("mullettest: dial %s: %v", s.URL, err)
+	}
+	t.Cleanup(func() { c.Conn.CloseNow() })
+	return c
+}
+
+// DialFrom connects a client whose TCP connection starts from the given
+// loopback IP (any of 127.0.0.0/8 on Linux), so that the app sees it as that
+// source IP. It closes the client when the test ends.
+func (s *Server) DialFrom(t testing.TB, ip string) *Client {
+	t.Helper()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	c, err := s.DialErr(context.Background(), &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("mullettest: dial %s from %s: %v", s.URL, ip, err)
 	}
 	t.Cleanup(func() { c.Conn.CloseNow() })
 	return c

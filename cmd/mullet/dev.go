@@ -14,13 +14,18 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mulletgo/mullet"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator and rebuilds and restarts it when a .go file under DIR changes.\nA build that fails is reported and the last good build keeps serving.", stderr)
+	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator and rebuilds and restarts it when a .go file under DIR changes.\nA build that fails is reported and the last good build keeps serving.", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; loopback unless you mean otherwise")
 	stage := fs.String("stage", "local", "API Gateway stage name: ws://ADDR/STAGE")
 	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed .go files")
+	storeKind := fs.String("store", "memory", "where state lives: memory (embedded) or dynamodb")
+	endpoint := fs.String("dynamodb-endpoint", "", "with -store dynamodb: a DynamoDB-API server URL, e.g. http://127.0.0.1:4567; empty uses the AWS configuration chain (real DynamoDB)")
+	table := fs.String("table", "", "with -store dynamodb: the table name (keys pk/sk, TTL attribute ttl)")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -29,7 +34,30 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := fs.Arg(0)
-	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, stdout: stdout, stderr: stderr}
+	env := []string{"MULLET_STORE=" + *storeKind}
+	switch *storeKind {
+	case "memory":
+		if *table != "" || *endpoint != "" {
+			fmt.Fprintf(stderr, "mullet dev: -table and -dynamodb-endpoint need -store dynamodb\n")
+			return 2
+		}
+	case "dynamodb":
+		if *table == "" {
+			fmt.Fprintf(stderr, "mullet dev: -store dynamodb needs -table NAME (a table with keys pk/sk and TTL attribute ttl)\n")
+			return 2
+		}
+		env = append(env, "MULLET_TABLE="+*table, "MULLET_DYNAMODB_ENDPOINT="+*endpoint)
+		// Check the table before building, so that a missing table or an
+		// unreachable endpoint is a clear startup error.
+		if _, err := mullet.DynamoDBStore(ctx, *table, *endpoint); err != nil {
+			fmt.Fprintf(stderr, "mullet dev: %v\n", err)
+			return 1
+		}
+	default:
+		fmt.Fprintf(stderr, "mullet dev: -store %q: use memory or dynamodb\n", *storeKind)
+		return 2
+	}
+	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, env: env, stdout: stdout, stderr: stderr}
 	if err := d.run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 		return 1
@@ -40,6 +68,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type devLoop struct {
 	dir, addr, stage string
 	poll             time.Duration
+	env              []string
 	stdout, stderr   io.Writer
 
 	tmp  string
@@ -136,7 +165,7 @@ func (d *devLoop) build(ctx context.Context, n int) (string, error) {
 func (d *devLoop) start(bin string) error {
 	cmd := exec.Command(bin)
 	cmd.Dir = d.dir
-	cmd.Env = append(os.Environ(), "MULLET_ADDR="+d.addr, "MULLET_STAGE="+d.stage)
+	cmd.Env = append(append(os.Environ(), "MULLET_ADDR="+d.addr, "MULLET_STAGE="+d.stage), d.env...)
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

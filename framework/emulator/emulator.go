@@ -145,6 +145,7 @@ type Emulator struct {
 	closed   bool
 	connWG   sync.WaitGroup // one per connection from $connect to $disconnect
 	invokeWG sync.WaitGroup // one per in-flight message invocation
+	workers  *pool          // goroutines that run message invocations
 	shutOnce sync.Once
 	shutDone chan struct{} // closed when all connections are gone
 }
@@ -170,6 +171,7 @@ func New(opts *Options) (*Emulator, error) {
 		return nil, fmt.Errorf("emulator: route selection expression: %w", err)
 	}
 	e := &Emulator{
+		workers:     newPool(),
 		stage:       cmpOr(opts.Stage, DefaultStage),
 		apiID:       opts.APIID,
 		invoke:      opts.Invoke,

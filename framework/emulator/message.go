@@ -26,10 +26,10 @@ const (
 // connection. body is owned by the callee.
 func (c *conn) dispatch(body []byte) {
 	c.e.invokeWG.Add(1)
-	go func() {
+	c.e.workers.run(func() {
 		defer c.e.invokeWG.Done()
 		c.handleMessage(body)
-	}()
+	})
 }
 
 // handleMessage routes, validates and integrates one message, and sends

@@ -154,22 +154,159 @@ func (e *Expression) Paths() [][]string {
 }
 
 // SelectBody evaluates the expression against a raw frame. It returns
-// ErrNoMatch when the frame is not JSON or a field is missing.
+// ErrNoMatch when the frame is not JSON or a field is missing. It does not
+// decode the frame: it checks that it is valid JSON and walks it to the
+// referenced fields, so a single-field expression allocates nothing beyond
+// its result.
 func (e *Expression) SelectBody(body []byte) (string, error) {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
 		return "", ErrNoMatch
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return "", ErrNoMatch
+	if len(e.parts) == 1 && e.parts[0].path != nil {
+		return lookupRaw(body, e.parts[0].path)
 	}
-	if dec.More() {
-		return "", ErrNoMatch
+	var b strings.Builder
+	for _, p := range e.parts {
+		if p.path == nil {
+			b.WriteString(p.literal)
+			continue
+		}
+		v, err := lookupRaw(body, p.path)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
 	}
-	return e.Select(doc)
+	return b.String(), nil
+}
+
+// lookupRaw finds the scalar at path in a valid JSON object.
+func lookupRaw(data []byte, path []string) (string, error) {
+	for depth, field := range path {
+		i := skipSpace(data, 0)
+		if i >= len(data) || data[i] != '{' {
+			return "", ErrNoMatch
+		}
+		i++
+		var found []byte
+		for {
+			i = skipSpace(data, i)
+			if i >= len(data) || data[i] == '}' {
+				break
+			}
+			if data[i] == ',' {
+				i = skipSpace(data, i+1)
+			}
+			keyStart := i
+			i = skipString(data, i)
+			key := data[keyStart:i]
+			i = skipSpace(data, i)
+			i++ // ':'
+			i = skipSpace(data, i)
+			valStart := i
+			i = skipValue(data, i)
+			if keyEquals(key, field) {
+				// The last duplicate wins, as in encoding/json.
+				found = data[valStart:i]
+			}
+		}
+		if found == nil {
+			return "", ErrNoMatch
+		}
+		if depth < len(path)-1 {
+			data = found
+			continue
+		}
+		return scalar(found)
+	}
+	return "", ErrNoMatch
+}
+
+// keyEquals compares a raw JSON string token with a field name, decoding
+// escapes only when the token has any.
+func keyEquals(raw []byte, field string) bool {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == field
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return false
+	}
+	return s == field
+}
+
+func scalar(v []byte) (string, error) {
+	switch v[0] {
+	case '"':
+		inner := v[1 : len(v)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			return string(inner), nil
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", ErrNoMatch
+		}
+		return s, nil
+	case 't', 'f':
+		return string(v), nil
+	case 'n', '{', '[':
+		// null, objects and arrays cannot name a route.
+		return "", ErrNoMatch
+	default:
+		return string(v), nil // a number, as written
+	}
+}
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at d[i] == '"'.
+func skipString(d []byte, i int) int {
+	for i++; i < len(d); i++ {
+		switch d[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// skipValue returns the index after the value starting at d[i]. d is
+// known to be valid JSON.
+func skipValue(d []byte, i int) int {
+	switch d[i] {
+	case '"':
+		return skipString(d, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(d); i++ {
+			switch d[i] {
+			case '"':
+				i = skipString(d, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	default:
+		for i < len(d) && d[i] != ',' && d[i] != '}' && d[i] != ']' && d[i] != ' ' && d[i] != '\t' && d[i] != '\n' && d[i] != '\r' {
+			i++
+		}
+		return i
+	}
 }
 
 // Select evaluates the expression against a decoded JSON object (as decoded

@@ -1,7 +1,9 @@
 package selection_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mulletgo/mullet/framework/selection"
@@ -82,4 +84,46 @@ func BenchmarkSelectBody(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestSelectBodyMatchesDecoding(t *testing.T) {
+	e := selection.MustParse("$request.body.a.b")
+	for _, body := range []string{
+		`{"a":{"b":"x"}}`, `{"z":[1,{"b":"no"}],"a":{"q":"}","b":"y"}}`, `{"a":{"b":"x"},"a":{"b":"last"}}`,
+		`{"\u0061":{"b":"esc"}}`, `{"a":{"b":"q\"uote"}}`, ` { "a" : { "b" : -1.5e3 } } `, `{"a":{"b":[1]}}`,
+		`{"a":"str"}`, `{"a":{}}`, `{"a":{"b":null}}`,
+	} {
+		var doc map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := e.Select(doc)
+		got, err := e.SelectBody([]byte(body))
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("%s: SelectBody = %q, %v; decoding gives %q, %v", body, got, err, want, wantErr)
+		}
+	}
+}
+
+func FuzzSelectBody(f *testing.F) {
+	for _, s := range []string{`{"action":"x"}`, `{"a":{"b":1}}`, `[]`, `{"action":"\u0041"}`, `nope`} {
+		f.Add(s)
+	}
+	e := selection.MustParse("$request.body.action")
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := e.SelectBody([]byte(body))
+		var doc map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if json.Valid([]byte(body)) && dec.Decode(&doc) == nil && doc != nil {
+			want, wantErr := e.Select(doc)
+			if (err == nil) != (wantErr == nil) || got != want {
+				t.Fatalf("%q: SelectBody = %q, %v; Select = %q, %v", body, got, err, want, wantErr)
+			}
+		} else if err == nil {
+			t.Fatalf("%q is not a JSON object but selected %q", body, got)
+		}
+	})
 }

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mulletgo/mullet/examples/chat/app"
+	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
+	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
 )
 
@@ -20,8 +22,24 @@ func decode(t *testing.T, frame string) app.Event {
 	return e
 }
 
+// backends are the stores the end-to-end tests run against: the embedded
+// in-memory store, and DynamoDB's API as served by dynalite (skipped without
+// node, failing in CI).
+func backends() map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"memory":   func(t *testing.T) store.Store { return memstore.New(nil) },
+		"dynamodb": func(t *testing.T) store.Store { return dynalitetest.NewStore(t) },
+	}
+}
+
 func TestChatEndToEnd(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(), nil)
+	for name, newStore := range backends() {
+		t.Run(name, func(t *testing.T) { testChatEndToEnd(t, newStore(t)) })
+	}
+}
+
+func testChatEndToEnd(t *testing.T, st store.Store) {
+	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Store: st})
 	ann, bob := srv.Dial(t), srv.Dial(t)
 
 	ann.Send(t, `{"action":"nick","nick":"ann"}`)
@@ -64,7 +82,13 @@ func TestChatEndToEnd(t *testing.T) {
 // TestBroadcastWithGoneMembers: members that vanished without a clean
 // close are removed on the next broadcast and never fail the sender.
 func TestBroadcastWithGoneMembers(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(), nil)
+	for name, newStore := range backends() {
+		t.Run(name, func(t *testing.T) { testBroadcastWithGoneMembers(t, newStore(t)) })
+	}
+}
+
+func testBroadcastWithGoneMembers(t *testing.T, st store.Store) {
+	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Store: st})
 	const n = 10
 	clients := make([]*mullettest.Client, n)
 	for i := range n {
@@ -90,5 +114,4 @@ func TestBroadcastWithGoneMembers(t *testing.T) {
 	}
 	// The sender got nothing but the message: no error frame.
 	clients[0].ExpectSilence(t, 200*time.Millisecond)
-	_ = fmt.Sprint
 }

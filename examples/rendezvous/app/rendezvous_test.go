@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
+	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/mullettest"
 )
 
@@ -25,7 +26,13 @@ func answer(t *testing.T, frame string) string {
 }
 
 func TestPair(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { testPair(t, b.new(t)) })
+	}
+}
+
+func testPair(t *testing.T, st store.Store) {
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: st})
 	left, right, third := srv.Dial(t), srv.Dial(t), srv.Dial(t)
 	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
@@ -56,11 +63,17 @@ func TestPair(t *testing.T) {
 // them the first arrival disconnects before its peer comes, and its peer
 // must pair with a later arrival instead.
 func TestManyPairs(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { testManyPairs(t, b.new(t)) })
+	}
+}
+
+func testManyPairs(t *testing.T, st store.Store) {
 	pairs := 200
 	if testing.Short() {
 		pairs = 50
 	}
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: st})
 	var wg sync.WaitGroup
 	errs := make(chan error, pairs)
 	for i := range pairs {
@@ -112,7 +125,13 @@ func TestManyPairs(t *testing.T) {
 }
 
 func TestFiveParty(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(5), nil)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { testFiveParty(t, b.new(t)) })
+	}
+}
+
+func testFiveParty(t *testing.T, st store.Store) {
+	srv := mullettest.NewServer(t, app.New(5), &mullettest.Options{Store: st})
 	clients := make([]*mullettest.Client, 5)
 	for i := range clients {
 		clients[i] = srv.Dial(t)

@@ -60,6 +60,14 @@ func Run(t *testing.T, newStore Factory) {
 		{"BarrierExpiry", testBarrierExpiry},
 		{"BarrierConcurrentArrivals", testBarrierConcurrent},
 		{"ContextCanceled", testContextCanceled},
+		{"ConnectionOverwrite", testConnectionOverwrite},
+		{"ConnectionWithoutExpiry", testConnectionWithoutExpiry},
+		{"ManyGroups", testManyGroups},
+		{"BinaryData", testBinaryData},
+		{"BarrierConnectionIDs", testBarrierConnectionIDs},
+		{"BarrierDuplicateWhenFull", testBarrierDuplicateWhenFull},
+		{"BarrierArrivalOrder", testBarrierArrivalOrder},
+		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
+)
+
+func TestDevStoreErrors(t *testing.T) {
+	srv := dynalitetest.Start(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", srv.Endpoint, "-table", "no-such-table", "../../examples/rendezvous"}, 1, `table "no-such-table" does not exist`},
+		{"unreachable endpoint", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", "http://127.0.0.1:1", "-table", "t", "../../examples/rendezvous"}, 1, "cannot reach DynamoDB at http://127.0.0.1:1"},
+		{"no table", []string{"dev", "-store", "dynamodb", "../../examples/rendezvous"}, 2, "needs -table"},
+		{"unknown store", []string{"dev", "-store", "redis", "../../examples/rendezvous"}, 2, `-store "redis": use memory or dynamodb`},
+		{"table without store", []string{"dev", "-table", "t", "../../examples/rendezvous"}, 2, "need -store dynamodb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", code, tt.code, stdout, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestDevDynamoDB runs the rendezvous example through mullet dev against
+// dynalite and pairs two clients.
+func TestDevDynamoDB(t *testing.T) {
+	db := dynalitetest.Start(t)
+	table := db.NewTable(t)
+	addr := freeAddr(t)
+	url := "ws://" + addr + "/local"
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "-addr", addr, "-store", "dynamodb", "-dynamodb-endpoint", db.Endpoint, "-table", table, "../../examples/rendezvous"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("mullet dev did not stop")
+		}
+	})
+	waitFor(t, "the rendezvous app to serve", 90*time.Second, func() bool {
+		return strings.Contains(stdout.String(), "websocket:    "+url)
+	})
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	var conns []*websocket.Conn
+	for range 2 {
+		var c *websocket.Conn
+		var err error
+		waitFor(t, "a connection", 10*time.Second, func() bool {
+			c, _, err = websocket.Dial(dctx, url, nil)
+			return err == nil
+		})
+		defer c.CloseNow()
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		if err := c.Write(dctx, websocket.MessageText, []byte(`{"action":"pair","pairing_name":"dev-dynamo"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range conns {
+		_, data, err := c.Read(dctx)
+		if err != nil || string(data) != `{"SourceIP":"127.0.0.1"}` {
+			t.Fatalf("client %d: %q, %v\nstderr: %s", i, data, err, stderr.String())
+		}
+	}
+}

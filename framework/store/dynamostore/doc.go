@@ -1,0 +1,69 @@
+// Package dynamostore is a store.Store on Amazon DynamoDB (or any server
+// that speaks its API, such as dynalite for tests), built on aws-sdk-go-v2.
+//
+// Build the client once at cold start and hand it to New:
+//
+//	cfg, err := config.LoadDefaultConfig(ctx)
+//	...
+//	s := dynamostore.New(dynamodb.NewFromConfig(cfg), os.Getenv("TABLE"), nil)
+//	if err := s.CheckTable(ctx); err != nil { ... }
+//
+// # Table layout
+//
+// Everything lives in ONE table with string keys pk (partition) and sk
+// (sort) and a numeric attribute ttl, the table's TTL attribute, holding
+// the item's expiry in Unix epoch seconds:
+//
+//	item                pk                 sk            other attributes
+//	connection          conn#<id>          conn          connectedAt (N, Unix ms), sourceIp (S),
+//	                                                     userAgent (S), ttl (N), ver (N),
+//	                                                     state (B, absent until saved non-empty),
+//	                                                     groups (SS: groups joined, for cleanup)
+//	group membership    group#<name>       conn#<id>     ttl (N, the connection's)
+//	barrier             barrier#<key>      barrier       size (N), n (N: arrivals held), ttl (N),
+//	                                                     a_<connectionId> (M: {p: payload (B),
+//	                                                     t: arrival time (N, Unix ms)}), one per
+//	                                                     arrival
+//
+// Arrivals are top-level attributes rather than entries of one map so that
+// the first arrival is the same single UpdateItem as every later one: an
+// update of a nested path fails when its parent map does not exist yet. In
+// an arrival's attribute name the characters '%', '[' and ']' of the
+// connection ID are percent-encoded (API Gateway's IDs contain none).
+//
+// # Expiry
+//
+// DynamoDB deletes expired items lazily, up to days later, and DynamoDB-API
+// test servers never do, so the store treats an item whose ttl is at or
+// before the current time (Options.Now) as absent: in every read and in
+// every condition. ttl has one-second resolution: an item's Expires is
+// rounded up to the next whole second. A connection with a zero Expires has
+// no ttl and never expires. The store never calls UpdateTimeToLive; the
+// table's TTL setting only reclaims space.
+//
+// # Requests
+//
+// Every write that the contract makes conditional is one conditional write;
+// no transactions are used. Barrier.Arrive is one UpdateItem with
+// ReturnValues ALL_NEW, so the two arrivals that complete a pair cost two
+// UpdateItem requests and no reads. Only a refused arrival (duplicate,
+// full or expired barrier) costs more: on DynamoDB the refusal carries the
+// item (ReturnValuesOnConditionCheckFailure ALL_OLD); servers that ignore
+// that parameter, like dynalite, cost one consistent GetItem. Reads are
+// strongly consistent.
+//
+// # Errors and retries
+//
+// The store sets its own retryer on each call, overriding the client's:
+// throttling (ProvisionedThroughputExceededException, ThrottlingException,
+// RequestLimitExceeded and the SDK's other throttle codes), 5xx responses
+// and connection errors are retried up to Options.MaxAttempts times with
+// exponential backoff and full jitter and without the SDK's retry token
+// bucket (ratelimit.None), so a burst of throttled requests is never
+// refused locally. A call still throttled after that fails with an error
+// matching store.ErrThrottled. A canceled or expired context stops at once.
+// Items over DynamoDB's 400 KB limit give store.ErrTooLarge.
+//
+// RequestCounter counts requests per operation through the SDK's middleware
+// stack, for tests and benchmarks.
+package dynamostore

@@ -1,0 +1,797 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/mulletgo/mullet/framework/store"
+)
+
+// API is the part of the DynamoDB client that the store uses.
+// *dynamodb.Client satisfies it.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Defaults for the zero fields of Options.
+const (
+	DefaultMaxAttempts = 8
+	DefaultBaseBackoff = 25 * time.Millisecond
+	DefaultMaxBackoff  = time.Second
+)
+
+// Options configures a Store. A nil *Options and zero fields mean defaults.
+type Options struct {
+	// Now returns the current time, against which items' ttl is compared;
+	// nil means time.Now. Tests use it to move time forward.
+	Now func() time.Time
+	// MaxAttempts bounds the attempts of each request, the first one
+	// included, while DynamoDB throttles it, answers 5xx or cannot be
+	// reached; 0 means DefaultMaxAttempts and 1 disables retries.
+	MaxAttempts int
+	// BaseBackoff is the upper bound of the random delay before the first
+	// retry; each retry doubles it, up to MaxBackoff. 0 means
+	// DefaultBaseBackoff.
+	BaseBackoff time.Duration
+	// MaxBackoff caps the delay between two attempts. 0 means
+	// DefaultMaxBackoff.
+	MaxBackoff time.Duration
+}
+
+// Store is a store.Store on one DynamoDB table. It is safe for concurrent
+// use. The zero value is not usable; call New.
+type Store struct {
+	client      API
+	table       string
+	now         func() time.Time
+	maxAttempts int
+	backoff     backoff
+	callOpts    []func(*dynamodb.Options)
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store keeping its items in table through client. It makes
+// no request; call CheckTable to find out whether the table is there. Every
+// request the store makes uses its own retryer (see Options), whatever the
+// client's.
+func New(client API, table string, opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = DefaultBaseBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.BaseBackoff {
+		o.MaxBackoff = o.BaseBackoff
+	}
+	s := &Store{
+		client:      client,
+		table:       table,
+		now:         o.Now,
+		maxAttempts: o.MaxAttempts,
+		backoff:     backoff{base: o.BaseBackoff, max: o.MaxBackoff},
+	}
+	retryer := retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = o.MaxAttempts
+		so.MaxBackoff = o.MaxBackoff
+		so.Backoff = s.backoff
+		so.RateLimiter = ratelimit.None
+	})
+	s.callOpts = []func(*dynamodb.Options){func(do *dynamodb.Options) {
+		do.Retryer = retryer
+		do.RetryMaxAttempts = 0
+	}}
+	return s
+}
+
+// Table returns the name of the store's table.
+func (s *Store) Table() string { return s.table }
+
+// backoff is exponential backoff with full jitter: before retry i (from 1)
+// it waits a random time in (0, min(max, base*2^(i-1))].
+type backoff struct{ base, max time.Duration }
+
+// BackoffDelay implements retry.BackoffDelayer.
+func (b backoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	return b.delay(attempt), nil
+}
+
+func (b backoff) delay(attempt int) time.Duration {
+	d := b.max
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt <= 31 {
+		if x := b.base << (attempt - 1); x > 0 && x < b.max {
+			d = x
+		}
+	}
+	return time.Duration(rand.Int64N(int64(d))) + 1
+}
+
+// Attribute names and key prefixes of the table layout (see the package
+// documentation).
+const (
+	attrPK          = "pk"
+	attrSK          = "sk"
+	attrTTL         = "ttl"
+	attrConnectedAt = "connectedAt"
+	attrSourceIP    = "sourceIp"
+	attrUserAgent   = "userAgent"
+	attrState       = "state"
+	attrVersion     = "ver"
+	attrGroups      = "groups"
+	attrSize        = "size"
+	attrCount       = "n"
+	arrivalPrefix   = "a_"
+
+	connPrefix    = "conn#"
+	groupPrefix   = "group#"
+	barrierPrefix = "barrier#"
+	connSK        = "conn"
+	barrierSK     = "barrier"
+)
+
+// itemOverhead approximates the key and the other attributes of a
+// connection item; SaveState refuses state that cannot fit beside it, the
+// same check as memstore's.
+const itemOverhead = 128
+
+type connItem struct {
+	PK          string   `dynamodbav:"pk"`
+	SK          string   `dynamodbav:"sk"`
+	ConnectedAt int64    `dynamodbav:"connectedAt"`
+	SourceIP    string   `dynamodbav:"sourceIp,omitempty"`
+	UserAgent   string   `dynamodbav:"userAgent,omitempty"`
+	TTL         int64    `dynamodbav:"ttl,omitempty"`
+	Version     int64    `dynamodbav:"ver"`
+	State       []byte   `dynamodbav:"state,omitempty"`
+	Groups      []string `dynamodbav:"groups,stringset,omitempty"`
+}
+
+type memberItem struct {
+	PK  string `dynamodbav:"pk"`
+	SK  string `dynamodbav:"sk"`
+	TTL int64  `dynamodbav:"ttl,omitempty"`
+}
+
+type arrivalItem struct {
+	Payload []byte `dynamodbav:"p,omitempty"`
+	At      int64  `dynamodbav:"t"`
+}
+
+func itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func connKey(id string) map[string]types.AttributeValue { return itemKey(connPrefix+id, connSK) }
+
+func memberKey(group, id string) map[string]types.AttributeValue {
+	return itemKey(groupPrefix+group, connPrefix+id)
+}
+
+func barrierKey(key string) map[string]types.AttributeValue {
+	return itemKey(barrierPrefix+key, barrierSK)
+}
+
+var (
+	idEscaper   = strings.NewReplacer("%", "%25", "[", "%5B", "]", "%5D")
+	idUnescaper = strings.NewReplacer("%25", "%", "%5B", "[", "%5D", "]")
+)
+
+// arrivalAttr is the name of the attribute holding id's arrival.
+func arrivalAttr(id string) string { return arrivalPrefix + idEscaper.Replace(id) }
+
+// ttlOf returns t as a ttl value: Unix seconds, rounded up so that an item
+// never expires before t.
+func ttlOf(t time.Time) int64 {
+	sec := t.Unix()
+	if t.Nanosecond() > 0 {
+		sec++
+	}
+	return sec
+}
+
+// nowSec returns the current time in the ttl's unit. An item is live while
+// its ttl is greater than nowSec.
+func (s *Store) nowSec() int64 { return s.now().Unix() }
+
+// live is the condition that an item exists and has not expired.
+func live(now int64) expression.ConditionBuilder {
+	return expression.And(expression.AttributeExists(expression.Name(attrPK)), unexpired(now))
+}
+
+// unexpired is the condition that an item has no ttl or a ttl after now.
+func unexpired(now int64) expression.ConditionBuilder {
+	return expression.Or(
+		expression.AttributeNotExists(expression.Name(attrTTL)),
+		expression.Name(attrTTL).GreaterThan(expression.Value(now)),
+	)
+}
+
+// expired reports whether an item read back is absent or past its ttl.
+func expired(item map[string]types.AttributeValue, now int64) bool {
+	if len(item) == 0 {
+		return true
+	}
+	ttl, ok, err := numberAttr(item, attrTTL)
+	return err == nil && ok && ttl <= now
+}
+
+func numberAttr(item map[string]types.AttributeValue, name string) (int64, bool, error) {
+	av, ok := item[name]
+	if !ok {
+		return 0, false, nil
+	}
+	var n int64
+	if err := attributevalue.Unmarshal(av, &n); err != nil {
+		return 0, true, fmt.Errorf("dynamostore: attribute %s: %w", name, err)
+	}
+	return n, true, nil
+}
+
+func isConditionFailed(err error) (*types.ConditionalCheckFailedException, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf, true
+	}
+	return nil, false
+}
+
+// getItem reads an item with a consistent read. names, if any, project it.
+func (s *Store) getItem(ctx context.Context, op string, k map[string]types.AttributeValue, names ...string) (map[string]types.AttributeValue, error) {
+	in := &dynamodb.GetItemInput{TableName: &s.table, Key: k, ConsistentRead: new(true)}
+	if len(names) > 0 {
+		proj := expression.NamesList(expression.Name(names[0]))
+		for _, n := range names[1:] {
+			proj = proj.AddNames(expression.Name(n))
+		}
+		expr, err := expression.NewBuilder().WithProjection(proj).Build()
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: %s: %w", op, err)
+		}
+		in.ProjectionExpression = expr.Projection()
+		in.ExpressionAttributeNames = expr.Names()
+	}
+	out, err := s.client.GetItem(ctx, in, s.callOpts...)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out.Item, nil
+}
+
+// PutConnection implements store.Store. Overwriting a record drops its
+// state and its group memberships.
+func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := connItem{
+		PK: connPrefix + c.ID, SK: connSK,
+		ConnectedAt: c.ConnectedAt.UnixMilli(),
+		SourceIP:    c.SourceIP, UserAgent: c.UserAgent,
+	}
+	if !c.Expires.IsZero() {
+		it.TTL = ttlOf(c.Expires)
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return fmt.Errorf("dynamostore: PutConnection: %w", err)
+	}
+	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: item, ReturnValues: types.ReturnValueAllOld,
+	}, s.callOpts...)
+	if err != nil {
+		return s.fail("PutConnection", err)
+	}
+	// The record replaced may have been in groups: its memberships go too.
+	var old connItem
+	if len(out.Attributes) > 0 {
+		if err := attributevalue.UnmarshalMap(out.Attributes, &old); err == nil && len(old.Groups) > 0 {
+			return s.deleteMemberships(ctx, "PutConnection", c.ID, old.Groups)
+		}
+	}
+	return nil
+}
+
+// GetConnection implements store.Store. ConnectedAt has millisecond
+// resolution and Expires whole seconds (rounded up).
+func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Connection{}, err
+	}
+	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrTTL)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	if expired(item, s.nowSec()) {
+		return store.Connection{}, store.ErrNotFound
+	}
+	var it connItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return store.Connection{}, fmt.Errorf("dynamostore: GetConnection: %w", err)
+	}
+	c := store.Connection{
+		ID: id, ConnectedAt: time.UnixMilli(it.ConnectedAt),
+		SourceIP: it.SourceIP, UserAgent: it.UserAgent,
+	}
+	if it.TTL != 0 {
+		c.Expires = time.Unix(it.TTL, 0)
+	}
+	return c, nil
+}
+
+// DeleteConnection implements store.Store. It reads the connection's
+// groups, deletes its memberships, then the record, so that a failure part
+// way leaves the record to find the memberships by when it is retried. The
+// delete returns the record as it was, and memberships of groups joined
+// meanwhile are deleted too; a JoinGroup whose membership write lands after
+// that leaves a membership behind until the connection's ttl.
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	item, err := s.getItem(ctx, "DeleteConnection", connKey(id), attrPK, attrGroups)
+	if err != nil || len(item) == 0 {
+		return err
+	}
+	var before connItem
+	if err := attributevalue.UnmarshalMap(item, &before); err != nil {
+		return fmt.Errorf("dynamostore: DeleteConnection: %w", err)
+	}
+	if err := s.deleteMemberships(ctx, "DeleteConnection", id, before.Groups); err != nil {
+		return err
+	}
+	out, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.table, Key: connKey(id), ReturnValues: types.ReturnValueAllOld,
+	}, s.callOpts...)
+	if err != nil {
+		return s.fail("DeleteConnection", err)
+	}
+	// A JoinGroup that ran between the read and the delete added a group.
+	var after connItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &after); err == nil && len(after.Groups) > 0 {
+		var extra []string
+		for _, g := range after.Groups {
+			if !slices.Contains(before.Groups, g) {
+				extra = append(extra, g)
+			}
+		}
+		return s.deleteMemberships(ctx, "DeleteConnection", id, extra)
+	}
+	return nil
+}
+
+// deleteMemberships deletes id's membership items of groups with
+// BatchWriteItem, retrying unprocessed items.
+func (s *Store) deleteMemberships(ctx context.Context, op, id string, groups []string) error {
+	for chunk := range slices.Chunk(groups, 25) {
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, g := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: memberKey(g, id)}}
+		}
+		pending := map[string][]types.WriteRequest{s.table: reqs}
+		for attempt := 1; ; attempt++ {
+			out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending}, s.callOpts...)
+			if err != nil {
+				return s.fail(op, err)
+			}
+			if len(out.UnprocessedItems[s.table]) == 0 {
+				break
+			}
+			if attempt >= s.maxAttempts {
+				return fmt.Errorf("dynamostore: %s: %w: %d group memberships still unprocessed after %d BatchWriteItem attempts",
+					op, store.ErrThrottled, len(out.UnprocessedItems[s.table]), attempt)
+			}
+			pending = out.UnprocessedItems
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("dynamostore: %s: %w", op, ctx.Err())
+			case <-time.After(s.backoff.delay(attempt)):
+			}
+		}
+	}
+	return nil
+}
+
+// LoadState implements store.Store.
+func (s *Store) LoadState(ctx context.Context, id string) (store.State, error) {
+	if err := ctx.Err(); err != nil {
+		return store.State{}, err
+	}
+	item, err := s.getItem(ctx, "LoadState", connKey(id), attrPK, attrState, attrVersion, attrTTL)
+	if err != nil {
+		return store.State{}, err
+	}
+	if expired(item, s.nowSec()) {
+		return store.State{}, store.ErrNotFound
+	}
+	var it connItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return store.State{}, fmt.Errorf("dynamostore: LoadState: %w", err)
+	}
+	return store.State{Data: it.State, Version: it.Version}, nil
+}
+
+// SaveState implements store.Store: one UpdateItem conditioned on the
+// record being live and at version expect.
+func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(data)+len(id)+itemOverhead > store.MaxItemSize {
+		return 0, store.ErrTooLarge
+	}
+	now := s.nowSec()
+	upd := expression.Set(expression.Name(attrVersion), expression.Value(expect+1))
+	if len(data) > 0 {
+		upd = upd.Set(expression.Name(attrState), expression.Value(data))
+	} else {
+		upd = upd.Remove(expression.Name(attrState))
+	}
+	cond := expression.And(live(now), expression.Name(attrVersion).Equal(expression.Value(expect)))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return 0, fmt.Errorf("dynamostore: SaveState: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           &s.table,
+		Key:                                 connKey(id),
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, s.callOpts...)
+	if err == nil {
+		return expect + 1, nil
+	}
+	ccf, ok := isConditionFailed(err)
+	if !ok {
+		return 0, s.fail("SaveState", err)
+	}
+	// Refused: gone, or the version moved on?
+	old := ccf.Item
+	if old == nil {
+		if old, err = s.getItem(ctx, "SaveState", connKey(id), attrPK, attrTTL); err != nil {
+			return 0, err
+		}
+	}
+	if expired(old, now) {
+		return 0, store.ErrNotFound
+	}
+	return 0, store.ErrConflict
+}
+
+// JoinGroup implements store.Store: an UpdateItem adds the group to the
+// record's groups (conditioned on the record being live), then a PutItem
+// writes the membership with the record's ttl.
+func (s *Store) JoinGroup(ctx context.Context, group, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	upd := expression.Add(expression.Name(attrGroups), expression.Value(&types.AttributeValueMemberSS{Value: []string{group}}))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(live(s.nowSec())).Build()
+	if err != nil {
+		return fmt.Errorf("dynamostore: JoinGroup: %w", err)
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       connKey(id),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	}, s.callOpts...)
+	if err != nil {
+		if _, ok := isConditionFailed(err); ok {
+			return store.ErrNotFound
+		}
+		return s.fail("JoinGroup", err)
+	}
+	ttl, _, err := numberAttr(out.Attributes, attrTTL)
+	if err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(memberItem{PK: groupPrefix + group, SK: connPrefix + id, TTL: ttl})
+	if err != nil {
+		return fmt.Errorf("dynamostore: JoinGroup: %w", err)
+	}
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}, s.callOpts...); err != nil {
+		return s.fail("JoinGroup", err)
+	}
+	return nil
+}
+
+// LeaveGroup implements store.Store: it deletes the membership, then
+// removes the group from the record's groups.
+func (s *Store) LeaveGroup(ctx context.Context, group, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: memberKey(group, id)}, s.callOpts...); err != nil {
+		return s.fail("LeaveGroup", err)
+	}
+	upd := expression.Delete(expression.Name(attrGroups), expression.Value(&types.AttributeValueMemberSS{Value: []string{group}}))
+	cond := expression.AttributeExists(expression.Name(attrPK))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("dynamostore: LeaveGroup: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       connKey(id),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}, s.callOpts...)
+	if _, ok := isConditionFailed(err); err != nil && !ok {
+		return s.fail("LeaveGroup", err)
+	}
+	return nil
+}
+
+// GroupMembers implements store.Store: a consistent Query of the group's
+// partition, without expired memberships.
+func (s *Store) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	keyCond := expression.KeyAnd(
+		expression.Key(attrPK).Equal(expression.Value(groupPrefix+group)),
+		expression.Key(attrSK).BeginsWith(connPrefix),
+	)
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(keyCond).
+		WithFilter(unexpired(s.nowSec())).
+		WithProjection(expression.NamesList(expression.Name(attrSK))).
+		Build()
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: GroupMembers: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ProjectionExpression:      expr.Projection(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            new(true),
+	}
+	ids := []string{}
+	for {
+		out, err := s.client.Query(ctx, in, s.callOpts...)
+		if err != nil {
+			return nil, s.fail("GroupMembers", err)
+		}
+		for _, item := range out.Items {
+			var m memberItem
+			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+				return nil, fmt.Errorf("dynamostore: GroupMembers: %w", err)
+			}
+			ids = append(ids, strings.TrimPrefix(m.SK, connPrefix))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return ids, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// maxArriveRounds bounds the conditional writes of one Arrive: the write,
+// and a retry after an expired barrier was deleted or the barrier changed
+// between a refusal and the read that explains it.
+const maxArriveRounds = 3
+
+// Arrive implements store.Store. The arrival is ONE UpdateItem with
+// ReturnValues ALL_NEW, admitted if the barrier is absent, or live with
+// room and without this connection. Only a refused arrival reads.
+func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arrival, expires time.Time) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	attr := arrivalAttr(a.ConnectionID)
+	arrival, err := attributevalue.Marshal(arrivalItem{Payload: a.Payload, At: a.At.UnixMilli()})
+	if err != nil {
+		return store.Barrier{}, fmt.Errorf("dynamostore: Arrive: %w", err)
+	}
+	upd := expression.Set(expression.NameNoDotSplit(attr), expression.Value(arrival)).
+		Add(expression.Name(attrCount), expression.Value(1)).
+		Set(expression.Name(attrSize), expression.IfNotExists(expression.Name(attrSize), expression.Value(size))).
+		Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(ttlOf(expires))))
+
+	for round := 1; ; round++ {
+		now := s.nowSec()
+		cond := expression.Or(
+			expression.AttributeNotExists(expression.Name(attrPK)),
+			expression.And(
+				expression.Name(attrTTL).GreaterThan(expression.Value(now)),
+				expression.Name(attrCount).LessThan(expression.Name(attrSize)),
+				expression.AttributeNotExists(expression.NameNoDotSplit(attr)),
+			),
+		)
+		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		if err != nil {
+			return store.Barrier{}, fmt.Errorf("dynamostore: Arrive: %w", err)
+		}
+		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           &s.table,
+			Key:                                 barrierKey(key),
+			UpdateExpression:                    expr.Update(),
+			ConditionExpression:                 expr.Condition(),
+			ExpressionAttributeNames:            expr.Names(),
+			ExpressionAttributeValues:           expr.Values(),
+			ReturnValues:                        types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}, s.callOpts...)
+		if err == nil {
+			return parseBarrier(key, out.Attributes)
+		}
+		ccf, ok := isConditionFailed(err)
+		if !ok {
+			return store.Barrier{}, s.fail("Arrive", err)
+		}
+
+		// Refused: find out why from the item the condition saw (DynamoDB)
+		// or from one consistent read (servers that do not return it).
+		old := ccf.Item
+		if old == nil {
+			if old, err = s.getItem(ctx, "Arrive", barrierKey(key)); err != nil {
+				return store.Barrier{}, err
+			}
+		}
+		switch {
+		case len(old) == 0:
+			// Deleted since (expired and cleaned up): arrive again.
+		case expired(old, now):
+			if err := s.deleteExpiredBarrier(ctx, key, old); err != nil {
+				return store.Barrier{}, err
+			}
+		default:
+			b, err := parseBarrier(key, old)
+			if err != nil {
+				return store.Barrier{}, err
+			}
+			if _, dup := old[attr]; dup {
+				b.Duplicate = true
+				return b, nil
+			}
+			if len(b.Arrivals) >= b.Size {
+				return store.Barrier{}, store.ErrBarrierFull
+			}
+			// Changed since (an eviction): arrive again.
+		}
+		if round >= maxArriveRounds {
+			return store.Barrier{}, fmt.Errorf("dynamostore: Arrive %q: %w: the barrier changed under %d conditional writes", key, store.ErrConflict, round)
+		}
+	}
+}
+
+// deleteExpiredBarrier deletes an expired barrier item, conditioned on its
+// ttl so that a barrier created since by another arrival survives.
+func (s *Store) deleteExpiredBarrier(ctx context.Context, key string, old map[string]types.AttributeValue) error {
+	cond := expression.Name(attrTTL).Equal(expression.Value(old[attrTTL]))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("dynamostore: Arrive: %w", err)
+	}
+	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 &s.table,
+		Key:                       barrierKey(key),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}, s.callOpts...)
+	if _, ok := isConditionFailed(err); err != nil && !ok {
+		return s.fail("Arrive", err)
+	}
+	return nil
+}
+
+// Evict implements store.Store: one UpdateItem removing the arrival and
+// decrementing n, conditioned on the arrival being there and the barrier
+// live.
+func (s *Store) Evict(ctx context.Context, key, connectionID string) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	attr := expression.NameNoDotSplit(arrivalAttr(connectionID))
+	upd := expression.Remove(attr).
+		Set(expression.Name(attrCount), expression.Name(attrCount).Minus(expression.Value(1)))
+	cond := expression.And(
+		expression.AttributeExists(attr),
+		expression.Name(attrTTL).GreaterThan(expression.Value(s.nowSec())),
+	)
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return store.Barrier{}, fmt.Errorf("dynamostore: Evict: %w", err)
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       barrierKey(key),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	}, s.callOpts...)
+	if err != nil {
+		if _, ok := isConditionFailed(err); ok {
+			return store.Barrier{}, store.ErrNotFound
+		}
+		return store.Barrier{}, s.fail("Evict", err)
+	}
+	return parseBarrier(key, out.Attributes)
+}
+
+// parseBarrier decodes a barrier item.
+func parseBarrier(key string, item map[string]types.AttributeValue) (store.Barrier, error) {
+	b := store.Barrier{Key: key}
+	size, _, err := numberAttr(item, attrSize)
+	if err != nil {
+		return b, err
+	}
+	b.Size = int(size)
+	if ttl, ok, err := numberAttr(item, attrTTL); err != nil {
+		return b, err
+	} else if ok {
+		b.Expires = time.Unix(ttl, 0)
+	}
+	for name, av := range item {
+		if !strings.HasPrefix(name, arrivalPrefix) {
+			continue
+		}
+		var ai arrivalItem
+		if err := attributevalue.Unmarshal(av, &ai); err != nil {
+			return b, fmt.Errorf("dynamostore: barrier %q: attribute %s: %w", key, name, err)
+		}
+		b.Arrivals = append(b.Arrivals, store.Arrival{
+			ConnectionID: idUnescaper.Replace(strings.TrimPrefix(name, arrivalPrefix)),
+			Payload:      ai.Payload,
+			At:           time.UnixMilli(ai.At),
+		})
+	}
+	slices.SortFunc(b.Arrivals, func(x, y store.Arrival) int {
+		if c := x.At.Compare(y.At); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ConnectionID, y.ConnectionID)
+	})
+	return b, nil
+}
