@@ -34,8 +34,13 @@ echo server (this machine's ceiling), and runs the same load against both.
 With -url it loads any websocket endpoint instead.
 
 Modes:
-  echo  N connections in a closed loop: send, wait for the reply
-  idle  open N connections, hold them, measure connect latency and RSS`, stderr)
+  echo       N connections in a closed loop: send, wait for the reply
+  idle       open N connections, hold them, measure connect latency and RSS
+  pair       rendezvous pairs through a barrier of two: -conns is the number
+             of pairs in flight; release latency is from the second arrival's
+             send until both sides have their answer
+  broadcast  one sender and a room of N members: time until every member
+             has received each broadcast, and posts per second`, stderr)
 	mode := fs.String("mode", "echo", "echo or idle")
 	route := fs.String("route", "echo", "mullet route: echo (two-way route response) or push (reply through @connections)")
 	conns := fs.String("conns", "1,10,100", "comma-separated connection counts")
@@ -51,8 +56,13 @@ Modes:
 		fmt.Fprintf(stderr, "mullet bench: -conns: %v\n", err)
 		return 2
 	}
-	if *mode != "echo" && *mode != "idle" {
-		fmt.Fprintf(stderr, "mullet bench: -mode %q: use echo or idle\n", *mode)
+	switch *mode {
+	case "echo", "idle":
+	case "pair", "broadcast":
+		// Only the framework has barriers and groups: no bare server.
+		*bare = false
+	default:
+		fmt.Fprintf(stderr, "mullet bench: -mode %q: use echo, idle, pair or broadcast\n", *mode)
 		return 2
 	}
 	if *route != "echo" && *route != "push" {
@@ -165,13 +175,16 @@ type echoResult struct {
 	errors   int64
 	rssKB    int64
 	fds      int
+	// cpuPerRT is the server process's CPU time per round trip, which
+	// other load on the machine barely disturbs.
+	cpuPerRT time.Duration
 }
 
 func (b *bench) run(ctx context.Context, targets []*target, counts []int) error {
 	switch b.mode {
 	case "echo":
 		fmt.Fprintf(b.out, "echo: route=%s payload=%dB duration=%v per run\n", b.route, b.payload, b.duration)
-		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %8s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "fds", "errors")
+		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %10s %8s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "cpu/rt", "fds", "errors")
 		var results []echoResult
 		for _, n := range counts {
 			for _, t := range targets {
@@ -180,14 +193,14 @@ func (b *bench) run(ctx context.Context, targets []*target, counts []int) error 
 					return fmt.Errorf("%s, %d connections: %w", t.name, n, err)
 				}
 				results = append(results, r)
-				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %8d %8d\n", r.target, r.conns, r.rps,
-					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.fds, r.errors)
+				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %10v %8d %8d\n", r.target, r.conns, r.rps,
+					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.cpuPerRT.Round(time.Microsecond), r.fds, r.errors)
 			}
 		}
 		fmt.Fprint(b.out, "RESULT mode=echo route="+b.route)
 		for _, r := range results {
-			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d", r.target, r.conns, r.rps,
-				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds())
+			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d %s_c%d_cpu_us_per_rt=%.1f", r.target, r.conns, r.rps,
+				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds(), r.target, r.conns, float64(r.cpuPerRT.Nanoseconds())/1000)
 		}
 		for _, n := range counts {
 			m, bare := find(results, "mullet", n), find(results, "bare", n)
@@ -196,6 +209,10 @@ func (b *bench) run(ctx context.Context, targets []*target, counts []int) error 
 			}
 		}
 		fmt.Fprintln(b.out)
+	case "pair":
+		return b.pairs(ctx, targets[0], counts)
+	case "broadcast":
+		return b.broadcast(ctx, targets[0], counts)
 	case "idle":
 		fmt.Fprintf(b.out, "idle: connections held open\n%-8s %6s %14s %14s %12s %10s\n", "target", "conns", "connect p50", "connect p99", "RSS", "fds")
 		rss := map[string]int64{}
@@ -289,6 +306,7 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 		}
 	}()
 	frame := b.frame(t)
+	cpu0 := cpuTime(t.pid())
 	runCtx, cancel := context.WithTimeout(ctx, b.duration)
 	defer cancel()
 	lats := make([][]time.Duration, n)
@@ -327,6 +345,9 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 	}
 	if pid := t.pid(); pid > 0 {
 		r.rssKB, r.fds = rss(pid), fdCount(pid)
+		if len(all) > 0 {
+			r.cpuPerRT = (cpuTime(pid) - cpu0) / time.Duration(len(all))
+		}
 	}
 	return r, nil
 }
@@ -355,6 +376,27 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(float64(len(sorted)-1) * p)
 	return sorted[i]
+}
+
+// cpuTime returns the user+system CPU time a process has used (Linux).
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command name; utime and stime are
+	// fields 14 and 15 (1-based), in clock ticks of 1/100 s.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // rss returns a process's resident set size in KiB (Linux).
@@ -428,6 +470,30 @@ func benchApp() *framework.App[struct{}] {
 	framework.Handle(app, "push", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
 		return c.Reply(ctx, m.Data)
 	})
+	type pairMsg struct {
+		PairingName string `json:"pairing_name" schema:"minLength=1,maxLength=128"`
+	}
+	pairs := framework.NewBarrier(app, "pairing", framework.BarrierOptions{Size: 2},
+		func(_ framework.Participant[string], others []framework.Participant[string]) any {
+			return map[string]string{"SourceIP": others[0].Payload}
+		})
+	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
+		return pairs.Arrive(ctx, c.Invocation, m.PairingName, c.SourceIP())
+	})
+	type roomMsg struct {
+		Room string `json:"room" schema:"minLength=1"`
+		Data string `json:"data,omitempty"`
+	}
+	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[struct{}], m roomMsg) error {
+		if err := c.Join(ctx, m.Room); err != nil {
+			return err
+		}
+		return c.Reply(ctx, "joined")
+	}, framework.TwoWay())
+	framework.Handle(app, "shout", func(ctx context.Context, c *framework.Conn[struct{}], m roomMsg) error {
+		_, err := c.Broadcast(ctx, m.Room, m.Data)
+		return err
+	})
 	return app
 }
 
@@ -461,5 +527,141 @@ func serveBare(ctx context.Context, stdout io.Writer) error {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// pairs runs rendezvous pairs with n pairs in flight for the duration.
+func (b *bench) pairs(ctx context.Context, t *target, counts []int) error {
+	fmt.Fprintf(b.out, "pair: barrier of two, duration %v per run\n%-8s %8s %10s %10s %10s %10s %10s %8s\n", b.duration, "target", "in flight", "pairs/s", "p50", "p90", "p99", "max", "errors")
+	fmt.Fprint(b.out, "")
+	var result strings.Builder
+	result.WriteString("RESULT mode=pair")
+	for _, n := range counts {
+		runCtx, cancel := context.WithTimeout(ctx, b.duration)
+		var (
+			mu     sync.Mutex
+			lats   []time.Duration
+			errs   atomic.Int64
+			serial atomic.Int64
+			wg     sync.WaitGroup
+		)
+		start := time.Now()
+		for range n {
+			wg.Go(func() {
+				for runCtx.Err() == nil {
+					d, err := b.onePair(ctx, t.url, fmt.Sprintf("p%d-%d", n, serial.Add(1)))
+					if err != nil {
+						errs.Add(1)
+						continue
+					}
+					mu.Lock()
+					lats = append(lats, d)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		cancel()
+		elapsed := time.Since(start)
+		slices.Sort(lats)
+		rate := float64(len(lats)) / elapsed.Seconds()
+		fmt.Fprintf(b.out, "%-8s %8d %10.0f %10v %10v %10v %10v %8d\n", t.name, n, rate,
+			pct(lats, .5).Round(time.Microsecond), pct(lats, .9).Round(time.Microsecond), pct(lats, .99).Round(time.Microsecond), pct(lats, 1).Round(time.Microsecond), errs.Load())
+		fmt.Fprintf(&result, " c%d_pairs_per_s=%.0f c%d_p50_us=%d c%d_p99_us=%d c%d_errors=%d", n, rate, n, pct(lats, .5).Microseconds(), n, pct(lats, .99).Microseconds(), n, errs.Load())
+	}
+	fmt.Fprintln(b.out, result.String())
+	return nil
+}
+
+// onePair connects two clients, lets the first arrive, then measures from
+// the second arrival's send until both have their answer.
+func (b *bench) onePair(ctx context.Context, url, name string) (time.Duration, error) {
+	conns, _, err := dialAll(ctx, url, 2)
+	if err != nil {
+		return 0, err
+	}
+	defer conns[0].CloseNow()
+	defer conns[1].CloseNow()
+	msg := []byte(`{"action":"pair","pairing_name":"` + name + `"}`)
+	if err := conns[0].Write(ctx, websocket.MessageText, msg); err != nil {
+		return 0, err
+	}
+	// The first arrival's invocation must be done before the second's
+	// starts, or the measurement would include it: wait until the
+	// barrier holds it (a 1 ms pause is plenty locally).
+	time.Sleep(time.Millisecond)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := conns[1].Write(ctx, websocket.MessageText, msg); err != nil {
+		return 0, err
+	}
+	for _, c := range conns {
+		if _, data, err := c.Read(rctx); err != nil || !strings.Contains(string(data), "SourceIP") {
+			return 0, fmt.Errorf("pair %s: %q, %v", name, data, err)
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// broadcast joins N members to a room; one sender broadcasts in a closed
+// loop and each round lasts until every member has the frame.
+func (b *bench) broadcast(ctx context.Context, t *target, counts []int) error {
+	fmt.Fprintf(b.out, "broadcast: one sender, a room of N members, duration %v per run\n%-8s %8s %12s %12s %10s %10s\n", b.duration, "target", "members", "posts/s", "rounds", "p50", "p99")
+	var result strings.Builder
+	result.WriteString("RESULT mode=broadcast")
+	for _, n := range counts {
+		conns, _, err := dialAll(ctx, t.url, n)
+		if err != nil {
+			return err
+		}
+		room := fmt.Sprintf("room-%d", n)
+		for _, c := range conns {
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"join","room":"`+room+`"}`)); err != nil {
+				return err
+			}
+			if _, _, err := c.Read(ctx); err != nil {
+				return err
+			}
+		}
+		runCtx, cancel := context.WithTimeout(ctx, b.duration)
+		var lats []time.Duration
+		data := strings.Repeat("x", b.payload)
+		start := time.Now()
+		for runCtx.Err() == nil {
+			t0 := time.Now()
+			if err := conns[0].Write(ctx, websocket.MessageText, []byte(`{"action":"shout","room":"`+room+`","data":"`+data+`"}`)); err != nil {
+				cancel()
+				return err
+			}
+			var wg sync.WaitGroup
+			var failed atomic.Int64
+			for _, c := range conns {
+				wg.Go(func() {
+					rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+					defer rcancel()
+					if _, _, err := c.Read(rctx); err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if failed.Load() > 0 {
+				cancel()
+				return fmt.Errorf("broadcast to %d members: %d did not receive it", n, failed.Load())
+			}
+			lats = append(lats, time.Since(t0))
+		}
+		elapsed := time.Since(start)
+		cancel()
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		slices.Sort(lats)
+		rate := float64(len(lats)*n) / elapsed.Seconds()
+		fmt.Fprintf(b.out, "%-8s %8d %12.0f %12d %10v %10v\n", t.name, n, rate, len(lats), pct(lats, .5).Round(time.Microsecond), pct(lats, .99).Round(time.Microsecond))
+		fmt.Fprintf(&result, " c%d_posts_per_s=%.0f c%d_round_p50_us=%d c%d_round_p99_us=%d", n, rate, n, pct(lats, .5).Microseconds(), n, pct(lats, .99).Microseconds())
+	}
+	fmt.Fprintln(b.out, result.String())
 	return nil
 }
