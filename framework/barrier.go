@@ -143,7 +143,8 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 		// A genuine second arrival of this connection changes nothing. But
 		// if this invocation's own write timed out after being applied, the
 		// duplicate is that write, and if it completed the barrier no one
-		// else will release it: the completing arrival is the last one.
+		// else will release it. The store lists arrivals in write order, so
+		// the completing arrival is the last one.
 		last := st.Arrivals[len(st.Arrivals)-1]
 		if !uncertain || last.ConnectionID != inv.ConnectionID() {
 			return nil

@@ -58,7 +58,8 @@ type Arrival struct {
 type Barrier struct {
 	Key  string
 	Size int
-	// Arrivals in order of arrival (by At, then ConnectionID).
+	// Arrivals in the order their writes were applied. When the barrier
+	// is complete, the last one is the arrival whose write completed it.
 	Arrivals []Arrival
 	// Duplicate reports that Arrive found the caller already present and
 	// changed nothing.
@@ -113,7 +114,9 @@ type Store interface {
 	// already present gets the current barrier with Duplicate set and
 	// nothing changes. A barrier that already holds n arrivals gives
 	// ErrBarrierFull. Exactly one caller observes the write that made the
-	// barrier complete.
+	// barrier complete, and its arrival is the last of Arrivals, also when
+	// read back later (a caller whose write timed out can tell whether its
+	// write was the completing one).
 	Arrive(ctx context.Context, key string, size int, a Arrival, expires time.Time) (Barrier, error)
 	// Evict removes a connection's arrival from a barrier (a participant
 	// found gone) and returns the barrier as written; ErrNotFound if the

@@ -23,11 +23,20 @@
 //	barrier             barrier#<key>      barrier       size (N), n (N: arrivals held), ttl (N),
 //	                                                     a_<connectionId> (M: {p: payload (B),
 //	                                                     t: arrival time (N, Unix ms)}), one per
-//	                                                     arrival
+//	                                                     arrival; o (L of S: connection IDs
+//	                                                     in the order their writes applied)
 //
 // Arrivals are top-level attributes rather than entries of one map so that
 // the first arrival is the same single UpdateItem as every later one: an
-// update of a nested path fails when its parent map does not exist yet. In
+// update of a nested path fails when its parent map does not exist yet. The
+// same UpdateItem appends the connection ID to the list o
+// (list_append(if_not_exists(o, []), [id])), so the list holds the arrivals
+// in the order their writes were applied, and the last entry of a complete
+// barrier names the arrival whose write completed it, even when read back
+// later by a caller whose write timed out. Evict reads the item (one
+// consistent GetItem) to find the arrival's place in o, then removes both
+// in one UpdateItem conditioned on that place; evictions only happen when a
+// participant is found gone. In
 // an arrival's attribute name the characters '%', '[' and ']' of the
 // connection ID are percent-encoded (API Gateway's IDs contain none).
 //

@@ -154,6 +154,7 @@ const (
 	attrGroups      = "groups"
 	attrSize        = "size"
 	attrCount       = "n"
+	attrOrder       = "o"
 	arrivalPrefix   = "a_"
 
 	connPrefix    = "conn#"
@@ -634,7 +635,12 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	upd := expression.Set(expression.NameNoDotSplit(attr), expression.Value(arrival)).
 		Add(expression.Name(attrCount), expression.Value(1)).
 		Set(expression.Name(attrSize), expression.IfNotExists(expression.Name(attrSize), expression.Value(size))).
-		Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(ttlOf(expires))))
+		Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(ttlOf(expires)))).
+		// The list of arrivals in write order: the same write appends to
+		// it, so its last entry names the completing arrival.
+		Set(expression.Name(attrOrder), expression.ListAppend(
+			expression.IfNotExists(expression.Name(attrOrder), expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{}})),
+			expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: a.ConnectionID}}})))
 
 	for round := 1; ; round++ {
 		now := s.nowSec()
@@ -731,33 +737,72 @@ func (s *Store) Evict(ctx context.Context, key, connectionID string) (store.Barr
 	if err := ctx.Err(); err != nil {
 		return store.Barrier{}, err
 	}
+	// The arrival's place in the order list is needed to remove it: one
+	// consistent read finds it, and the write is conditioned on it, so a
+	// concurrent change makes it read again. Evictions only happen when a
+	// participant is found gone, so the read is off the common path.
 	attr := expression.NameNoDotSplit(arrivalAttr(connectionID))
-	upd := expression.Remove(attr).
-		Set(expression.Name(attrCount), expression.Name(attrCount).Minus(expression.Value(1)))
-	cond := expression.And(
-		expression.AttributeExists(attr),
-		expression.Name(attrTTL).GreaterThan(expression.Value(s.nowSec())),
-	)
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-	if err != nil {
-		return store.Barrier{}, fmt.Errorf("dynamostore: Evict: %w", err)
-	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       barrierKey(key),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	}, s.callOpts...)
-	if err != nil {
-		if _, ok := isConditionFailed(err); ok {
+	for round := 1; ; round++ {
+		item, err := s.getItem(ctx, "Evict", barrierKey(key))
+		if err != nil {
+			return store.Barrier{}, err
+		}
+		now := s.nowSec()
+		if len(item) == 0 || expired(item, now) {
 			return store.Barrier{}, store.ErrNotFound
 		}
-		return store.Barrier{}, s.fail("Evict", err)
+		if _, ok := item[arrivalAttr(connectionID)]; !ok {
+			return store.Barrier{}, store.ErrNotFound
+		}
+		upd := expression.Remove(attr).
+			Set(expression.Name(attrCount), expression.Name(attrCount).Minus(expression.Value(1)))
+		cond := expression.And(
+			expression.AttributeExists(attr),
+			expression.Name(attrTTL).GreaterThan(expression.Value(now)),
+		)
+		if i := orderIndex(item, connectionID); i >= 0 {
+			at := expression.Name(fmt.Sprintf("%s[%d]", attrOrder, i))
+			upd = upd.Remove(at)
+			cond = expression.And(cond, at.Equal(expression.Value(connectionID)))
+		}
+		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		if err != nil {
+			return store.Barrier{}, fmt.Errorf("dynamostore: Evict: %w", err)
+		}
+		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &s.table,
+			Key:                       barrierKey(key),
+			UpdateExpression:          expr.Update(),
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ReturnValues:              types.ReturnValueAllNew,
+		}, s.callOpts...)
+		if err == nil {
+			return parseBarrier(key, out.Attributes)
+		}
+		if _, ok := isConditionFailed(err); !ok {
+			return store.Barrier{}, s.fail("Evict", err)
+		}
+		if round >= maxArriveRounds {
+			return store.Barrier{}, fmt.Errorf("dynamostore: Evict %q: %w: the barrier changed under %d conditional writes", key, store.ErrConflict, round)
+		}
 	}
-	return parseBarrier(key, out.Attributes)
+}
+
+// orderIndex returns the position of id in a barrier item's order list,
+// or -1.
+func orderIndex(item map[string]types.AttributeValue, id string) int {
+	l, ok := item[attrOrder].(*types.AttributeValueMemberL)
+	if !ok {
+		return -1
+	}
+	for i, v := range l.Value {
+		if sv, ok := v.(*types.AttributeValueMemberS); ok && sv.Value == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // parseBarrier decodes a barrier item.
@@ -787,7 +832,18 @@ func parseBarrier(key string, item map[string]types.AttributeValue) (store.Barri
 			At:           time.UnixMilli(ai.At),
 		})
 	}
+	// Write order, from the order list; arrivals it does not name (none,
+	// unless the item was written by hand) go last, by time.
+	pos := func(id string) int {
+		if i := orderIndex(item, id); i >= 0 {
+			return i
+		}
+		return len(b.Arrivals)
+	}
 	slices.SortFunc(b.Arrivals, func(x, y store.Arrival) int {
+		if c := pos(x.ConnectionID) - pos(y.ConnectionID); c != 0 {
+			return c
+		}
 		if c := x.At.Compare(y.At); c != 0 {
 			return c
 		}

@@ -109,7 +109,7 @@ func TestRequestCounts(t *testing.T) {
 				_, err := s.Evict(ctx, "ev", "left")
 				return err
 			},
-			want: map[string]int64{"UpdateItem": 1},
+			want: map[string]int64{"GetItem": 1, "UpdateItem": 1},
 		},
 		{
 			name:  "save state",

@@ -3,7 +3,6 @@ package memstore
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -270,7 +269,6 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	}
 	a.Payload = slices.Clone(a.Payload)
 	b.arrivals = append(b.arrivals, a)
-	sortArrivals(b.arrivals)
 	return b.snapshot(key), nil
 }
 
@@ -299,13 +297,4 @@ func (b *barrier) snapshot(key string) store.Barrier {
 		arr[i] = store.Arrival{ConnectionID: a.ConnectionID, Payload: slices.Clone(a.Payload), At: a.At}
 	}
 	return store.Barrier{Key: key, Size: b.size, Arrivals: arr, Expires: b.expires}
-}
-
-func sortArrivals(a []store.Arrival) {
-	slices.SortStableFunc(a, func(x, y store.Arrival) int {
-		if c := x.At.Compare(y.At); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ConnectionID, y.ConnectionID)
-	})
 }

@@ -223,11 +223,26 @@ func testBarrierArrivalOrder(t *testing.T, s store.Store, clock *Clock) {
 			t.Fatal(err)
 		}
 	}
-	if got := ids(b); !slices.Equal(got, []string{"w", "y", "x"}) {
-		t.Fatalf("order = %v, want [w y x]", got)
+	// Write order, not arrival time: the last is the completing write.
+	if got := ids(b); !slices.Equal(got, []string{"x", "y", "w"}) {
+		t.Fatalf("order = %v, want write order [x y w]", got)
 	}
-	if !b.Arrivals[0].At.Equal(base.Add(time.Millisecond)) || !b.Arrivals[2].At.Equal(base.Add(5*time.Millisecond)) {
+	if !b.Arrivals[0].At.Equal(base.Add(5*time.Millisecond)) || !b.Arrivals[2].At.Equal(base.Add(time.Millisecond)) {
 		t.Fatalf("arrival times = %v, %v", b.Arrivals[0].At, b.Arrivals[2].At)
+	}
+	// Read back (a duplicate arrival returns the stored barrier), the
+	// order holds; after an eviction the rest keep their order.
+	dup, err := s.Arrive(ctx, "order", 3, in[1], base.Add(time.Minute))
+	if err != nil || !dup.Duplicate || !slices.Equal(ids(dup), []string{"x", "y", "w"}) {
+		t.Fatalf("read back = %v (%v), want [x y w]", ids(dup), err)
+	}
+	ev, err := s.Evict(ctx, "order", "y")
+	if err != nil || !slices.Equal(ids(ev), []string{"x", "w"}) {
+		t.Fatalf("after evicting y = %v (%v), want [x w]", ids(ev), err)
+	}
+	b, err = s.Arrive(ctx, "order", 3, store.Arrival{ConnectionID: "v", At: base}, base.Add(time.Minute))
+	if err != nil || !b.Complete() || !slices.Equal(ids(b), []string{"x", "w", "v"}) {
+		t.Fatalf("after a new arrival = %v (%v), want complete [x w v]", ids(b), err)
 	}
 	if !b.Expires.Equal(base.Add(time.Minute)) {
 		t.Fatalf("Expires = %v, want %v", b.Expires, base.Add(time.Minute))
