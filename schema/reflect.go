@@ -90,7 +90,7 @@ func Reflect(t reflect.Type, opts *Options) (*Schema, error) {
 			props[name] = v
 		}
 	}
-	s, err := compile(m)
+	s, err := compile(m, false)
 	if err != nil {
 		return nil, &DeriveError{Type: t, Message: "derived schema is invalid: " + err.Error(), Err: err}
 	}

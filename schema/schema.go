@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
@@ -23,11 +24,19 @@ const resourceURL = "mem:///mullet/schema.json"
 // Schema is a compiled draft-04 JSON Schema plus its canonical JSON.
 // A Schema is immutable and safe for concurrent use.
 type Schema struct {
-	raw  []byte             // canonical JSON
-	doc  map[string]any     // canonical JSON decoded with UseNumber; read-only
-	lib  *jsonschema.Schema // compiled by santhosh-tekuri/jsonschema in draft-04 mode
-	fast *node              // allocation-free validator; nil if the schema uses keywords it does not cover
-	keys map[string]string  // property names of the fast validator, reused by the decoder
+	raw  []byte         // canonical JSON
+	doc  map[string]any // canonical JSON decoded with UseNumber; read-only
+	fast *node          // allocation-free validator; nil if the schema uses keywords it does not cover
+
+	// lib is the schema compiled by santhosh-tekuri/jsonschema in draft-04
+	// mode. Literal schemas compile it at once (that also checks them
+	// against the draft-04 metaschema); derived schemas, which the fast
+	// validator always covers, compile it only if a document ever needs it,
+	// which keeps declarations cheap at a Lambda cold start.
+	libOnce sync.Once
+	lib     *jsonschema.Schema
+	libErr  error
+	keys    map[string]string // property names of the fast validator, reused by the decoder
 }
 
 // Parse compiles a literal JSON Schema. The document must be a JSON object that is
@@ -44,7 +53,7 @@ func Parse(raw []byte) (*Schema, error) {
 	if !ok {
 		return nil, &InvalidSchemaError{Message: "a schema must be a JSON object"}
 	}
-	return compile(m)
+	return compile(m, true)
 }
 
 // MustParse is like Parse but panics if the schema is invalid. It is meant for
@@ -58,7 +67,10 @@ func MustParse(raw string) *Schema {
 }
 
 // compile checks and compiles a decoded schema object, which it takes ownership of.
-func compile(m map[string]any) (*Schema, error) {
+// With eager false (schemas this package derived), the library compiles the
+// schema only when a document first needs it, unless the fast validator cannot
+// cover the schema.
+func compile(m map[string]any, eager bool) (*Schema, error) {
 	if v, ok := m["$schema"]; ok {
 		uri, _ := v.(string)
 		if !isDraft04(uri) {
@@ -70,15 +82,18 @@ func compile(m map[string]any) (*Schema, error) {
 	if err != nil {
 		return nil, &InvalidSchemaError{Message: err.Error(), Err: err}
 	}
-	lib, err := compileLib(raw)
-	if err != nil {
-		return nil, err
-	}
-	s := &Schema{raw: raw, doc: m, lib: lib}
+	s := &Schema{raw: raw, doc: m}
 	if n, ok := compileNode(m); ok {
 		s.fast = n
 		s.keys = map[string]string{}
 		n.collectKeys(s.keys)
+	}
+	if eager || s.fast == nil {
+		lib, err := compileLib(raw)
+		if err != nil {
+			return nil, err
+		}
+		s.libOnce.Do(func() { s.lib = lib })
 	}
 	return s, nil
 }
@@ -199,6 +214,10 @@ func (s *Schema) validateLib(doc any) (err error) {
 			err = fmt.Errorf("schema: cannot validate document: %v", r)
 		}
 	}()
+	s.libOnce.Do(func() { s.lib, s.libErr = compileLib(s.raw) })
+	if s.libErr != nil {
+		return fmt.Errorf("schema: cannot validate document: %w", s.libErr)
+	}
 	err = s.lib.Validate(doc)
 	if err == nil {
 		return nil
