@@ -10,12 +10,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -24,6 +29,7 @@ import (
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/emulator"
+	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/framework/store/dynamostore"
 	"github.com/mulletgo/mullet/framework/store/memstore"
@@ -46,6 +52,11 @@ const (
 	// EnvCallbackURL fixes the @connections endpoint in Lambda (infra/ sets
 	// it); empty derives it from each event.
 	EnvCallbackURL = "MULLET_CALLBACK_URL"
+	// EnvLog chooses the local per-invocation log on stdout: "text"
+	// (aligned columns), "color" (the same, colored), "json" (one JSON
+	// object a line) or "off". Default: color on a terminal (text if
+	// NO_COLOR is set), JSON lines otherwise.
+	EnvLog = "MULLET_LOG"
 	// envLambda is set by the Lambda runtime.
 	envLambda = "AWS_LAMBDA_RUNTIME_API"
 )
@@ -75,6 +86,15 @@ type LocalOptions struct {
 	// Store keeps the app's connections, state, groups and barriers. nil:
 	// a new in-memory store.
 	Store store.Store
+	// InvocationLog, if set, receives one line per invocation of the app:
+	// time, route key, connection ID, status code and latency. nil logs
+	// nothing and costs nothing.
+	InvocationLog io.Writer
+	// InvocationLogFormat is the format of InvocationLog's lines: "text"
+	// (aligned columns; the default), "color" (the same with ANSI colors)
+	// or "json" (one object a line: time, route, connectionId, requestId,
+	// status, durationMs, and error if the invocation failed).
+	InvocationLogFormat string
 }
 
 // Main runs app and exits: as a Lambda function when the Lambda runtime
@@ -89,6 +109,14 @@ func Main(app framework.Application, page http.Handler) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := &LocalOptions{Addr: os.Getenv(EnvAddr), Stage: os.Getenv(EnvStage), Page: page}
+	switch format := localLogFormat(os.Getenv(EnvLog), os.Getenv("NO_COLOR") != "", isTerminal(os.Stdout)); format {
+	case "off":
+	case "text", "color", "json":
+		opts.InvocationLog, opts.InvocationLogFormat = os.Stdout, format
+	default:
+		fmt.Fprintf(os.Stderr, "mullet: %s=%q: use text, color, json or off\n", EnvLog, os.Getenv(EnvLog))
+		os.Exit(2)
+	}
 	switch kind := os.Getenv(EnvStore); kind {
 	case "", "memory":
 	case "dynamodb":
@@ -183,6 +211,13 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if os.Getenv("GOGC") == "" {
+		// Every push goes through the real SDK client and HTTP, which
+		// allocate ~30 KB per call against a small live heap; collecting
+		// less often cuts the emulator's CPU per push by about a fifth
+		// (docs/benchmarks.md). GOGC in the environment still wins.
+		debug.SetGCPercent(localGCPercent)
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -220,9 +255,19 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
 		Logger:   o.Logger,
 	})
+	invoke := inv.Invoke
+	if o.InvocationLog != nil {
+		switch o.InvocationLogFormat {
+		case "", "text", "color", "json":
+		default:
+			ln.Close()
+			return fmt.Errorf("InvocationLogFormat %q: use text, color or json", o.InvocationLogFormat)
+		}
+		invoke = newInvocationLog(o.InvocationLog, o.InvocationLogFormat, app.Manifest()).wrap(invoke)
+	}
 	emu, err := emulator.New(&emulator.Options{
 		Manifest:    app.Manifest(),
-		Invoke:      inv.Invoke,
+		Invoke:      invoke,
 		Stage:       o.Stage,
 		IdleTimeout: o.IdleTimeout,
 		MaxDuration: o.MaxDuration,
@@ -264,6 +309,9 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 	return shutdownErr
 }
 
+// localGCPercent is the GOGC of a local server unless GOGC is set.
+const localGCPercent = 400
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -292,4 +340,185 @@ func printBanner(w io.Writer, app framework.Application, wsURL, cbURL string) {
 		fmt.Fprintf(tw, "    %s\t%s\n", r.Key, strings.Join(notes, ", "))
 	}
 	tw.Flush()
+}
+
+// localLogFormat picks the per-invocation log format from MULLET_LOG, or
+// from the terminal when it is empty or "auto".
+func localLogFormat(env string, noColor, terminal bool) string {
+	switch {
+	case env != "" && env != "auto":
+		return env
+	case !terminal:
+		return "json"
+	case noColor:
+		return "text"
+	}
+	return "color"
+}
+
+// isTerminal reports whether f is a character device: a terminal, or
+// /dev/null, where the format does not matter.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// invocationLog writes one line per invocation. Lines are built in one
+// reused buffer under a mutex, so logging allocates nothing per invocation
+// and lines never interleave.
+type invocationLog struct {
+	w          io.Writer
+	format     string
+	routeWidth int
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+func newInvocationLog(w io.Writer, format string, m *manifest.Manifest) *invocationLog {
+	l := &invocationLog{w: w, format: format, routeWidth: len("$disconnect"), buf: make([]byte, 0, 256)}
+	for _, r := range m.Routes {
+		l.routeWidth = max(l.routeWidth, len(r.Key))
+	}
+	return l
+}
+
+func (l *invocationLog) wrap(next emulator.InvokeFunc) emulator.InvokeFunc {
+	return func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) (resp events.APIGatewayProxyResponse, err error) {
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				l.write(start, ev, 0, fmt.Errorf("panic: %v", p))
+				panic(p)
+			}
+			l.write(start, ev, resp.StatusCode, err)
+		}()
+		return next(ctx, ev)
+	}
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiDim    = "\x1b[2m"
+	ansiCyan   = "\x1b[36m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+)
+
+func (l *invocationLog) write(start time.Time, ev *events.APIGatewayWebsocketProxyRequest, status int, err error) {
+	d := time.Since(start)
+	rc := &ev.RequestContext
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buf[:0]
+	if l.format == "json" {
+		b = append(b, `{"time":"`...)
+		b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+		b = append(b, `","route":`...)
+		b = appendJSONString(b, rc.RouteKey)
+		b = append(b, `,"connectionId":`...)
+		b = appendJSONString(b, rc.ConnectionID)
+		b = append(b, `,"requestId":`...)
+		b = appendJSONString(b, rc.RequestID)
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(status), 10)
+		b = append(b, `,"durationMs":`...)
+		b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', 3, 64)
+		if err != nil {
+			b = append(b, `,"error":`...)
+			b = appendJSONString(b, err.Error())
+		}
+		b = append(b, "}\n"...)
+	} else {
+		color := l.format == "color"
+		paint := func(b []byte, code string) []byte {
+			if color {
+				b = append(b, code...)
+			}
+			return b
+		}
+		b = paint(b, ansiDim)
+		b = start.AppendFormat(b, "15:04:05.000")
+		b = paint(b, ansiReset)
+		b = append(b, "  "...)
+		b = paint(b, ansiCyan)
+		b = append(b, rc.RouteKey...)
+		b = paint(b, ansiReset)
+		for i := len(rc.RouteKey); i < l.routeWidth+2; i++ {
+			b = append(b, ' ')
+		}
+		b = append(b, rc.ConnectionID...)
+		b = append(b, "  "...)
+		switch {
+		case err != nil || status >= 500:
+			b = paint(b, ansiRed)
+		case status >= 400:
+			b = paint(b, ansiYellow)
+		default:
+			b = paint(b, ansiGreen)
+		}
+		if err != nil {
+			b = append(b, "ERR"...)
+		} else {
+			b = strconv.AppendInt(b, int64(status), 10)
+		}
+		b = paint(b, ansiReset)
+		b = appendLatency(b, d)
+		if err != nil {
+			b = append(b, "  "...)
+			b = append(b, err.Error()...)
+		}
+		b = append(b, '\n')
+	}
+	l.buf = b
+	_, _ = l.w.Write(b)
+}
+
+// appendLatency appends d right-aligned in 10 columns with three
+// significant digits: "    412µs", "   12.3ms", "    1.20s".
+func appendLatency(b []byte, d time.Duration) []byte {
+	var num [16]byte
+	n := num[:0]
+	switch {
+	case d < time.Millisecond:
+		n = strconv.AppendInt(n, d.Microseconds(), 10)
+		n = append(n, "µs"...)
+	case d < time.Second:
+		ms := float64(d) / float64(time.Millisecond)
+		prec := 1
+		if ms < 10 {
+			prec = 2
+		} else if ms >= 100 {
+			prec = 0
+		}
+		n = strconv.AppendFloat(n, ms, 'f', prec, 64)
+		n = append(n, "ms"...)
+	default:
+		n = strconv.AppendFloat(n, d.Seconds(), 'f', 2, 64)
+		n = append(n, 's')
+	}
+	width := utf8.RuneCount(n)
+	for i := width; i < 10; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, n...)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

@@ -40,7 +40,12 @@ Modes:
              of pairs in flight; release latency is from the second arrival's
              send until both sides have their answer
   broadcast  one sender and a room of N members: time until every member
-             has received each broadcast, and posts per second`, stderr)
+             has received each broadcast, and posts per second
+  start      Lambda binary size and start-up: build -app for linux/arm64
+             (the deployed bootstrap) and report its size; build it for this
+             machine and time process start to the first poll of a fake
+             Lambda Runtime API, side by side with a bare aws-lambda-go
+             handler (-conns is the number of starts)`, stderr)
 	mode := fs.String("mode", "echo", "echo or idle")
 	route := fs.String("route", "echo", "mullet route: echo (two-way route response) or push (reply through @connections)")
 	conns := fs.String("conns", "1,10,100", "comma-separated connection counts")
@@ -48,6 +53,7 @@ Modes:
 	payload := fs.Int("payload", 64, "payload bytes per frame")
 	url := fs.String("url", "", "load this websocket URL instead of starting servers; frames are {\"action\":ROUTE,\"data\":...}")
 	bare := fs.Bool("bare", true, "also run the load against a bare coder/websocket echo server and print ratios")
+	appDir := fs.String("app", "./examples/rendezvous", "with -mode start: the app's main package")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -57,12 +63,19 @@ Modes:
 		return 2
 	}
 	switch *mode {
+	case "start":
+		n := counts[len(counts)-1]
+		if err := benchStart(ctx, *appDir, n, stdout); err != nil {
+			fmt.Fprintf(stderr, "mullet bench: %v\n", err)
+			return 1
+		}
+		return 0
 	case "echo", "idle":
 	case "pair", "broadcast":
 		// Only the framework has barriers and groups: no bare server.
 		*bare = false
 	default:
-		fmt.Fprintf(stderr, "mullet bench: -mode %q: use echo, idle, pair or broadcast\n", *mode)
+		fmt.Fprintf(stderr, "mullet bench: -mode %q: use echo, idle, pair, broadcast or start\n", *mode)
 		return 2
 	}
 	if *route != "echo" && *route != "push" {
@@ -664,4 +677,134 @@ func (b *bench) broadcast(ctx context.Context, t *target, counts []int) error {
 	}
 	fmt.Fprintln(b.out, result.String())
 	return nil
+}
+
+// bareLambda is the baseline of -mode start: the smallest aws-lambda-go
+// handler.
+const bareLambda = `package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	})
+}
+`
+
+func benchStart(ctx context.Context, appDir string, n int, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "mullet-bench-start-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// The baseline lives in a directory of this module so that it builds
+	// with the same dependency versions.
+	bareDir, err := os.MkdirTemp(appDir, "_bare-lambda-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bareDir)
+	if err := os.WriteFile(bareDir+"/main.go", []byte(bareLambda), 0o644); err != nil {
+		return err
+	}
+	build := func(dir, outPath string, arm bool) (int64, error) {
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w", "-o", outPath, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if arm {
+			cmd.Env = append(cmd.Env, "GOOS=linux", "GOARCH=arm64")
+		}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build %s: %v\n%s", dir, err, b)
+		}
+		fi, err := os.Stat(outPath)
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	}
+	appArm, err := build(appDir, tmp+"/app-arm64", true)
+	if err != nil {
+		return err
+	}
+	bareArm, err := build(bareDir, tmp+"/bare-arm64", true)
+	if err != nil {
+		return err
+	}
+	if _, err := build(appDir, tmp+"/app", false); err != nil {
+		return err
+	}
+	if _, err := build(bareDir, tmp+"/bare", false); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "start: %d starts each, process start -> first GET /runtime/invocation/next\n", n)
+	fmt.Fprintf(out, "%-8s %14s %12s %12s %12s\n", "binary", "arm64 size", "p50", "p90", "max")
+	var app, bare []time.Duration
+	for i := 0; i < n; i++ {
+		// Alternate, so that drift in the machine's load hits both alike.
+		d, err := timeToFirstPoll(ctx, tmp+"/app")
+		if err != nil {
+			return err
+		}
+		app = append(app, d)
+		if d, err = timeToFirstPoll(ctx, tmp+"/bare"); err != nil {
+			return err
+		}
+		bare = append(bare, d)
+	}
+	slices.Sort(app)
+	slices.Sort(bare)
+	mib := func(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+	fmt.Fprintf(out, "%-8s %14s %12v %12v %12v\n", "mullet", mib(appArm), pct(app, .5).Round(time.Microsecond), pct(app, .9).Round(time.Microsecond), pct(app, 1).Round(time.Microsecond))
+	fmt.Fprintf(out, "%-8s %14s %12v %12v %12v\n", "bare", mib(bareArm), pct(bare, .5).Round(time.Microsecond), pct(bare, .9).Round(time.Microsecond), pct(bare, 1).Round(time.Microsecond))
+	fmt.Fprintf(out, "RESULT mode=start app_arm64_bytes=%d bare_arm64_bytes=%d app_start_p50_us=%d bare_start_p50_us=%d ratio_start_p50=%.2f\n",
+		appArm, bareArm, pct(app, .5).Microseconds(), pct(bare, .5).Microseconds(), float64(pct(app, .5))/float64(pct(bare, .5)))
+	return nil
+}
+
+// timeToFirstPoll starts bin as the Lambda runtime would, against a fake
+// Runtime API, and returns the time until its first poll for an event.
+func timeToFirstPoll(ctx context.Context, bin string) (time.Duration, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	polled := make(chan time.Time, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2018-06-01/runtime/invocation/next" {
+			select {
+			case polled <- time.Now():
+			default:
+			}
+			<-r.Context().Done() // hold the poll: no event comes
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = []string{
+		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
+		"AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"MULLET_TABLE=bench-table", "MULLET_CALLBACK_URL=https://example.execute-api.us-east-1.amazonaws.com/prod",
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	select {
+	case t := <-polled:
+		return t.Sub(start), nil
+	case <-time.After(10 * time.Second):
+		return 0, fmt.Errorf("%s did not poll the Runtime API within 10s", bin)
+	}
 }

@@ -19,7 +19,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"new", "create a project: an app with one route, its tests, a CDK app", runNew},
 		{"dev", "run an app locally behind the API Gateway emulator, rebuilding on change", runDev},
+		{"connect", "talk to a websocket endpoint: frames from stdin or -send, replies printed", runConnect},
+		{"post", "push a frame to a connection through @connections (or -get, -delete it)", runPost},
+		{"synth", "synthesize an app's CloudFormation template with the cdk CLI", runSynth},
+		{"deploy", "deploy an app to AWS with the cdk CLI", runDeploy},
 		{"bench", "load-test a websocket endpoint, side by side with a bare echo server", runBench},
 		{"version", "print the mullet version", runVersion},
 	}
@@ -99,12 +104,18 @@ func hasFlags(fs *flag.FlagSet) bool {
 
 // parse parses args; done reports that the command should return code at
 // once (help was asked for, or a flag was wrong, in which case the closest
-// valid flag is named).
+// valid flag is named). Flags may follow positional arguments, as in
+// `mullet connect URL -send FRAME`; everything after "--" is positional.
+// fs.Args() holds the positional arguments afterwards.
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
-	out := fs.Output()
+	// fs.Parse would print the usage itself on -h and on errors; it is
+	// printed once, below.
+	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
+	fs.Usage = func() {}
+	err := parseInterleaved(fs, args)
 	fs.SetOutput(out)
+	fs.Usage = usage
 	if err == nil {
 		return 0, false
 	}
@@ -124,6 +135,31 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bo
 	fmt.Fprintf(stderr, "mullet %s: %s\n", fs.Name(), msg)
 	fs.Usage()
 	return 2, true
+}
+
+// parseInterleaved parses flags wherever they are among args, and leaves
+// the positional arguments, in order, in fs.Args().
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// fs.Parse stops at the first non-flag, or after a "--" that it
+		// consumes: then everything left is positional.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	// Leave the positional arguments in fs.Args().
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // closest returns the candidate nearest to s by edit distance, if it is

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +73,10 @@ func TestCLIErrors(t *testing.T) {
 		{"DIR is a file", []string{"dev", "main.go"}, 1, "is a file"},
 		{"port in use", []string{"dev", "-addr", busy, "../../examples/chat"}, 1, "already in use"},
 		{"help", []string{"dev", "-h"}, 0, "Usage: mullet dev"},
+		{"flags after DIR", []string{"dev", "../../examples/chat", "-adr", "x"}, 2, "did you mean -addr?"},
+		{"negative debounce", []string{"dev", "-debounce", "-1s", "../../examples/chat"}, 2, "-debounce not negative"},
+		{"unknown command near connect", []string{"conect"}, 2, `did you mean "connect"?`},
+		{"unknown command near synth", []string{"synt"}, 2, `did you mean "synth"?`},
 		{"version", []string{"version"}, 0, "mullet v"},
 	}
 	for _, tt := range tests {
@@ -80,6 +86,41 @@ func TestCLIErrors(t *testing.T) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant text %q", code, tt.wantCode, stdout, stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestEveryCommandHasHelp: -h on every command prints its usage, once,
+// and succeeds.
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		code, stdout, stderr := runCLI(t, c.name, "-h")
+		if code != 0 || strings.Count(stdout+stderr, "Usage: mullet "+c.name) != 1 {
+			t.Errorf("mullet %s -h: exit %d\n%s%s", c.name, code, stdout, stderr)
+		}
+	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	tests := []struct {
+		args []string
+		send string
+		pos  []string
+	}{
+		{[]string{"-send", "x", "URL"}, "x", []string{"URL"}},
+		{[]string{"URL", "-send", "x"}, "x", []string{"URL"}},
+		{[]string{"A", "-send", "x", "B"}, "x", []string{"A", "B"}},
+		{[]string{"A", "--", "-send", "x"}, "", []string{"A", "-send", "x"}},
+		{[]string{"-", "-send", "x"}, "x", []string{"-"}},
+	}
+	for _, tt := range tests {
+		fs := newFlagSet("t", "t", io.Discard)
+		send := fs.String("send", "", "")
+		if code, done := parse(fs, tt.args, io.Discard); done {
+			t.Fatalf("parse(%q): exit %d", tt.args, code)
+		}
+		if *send != tt.send || !slices.Equal(fs.Args(), tt.pos) {
+			t.Errorf("parse(%q): -send %q, args %q; want %q, %q", tt.args, *send, fs.Args(), tt.send, tt.pos)
+		}
 	}
 }
 
@@ -111,8 +152,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// ask connects, sends one frame and returns the reply, or "" on failure.
-func ask(url string) string {
+// ask connects, sends {"action":"version"} and returns the reply, or "" on
+// failure.
+func ask(url string) string { return askFrame(url, `{"action":"version"}`) }
+
+// askFrame connects, sends frame and returns the reply, or "" on failure.
+func askFrame(url, frame string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, url, nil)
@@ -120,7 +165,7 @@ func ask(url string) string {
 		return ""
 	}
 	defer c.CloseNow()
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"version"}`)); err != nil {
+	if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
 		return ""
 	}
 	_, data, err := c.Read(ctx)
@@ -182,8 +227,16 @@ func TestDevRebuilds(t *testing.T) {
 		}
 	}
 
+	// One JSON line per invocation, since stdout is not a terminal.
+	waitFor(t, "the invocation log", 5*time.Second, func() bool {
+		return strings.Contains(stdout.String(), `"route":"version","connectionId":"`)
+	})
+
 	write(strings.Replace(devApp, "VERSION", "v2", 1))
 	waitFor(t, "the rebuild to serve v2", 90*time.Second, func() bool { return ask(url) == "v2" })
+	if !strings.Contains(stderr.String(), "mullet dev: main.go changed; rebuilding") {
+		t.Fatalf("the rebuild does not name the changed file:\n%s", stderr.String())
+	}
 
 	write(strings.Replace(devApp, `"VERSION")`, `"v3") +`, 1))
 	waitFor(t, "the build failure to be reported", 90*time.Second, func() bool {

@@ -19,10 +19,11 @@ import (
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator and rebuilds and restarts it when a .go file under DIR changes.\nA build that fails is reported and the last good build keeps serving.", stderr)
+	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator, and rebuilds and restarts it when a file under DIR changes\n(.go, go.mod, go.sum, .html, .js, .css), once saves have settled for\n-debounce. A build that fails is reported and the last good build keeps serving.\nThe app prints one line per invocation (route, connection, status,\nlatency): aligned text on a terminal, JSON lines otherwise; set\nMULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; loopback unless you mean otherwise")
 	stage := fs.String("stage", "local", "API Gateway stage name: ws://ADDR/STAGE")
-	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed .go files")
+	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed files (.go, go.mod, go.sum, .html, .js, .css)")
+	debounce := fs.Duration("debounce", 200*time.Millisecond, "rebuild once files have stopped changing for this long (editors save in bursts)")
 	storeKind := fs.String("store", "memory", "where state lives: memory (embedded) or dynamodb")
 	endpoint := fs.String("dynamodb-endpoint", "", "with -store dynamodb: a DynamoDB-API server URL, e.g. http://127.0.0.1:4567; empty uses the AWS configuration chain (real DynamoDB)")
 	table := fs.String("table", "", "with -store dynamodb: the table name (keys pk/sk, TTL attribute ttl)")
@@ -57,7 +58,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mullet dev: -store %q: use memory or dynamodb\n", *storeKind)
 		return 2
 	}
-	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, env: env, stdout: stdout, stderr: stderr}
+	if *poll <= 0 || *debounce < 0 {
+		fmt.Fprintf(stderr, "mullet dev: -poll must be positive and -debounce not negative\n")
+		return 2
+	}
+	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, stdout: stdout, stderr: stderr}
 	if err := d.run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 		return 1
@@ -67,7 +72,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type devLoop struct {
 	dir, addr, stage string
-	poll             time.Duration
+	poll, debounce   time.Duration
 	env              []string
 	stdout, stderr   io.Writer
 
@@ -96,6 +101,12 @@ func (d *devLoop) run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(d.tmp)
 
+	// The snapshot is taken before the first build, so that a change made
+	// during it is built too.
+	last, err := snapshot(d.dir)
+	if err != nil {
+		return err
+	}
 	bin, err := d.build(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("first build failed; fix it and run mullet dev again:\n%v", err)
@@ -105,41 +116,37 @@ func (d *devLoop) run(ctx context.Context) error {
 	}
 	defer d.stop()
 
-	last, err := snapshot(d.dir)
-	if err != nil {
-		return err
-	}
-	tick := time.NewTicker(d.poll)
-	defer tick.Stop()
+	w := &watcher{snapshot: func() (string, error) { return snapshot(d.dir) }, poll: d.poll, quiet: d.debounce}
+	changes := make(chan change, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go w.watch(watchCtx, last, changes)
 	for n := 1; ; {
+		var ch change
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-d.done:
 			d.done = nil
 			fmt.Fprintf(d.stderr, "mullet dev: the app exited (%v); waiting for a change to rebuild\n", describeExit(err))
-		case <-tick.C:
-		}
-		cur, err := snapshot(d.dir)
-		if err != nil {
-			return err
-		}
-		if cur == last {
 			continue
+		case ch = <-changes:
 		}
-		// Debounce: editors write several files in a burst.
-		time.Sleep(d.poll)
-		if cur, err = snapshot(d.dir); err != nil {
-			return err
+		if ch.err != nil {
+			return ch.err
 		}
-		last = cur
-		fmt.Fprintf(d.stdout, "mullet dev: change detected, rebuilding\n")
+		fmt.Fprintf(d.stderr, "mullet dev: %s changed; rebuilding\n", describeChange(d.dir, ch.files))
+		start := time.Now()
 		next, err := d.build(ctx, n)
 		n++
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			fmt.Fprintf(d.stderr, "mullet dev: build failed; still serving the last good build\n%v\n", err)
 			continue
 		}
+		fmt.Fprintf(d.stderr, "mullet dev: built in %v; restarting\n", time.Since(start).Round(10*time.Millisecond))
 		d.stop()
 		if err := d.start(next); err != nil {
 			return err

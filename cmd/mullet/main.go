@@ -1,7 +1,15 @@
-// Command mullet is the command line of the mullet framework: it runs an app
-// locally behind the API Gateway emulator, rebuilding it on change.
+// Command mullet is the command line of the mullet framework: it creates
+// projects, runs an app locally behind the API Gateway emulator (rebuilding
+// it on change), talks to websocket endpoints and to the @connections API,
+// and wraps the cdk CLI to synthesize and deploy.
 //
-//	mullet dev [-addr 127.0.0.1:8080] [-stage local] DIR
+//	mullet new [-module PATH] [-dir DIR] [-mullet-checkout DIR] NAME
+//	mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] DIR
+//	mullet connect [-send FRAME]... [-wait 1s] URL
+//	mullet post -endpoint URL ID DATA | -get ID | -delete ID
+//	mullet synth [-cdk PATH] DIR
+//	mullet deploy [-profile NAME] [-yes] DIR
+//	mullet bench [flags]
 package main
 
 import (

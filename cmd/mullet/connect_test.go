@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/mullettest"
+
+	chatapp "github.com/mulletgo/mullet/examples/chat/app"
+)
+
+// toolApp is a small app for the client commands' tests: whoami answers
+// the caller's connection ID, bye closes the caller's connection.
+func toolApp() *framework.App[struct{}] {
+	app := framework.New[struct{}]("tools", nil)
+	framework.Handle(app, "whoami", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
+		return c.Reply(ctx, c.ConnectionID())
+	}, framework.TwoWay())
+	framework.Handle(app, "bye", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
+		return c.Close(ctx, c.ConnectionID())
+	})
+	return app
+}
+
+// need skips the test when a tool is missing, unless CI=true, where a
+// missing tool is a failure.
+func need(t *testing.T, what, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(what)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found (CI=true): %s", what, install)
+	}
+	t.Skipf("%s not found: %s", what, install)
+	return ""
+}
+
+func TestConnect(t *testing.T) {
+	srv := mullettest.NewServer(t, toolApp(), nil)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string // in order
+		stderr []string
+	}{
+		{
+			name:   "send and print the reply",
+			args:   []string{"connect", srv.URL, "-send", `{"action":"whoami"}`, "-wait", "300ms"},
+			stdout: []string{`> {"action":"whoami"}`, "\n< "},
+			stderr: []string{"connected to " + srv.URL, "closed: 1000 (normal closure)"},
+		},
+		{
+			name:   "several frames, and API Gateway's error frame for one without a route",
+			args:   []string{"connect", "-send", `{"action":"whoami"}`, "-send", "hello", "-wait", "300ms", srv.URL},
+			stdout: []string{`> {"action":"whoami"}`, "> hello", `< {"message": "Forbidden"`},
+		},
+		{
+			name:   "the server closes",
+			args:   []string{"connect", srv.URL, "-send", `{"action":"bye"}`, "-wait", "5s"},
+			stdout: []string{`> {"action":"bye"}`},
+			stderr: []string{"closed by the server: 1000 (normal closure)"},
+		},
+		{
+			name:   "http URL taken as ws",
+			args:   []string{"connect", "-send", `{"action":"whoami"}`, "-wait", "100ms", strings.Replace(srv.URL, "ws://", "http://", 1)},
+			stdout: []string{`> {"action":"whoami"}`},
+		},
+		{
+			name:   "wrong stage",
+			args:   []string{"connect", strings.TrimSuffix(srv.URL, "/local") + "/prod", "-send", "x"},
+			code:   1,
+			stderr: []string{"refused the websocket handshake", "404 Not Found", "check the stage"},
+		},
+		{
+			name:   "refused",
+			args:   []string{"connect", "ws://127.0.0.1:1/local", "-send", "x"},
+			code:   1,
+			stderr: []string{"cannot connect to ws://127.0.0.1:1/local: connection refused; is the server running?"},
+		},
+		{name: "missing URL", args: []string{"connect"}, code: 2, stderr: []string{"missing URL"}},
+		{name: "unquoted frame", args: []string{"connect", srv.URL, "hello"}, code: 2, stderr: []string{"one URL expected", "quote a frame"}},
+		{name: "not a websocket URL", args: []string{"connect", "ftp://example.com/x"}, code: 2, stderr: []string{`scheme "ftp" is not a websocket scheme`}},
+		{name: "no scheme", args: []string{"connect", "127.0.0.1:8080/local"}, code: 2, stderr: []string{"ws://127.0.0.1:8080/local"}},
+		{name: "bad header", args: []string{"connect", "-header", "nocolon", srv.URL}, code: 2, stderr: []string{"'Name: value'"}},
+		{name: "bad flag", args: []string{"connect", "-snd", "x", srv.URL}, code: 2, stderr: []string{"did you mean -send?"}},
+		{name: "help", args: []string{"connect", "-h"}, code: 0, stderr: []string{"Usage: mullet connect", "-send"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.code || !containsInOrder(stdout, tt.stdout) || !containsInOrder(stderr, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant stdout %q, stderr %q", code, tt.code, stdout, stderr, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
+func containsInOrder(s string, parts []string) bool {
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
+}
+
+// TestConnectStdin sends frames read from stdin (not a terminal), then
+// closes at the end of input after printing the replies.
+func TestConnectStdin(t *testing.T) {
+	srv := mullettest.NewServer(t, chatapp.New(), nil)
+	var stdout, stderr syncBuffer
+	s := &session{
+		url:         srv.URL,
+		wait:        500 * time.Millisecond,
+		dialTimeout: 5 * time.Second,
+		stdin:       strings.NewReader("{\"action\":\"nick\",\"nick\":\"pipe\"}\n\n{\"action\":\"join\",\"room\":\"lobby\"}\r\n"),
+		stdout:      &stdout,
+		stderr:      &stderr,
+	}
+	if code := s.run(context.Background()); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		`> {"action":"nick","nick":"pipe"}`,
+		`< {"type":"nick","nick":"pipe"}`,
+		`> {"action":"join","room":"lobby"}`,
+		// The emulator, like API Gateway, invokes concurrently: join may
+		// run before nick has saved the nickname.
+		`< {"type":"joined","room":"lobby","nick":"`,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Fatalf("stdout lacks %s:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "closed: 1000 (normal closure)") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+}
+
+func TestPrefixLines(t *testing.T) {
+	got := prefixLines("< ", "{\n  \"message\": \"Forbidden\"\n}\n")
+	want := "< {\n    \"message\": \"Forbidden\"\n  }\n"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestConnectTmux drives an interactive mullet connect session in a real
+// terminal (tmux) against the chat example: typed frames go out, replies
+// and pushes come back, Ctrl-D closes.
+func TestConnectTmux(t *testing.T) {
+	tmux := need(t, "tmux", "install tmux (apt-get install tmux)")
+	srv := mullettest.NewServer(t, chatapp.New(), nil)
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mullet")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	conf := filepath.Join(dir, "tmux.conf")
+	// Keep the pane after mullet exits, to see its last words.
+	if err := os.WriteFile(conf, []byte("set -g remain-on-exit on\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "tmux.sock")
+	tm := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, tmux, append([]string{"-S", sock, "-f", conf}, args...)...)
+		cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	tm("new-session", "-d", "-s", "connect", "-x", "200", "-y", "50", bin+" connect "+srv.URL)
+	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	pane := func() string { return tm("capture-pane", "-p", "-t", "connect") }
+	waitPane := func(want string) string {
+		t.Helper()
+		var p string
+		waitFor(t, "the pane to show "+want, 20*time.Second, func() bool {
+			p = pane()
+			return strings.Contains(p, want)
+		})
+		return p
+	}
+	waitPane("Ctrl-D to quit")
+	for _, step := range []struct{ frame, reply string }{
+		{`{"action":"nick","nick":"tmux"}`, `< {"type":"nick","nick":"tmux"}`},
+		{`{"action":"join","room":"lobby"}`, `< {"type":"joined","room":"lobby","nick":"tmux"}`},
+		{`{"action":"send","room":"lobby","text":"hello from a terminal"}`, `< {"type":"message","room":"lobby","from":"tmux","text":"hello from a terminal"}`},
+		{`{"action":"nick","nick":""}`, `< {"message": "Invalid request body"`},
+	} {
+		tm("send-keys", "-t", "connect", "-l", step.frame)
+		tm("send-keys", "-t", "connect", "Enter")
+		waitPane(step.reply)
+	}
+	tm("send-keys", "-t", "connect", "C-d")
+	p := waitPane("closed: 1000 (normal closure)")
+	t.Logf("tmux pane:\n%s", squeezeBlankLines(p))
+	for _, want := range []string{
+		`> {"action":"nick","nick":"tmux"}` + "\n" + `< {"type":"nick","nick":"tmux"}`,
+		`> {"action":"join","room":"lobby"}` + "\n" + `< {"type":"joined","room":"lobby","nick":"tmux"}`,
+	} {
+		if !strings.Contains(p, want) {
+			t.Fatalf("pane lacks %q", want)
+		}
+	}
+}
+
+// squeezeBlankLines drops the empty lines of a captured pane.
+func squeezeBlankLines(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
