@@ -41,6 +41,7 @@ type App[S any] struct {
 	routes     map[string]*route[S]
 	middleware []Middleware
 	barriers   []manifest.Barrier
+	authorizer Authorizer
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -79,6 +80,10 @@ func New[S any](name string, opts *Options) *App[S] {
 	rse, err := selection.Parse(expr)
 	if err != nil {
 		panic(fmt.Sprintf("framework.New(%q): bad RouteSelectionExpression: %v", name, err))
+	}
+	var zero S
+	if _, err := json.Marshal(zero); err != nil {
+		panic(fmt.Sprintf("framework.New(%q): the state type %s cannot be stored as JSON (%v); use a type encoding/json can marshal, without channels or funcs", name, typeName[S](), err))
 	}
 	return &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S])}
 }
@@ -132,6 +137,7 @@ func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Con
 	for _, o := range opts {
 		o(&cfg)
 	}
+	checkSelectionFields[T](a.rse, key)
 	s := cfg.schema
 	if s == nil {
 		extra := make(map[string]json.RawMessage)
@@ -189,6 +195,32 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 	}})
 }
 
+// Authorize declares the app's $connect authorizer. It runs inside the
+// $connect invocation, before the connection is recorded and before the
+// OnConnect handler: returning an error refuses the connection (an *Error
+// with a 4xx Status, see Reject, gives the client that status, usually 401
+// or 403; any other error gives 500 and is logged) and nothing is stored.
+// The AuthContext it returns for an allowed connection is kept with the
+// connection's record and handed to every later invocation of that
+// connection by Invocation.Authorizer, as API Gateway hands a Lambda
+// authorizer's context to every later event in requestContext.authorizer.
+//
+// When API Gateway has already run a Lambda authorizer for $connect (the
+// event's requestContext.authorizer carries a principalId, see
+// App.LambdaAuthorizer), the framework does not run fn again: it records
+// the context API Gateway passed.
+//
+// It panics if fn is nil or if the app already has an authorizer.
+func (a *App[S]) Authorize(fn Authorizer) {
+	if fn == nil {
+		panic("framework: Authorize: nil authorizer")
+	}
+	if a.authorizer != nil {
+		panic(fmt.Sprintf("framework: Authorize is called twice in app %q; an app has one $connect authorizer", a.name))
+	}
+	a.authorizer = fn
+}
+
 func (a *App[S]) addReserved(key string, fn func(ctx context.Context, c *Conn[S]) error, twoWay bool) {
 	if fn == nil {
 		panic(fmt.Sprintf("framework: %s: nil handler", key))
@@ -229,6 +261,45 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 	m.Barriers = append(m.Barriers, a.barriers...)
 	m.Normalize()
 	return m
+}
+
+// checkSelectionFields panics if the payload type T declares a top-level
+// field that the route selection expression reads with a Go type that can
+// never hold the route key: its schema would refuse every frame of the
+// route.
+func checkSelectionFields[T any](rse *selection.Expression, key string) {
+	t := reflect.TypeFor[T]()
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	if json.Valid([]byte(key)) {
+		return // a key such as "5" or "true" is selected from a number or a boolean
+	}
+	for _, path := range rse.Paths() {
+		if len(path) != 1 {
+			continue // a nested path reads inside an object
+		}
+		name := path[0]
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if jsonName == "" && !f.Anonymous {
+				jsonName = f.Name
+			}
+			if jsonName != name || !f.IsExported() {
+				continue
+			}
+			switch ft := f.Type; {
+			case ft.Kind() == reflect.String, ft.Kind() == reflect.Interface, ft == reflect.TypeFor[json.RawMessage]():
+			default:
+				panic(fmt.Sprintf("framework.Handle(%q): payload type %s declares field %q as %s, but the route selection expression %s reads that field as the route key, a string; drop the field or make it a string",
+					key, typeName[T](), name, ft, rse))
+			}
+		}
+	}
 }
 
 func typeName[T any]() string {

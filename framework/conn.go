@@ -21,7 +21,11 @@ import (
 // Its methods are safe for concurrent use by the goroutines of one
 // invocation.
 type Invocation struct {
-	event  *events.APIGatewayWebsocketProxyRequest
+	event *events.APIGatewayWebsocketProxyRequest
+	// id is the caller's connection ID, fixed when the invocation starts:
+	// state, groups and the authorizer context are always the caller's
+	// own, even if a middleware changes the event.
+	id     string
 	body   []byte
 	rt     *boundRuntime
 	twoWay bool
@@ -30,10 +34,54 @@ type Invocation struct {
 	replyMu sync.Mutex
 	reply   []byte
 	replied bool
+
+	authMu     sync.Mutex
+	auth       AuthContext
+	authLoaded bool
 }
 
 // ConnectionID returns the caller's connection ID.
-func (inv *Invocation) ConnectionID() string { return inv.event.RequestContext.ConnectionID }
+func (inv *Invocation) ConnectionID() string { return inv.id }
+
+// Authorizer returns the context the app's authorizer (see App.Authorize)
+// returned for the caller's connection at $connect, or, when API Gateway
+// ran a Lambda authorizer, the context API Gateway passes in the event's
+// requestContext.authorizer. Values kept by the framework are strings
+// ("42", "true"). It returns nil and no error for an app without an
+// authorizer. The context is read once per invocation, from the event when
+// API Gateway supplied it and otherwise from the connection's record; a
+// connection whose record is gone gives an error matching
+// store.ErrNotFound, never a nil context that could pass for "no
+// authorizer".
+func (inv *Invocation) Authorizer(ctx context.Context) (AuthContext, error) {
+	inv.authMu.Lock()
+	defer inv.authMu.Unlock()
+	if inv.authLoaded {
+		return inv.auth, nil
+	}
+	if m, ok := gatewayAuthorizer(inv.event); ok {
+		inv.auth, inv.authLoaded = AuthContext(m), true
+		return inv.auth, nil
+	}
+	if !inv.rt.authorizes {
+		inv.authLoaded = true
+		return nil, nil
+	}
+	var rec store.Connection
+	err := retryStore(ctx, func() error {
+		var err error
+		rec, err = inv.rt.store.GetConnection(ctx, inv.id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("framework: authorizer context of %s: %w", inv.id, err)
+	}
+	inv.auth, inv.authLoaded = expandAuthContext(rec.Authorizer), true
+	if inv.auth == nil {
+		inv.auth = AuthContext{}
+	}
+	return inv.auth, nil
+}
 
 // RequestID returns API Gateway's request ID for this invocation.
 func (inv *Invocation) RequestID() string { return inv.event.RequestContext.RequestID }

@@ -61,6 +61,9 @@ type boundRuntime struct {
 	now       func() time.Time
 	maxDepth  int
 	zeroState []byte
+	// authorizes reports that the app declared an authorizer, so that its
+	// context may be on connection records.
+	authorizes bool
 }
 
 // forget removes a connection found gone. Failures are logged: the record
@@ -88,7 +91,7 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	if rt != nil {
 		r = *rt
 	}
-	b := &boundRuntime{store: r.Store, callback: r.Callback, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth}
+	b := &boundRuntime{store: r.Store, callback: r.Callback, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
@@ -145,12 +148,55 @@ func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsoc
 }
 
 func (f *function[S]) newConn(event *events.APIGatewayWebsocketProxyRequest, body []byte, twoWay bool) *Conn[S] {
-	c := &Conn[S]{Invocation: &Invocation{event: event, body: body, rt: f.rt, twoWay: twoWay}}
+	c := &Conn[S]{Invocation: &Invocation{event: event, id: event.RequestContext.ConnectionID, body: body, rt: f.rt, twoWay: twoWay}}
 	c.conn = c
 	return c
 }
 
+// authorization is the outcome of authorize.
+type authorization struct {
+	ac          AuthContext       // as the authorizer or API Gateway gave it
+	flat        map[string]string // as the connection record keeps it
+	fromGateway bool              // API Gateway ran a Lambda authorizer
+}
+
+// authorize runs the app's authorizer for a $connect event, unless API
+// Gateway already ran one. It returns the context to record, or the
+// response that refuses the connection.
+func (f *function[S]) authorize(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (authorization, *events.APIGatewayProxyResponse) {
+	var ac AuthContext
+	m, fromGateway := gatewayAuthorizer(event)
+	if fromGateway {
+		ac = AuthContext(m)
+	} else if fn := f.app.authorizer; fn != nil {
+		var err error
+		ac, err = runAuthorizer(ctx, fn, newConnectRequest(event))
+		if err != nil {
+			status := statusOf(err)
+			if status >= 500 {
+				f.logFailure(event, "$connect authorizer failed", err)
+			} else {
+				f.rt.logger.Info("connection refused by the authorizer", "requestId", event.RequestContext.RequestID,
+					"connectionId", event.RequestContext.ConnectionID, "status", status, "reason", clientMessage(err))
+			}
+			return authorization{}, &events.APIGatewayProxyResponse{StatusCode: status, Body: clientMessage(err)}
+		}
+	} else {
+		return authorization{}, nil
+	}
+	flat, err := flattenAuthContext(ac)
+	if err != nil {
+		f.logFailure(event, "$connect authorizer returned a bad context", err)
+		return authorization{}, &events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError, Body: "Internal server error"}
+	}
+	return authorization{ac: ac, flat: flat, fromGateway: fromGateway}, nil
+}
+
 func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	auth, refused := f.authorize(ctx, event)
+	if refused != nil {
+		return *refused
+	}
 	rc := &event.RequestContext
 	connectedAt := time.UnixMilli(rc.ConnectedAt)
 	if rc.ConnectedAt == 0 {
@@ -159,6 +205,7 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 	rec := store.Connection{
 		ID: rc.ConnectionID, ConnectedAt: connectedAt, SourceIP: rc.Identity.SourceIP,
 		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
+		Authorizer: auth.flat,
 	}
 	if err := retryStore(ctx, func() error { return f.rt.store.PutConnection(ctx, rec) }); err != nil {
 		f.logFailure(event, "store connection record", err)
@@ -169,6 +216,17 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
 	}
 	c := f.newConn(event, nil, false)
+	switch {
+	case auth.fromGateway:
+		// API Gateway's own map, as later events will carry it.
+		c.auth, c.authLoaded = auth.ac, true
+	case f.app.authorizer != nil:
+		// As later invocations will read it from the record.
+		c.auth, c.authLoaded = expandAuthContext(auth.flat), true
+		if c.auth == nil {
+			c.auth = AuthContext{}
+		}
+	}
 	if err := h(ctx, c.Invocation); err != nil {
 		f.rt.forget(ctx, rc.ConnectionID)
 		status := statusOf(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultExpression is the route selection expression API Gateway proposes
@@ -227,7 +228,7 @@ func lookupRaw(data []byte, path []string) (string, error) {
 // escapes only when the token has any.
 func keyEquals(raw []byte, field string) bool {
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return string(inner) == field
 	}
 	var s string
@@ -241,7 +242,9 @@ func scalar(v []byte) (string, error) {
 	switch v[0] {
 	case '"':
 		inner := v[1 : len(v)-1]
-		if bytes.IndexByte(inner, '\\') < 0 {
+		// Without escapes or invalid UTF-8 (which decoding replaces with
+		// U+FFFD) the token is the string itself.
+		if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 			return string(inner), nil
 		}
 		var s string

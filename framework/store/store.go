@@ -35,6 +35,10 @@ type Connection struct {
 	ConnectedAt time.Time
 	SourceIP    string
 	UserAgent   string
+	// Authorizer is the context the app's $connect authorizer passed on
+	// for this connection (nil if none), kept so that later invocations
+	// see it, as API Gateway's requestContext.authorizer.
+	Authorizer map[string]string
 	// Expires is when the record, its state and its group memberships
 	// expire. Reads treat expired items as absent.
 	Expires time.Time

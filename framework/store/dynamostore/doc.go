@@ -17,6 +17,8 @@
 //	item                pk                 sk            other attributes
 //	connection          conn#<id>          conn          connectedAt (N, Unix ms), sourceIp (S),
 //	                                                     userAgent (S), ttl (N), ver (N),
+//	                                                     auth (M of S: the authorizer context,
+//	                                                     absent without one),
 //	                                                     state (B, absent until saved non-empty),
 //	                                                     groups (SS: groups joined, for cleanup)
 //	group membership    group#<name>       conn#<id>     ttl (N, the connection's)

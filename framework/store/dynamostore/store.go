@@ -149,6 +149,7 @@ const (
 	attrConnectedAt = "connectedAt"
 	attrSourceIP    = "sourceIp"
 	attrUserAgent   = "userAgent"
+	attrAuth        = "auth"
 	attrState       = "state"
 	attrVersion     = "ver"
 	attrGroups      = "groups"
@@ -170,15 +171,16 @@ const (
 const itemOverhead = 128
 
 type connItem struct {
-	PK          string   `dynamodbav:"pk"`
-	SK          string   `dynamodbav:"sk"`
-	ConnectedAt int64    `dynamodbav:"connectedAt"`
-	SourceIP    string   `dynamodbav:"sourceIp,omitempty"`
-	UserAgent   string   `dynamodbav:"userAgent,omitempty"`
-	TTL         int64    `dynamodbav:"ttl,omitempty"`
-	Version     int64    `dynamodbav:"ver"`
-	State       []byte   `dynamodbav:"state,omitempty"`
-	Groups      []string `dynamodbav:"groups,stringset,omitempty"`
+	PK          string            `dynamodbav:"pk"`
+	SK          string            `dynamodbav:"sk"`
+	ConnectedAt int64             `dynamodbav:"connectedAt"`
+	SourceIP    string            `dynamodbav:"sourceIp,omitempty"`
+	UserAgent   string            `dynamodbav:"userAgent,omitempty"`
+	Auth        map[string]string `dynamodbav:"auth,omitempty"`
+	TTL         int64             `dynamodbav:"ttl,omitempty"`
+	Version     int64             `dynamodbav:"ver"`
+	State       []byte            `dynamodbav:"state,omitempty"`
+	Groups      []string          `dynamodbav:"groups,stringset,omitempty"`
 }
 
 type memberItem struct {
@@ -305,6 +307,10 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 		PK: connPrefix + c.ID, SK: connSK,
 		ConnectedAt: c.ConnectedAt.UnixMilli(),
 		SourceIP:    c.SourceIP, UserAgent: c.UserAgent,
+		Auth: c.Authorizer,
+	}
+	if len(it.Auth) == 0 {
+		it.Auth = nil
 	}
 	if !c.Expires.IsZero() {
 		it.TTL = ttlOf(c.Expires)
@@ -335,7 +341,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if err := ctx.Err(); err != nil {
 		return store.Connection{}, err
 	}
-	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrTTL)
+	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrAuth, attrTTL)
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -349,6 +355,9 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	c := store.Connection{
 		ID: id, ConnectedAt: time.UnixMilli(it.ConnectedAt),
 		SourceIP: it.SourceIP, UserAgent: it.UserAgent,
+	}
+	if len(it.Auth) > 0 {
+		c.Authorizer = it.Auth
 	}
 	if it.TTL != 0 {
 		c.Expires = time.Unix(it.TTL, 0)

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -113,6 +114,7 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	if old, ok := s.conns[c.ID]; ok {
 		s.dropConn(c.ID, old)
 	}
+	c.Authorizer = cloneAuth(c.Authorizer)
 	s.conns[c.ID] = &conn{rec: c}
 	return nil
 }
@@ -128,7 +130,19 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if !ok {
 		return store.Connection{}, store.ErrNotFound
 	}
-	return c.rec, nil
+	rec := c.rec
+	rec.Authorizer = cloneAuth(rec.Authorizer)
+	return rec, nil
+}
+
+// cloneAuth copies an authorizer context, so that callers never share the
+// stored map. Empty becomes nil, as a DynamoDB item without the attribute
+// reads back.
+func cloneAuth(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
 }
 
 // DeleteConnection implements store.Store.

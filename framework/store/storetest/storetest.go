@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"BarrierDuplicateWhenFull", testBarrierDuplicateWhenFull},
 		{"BarrierArrivalOrder", testBarrierArrivalOrder},
 		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
+		{"ConnectionAuthorizer", testConnectionAuthorizer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

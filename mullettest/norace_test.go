@@ -1,0 +1,6 @@
+//go:build !race
+
+package mullettest_test
+
+// raceDetector reports a -race build.
+const raceDetector = false
