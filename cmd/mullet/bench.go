@@ -191,13 +191,16 @@ type echoResult struct {
 	// cpuPerRT is the server process's CPU time per round trip, which
 	// other load on the machine barely disturbs.
 	cpuPerRT time.Duration
+	// fdsBefore and fdsAfter are the server's open descriptors before the
+	// clients connected and a second after they all closed.
+	fdsBefore, fdsAfter int
 }
 
 func (b *bench) run(ctx context.Context, targets []*target, counts []int) error {
 	switch b.mode {
 	case "echo":
 		fmt.Fprintf(b.out, "echo: route=%s payload=%dB duration=%v per run\n", b.route, b.payload, b.duration)
-		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %10s %8s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "cpu/rt", "fds", "errors")
+		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %10s %14s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "cpu/rt", "fds b/run/a", "errors")
 		var results []echoResult
 		for _, n := range counts {
 			for _, t := range targets {
@@ -206,14 +209,16 @@ func (b *bench) run(ctx context.Context, targets []*target, counts []int) error 
 					return fmt.Errorf("%s, %d connections: %w", t.name, n, err)
 				}
 				results = append(results, r)
-				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %10v %8d %8d\n", r.target, r.conns, r.rps,
-					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.cpuPerRT.Round(time.Microsecond), r.fds, r.errors)
+				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %10v %14s %8d\n", r.target, r.conns, r.rps,
+					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.cpuPerRT.Round(time.Microsecond),
+					fmt.Sprintf("%d/%d/%d", r.fdsBefore, r.fds, r.fdsAfter), r.errors)
 			}
 		}
 		fmt.Fprint(b.out, "RESULT mode=echo route="+b.route)
 		for _, r := range results {
-			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d %s_c%d_cpu_us_per_rt=%.1f", r.target, r.conns, r.rps,
-				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds(), r.target, r.conns, float64(r.cpuPerRT.Nanoseconds())/1000)
+			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d %s_c%d_cpu_us_per_rt=%.1f %s_c%d_fds_before=%d %s_c%d_fds_after=%d", r.target, r.conns, r.rps,
+				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds(), r.target, r.conns, float64(r.cpuPerRT.Nanoseconds())/1000,
+				r.target, r.conns, r.fdsBefore, r.target, r.conns, r.fdsAfter)
 		}
 		for _, n := range counts {
 			m, bare := find(results, "mullet", n), find(results, "bare", n)
@@ -309,15 +314,17 @@ func dialAll(ctx context.Context, url string, n int) ([]*websocket.Conn, []time.
 var benchHTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
 
 func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) {
+	fdsBefore := fdCount(t.pid())
 	conns, _, err := dialAll(ctx, t.url, n)
 	if err != nil {
 		return echoResult{}, err
 	}
-	defer func() {
+	closeAll := func() {
 		for _, c := range conns {
 			c.CloseNow()
 		}
-	}()
+	}
+	defer closeAll()
 	frame := b.frame(t)
 	cpu0 := cpuTime(t.pid())
 	runCtx, cancel := context.WithTimeout(ctx, b.duration)
@@ -361,6 +368,9 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 		if len(all) > 0 {
 			r.cpuPerRT = (cpuTime(pid) - cpu0) / time.Duration(len(all))
 		}
+		closeAll()
+		time.Sleep(time.Second)
+		r.fdsBefore, r.fdsAfter = fdsBefore, fdCount(pid)
 	}
 	return r, nil
 }
