@@ -38,10 +38,11 @@ type App[S any] struct {
 	rse      *selection.Expression
 	stateTTL time.Duration
 
-	routes     map[string]*route[S]
-	middleware []Middleware
-	barriers   []manifest.Barrier
-	authorizer Authorizer
+	routes       map[string]*route[S]
+	middleware   []Middleware
+	barriers     []manifest.Barrier
+	authorizer   Authorizer
+	authorizeCfg authorizeConfig
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -210,8 +211,15 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 // App.LambdaAuthorizer), the framework does not run fn again: it records
 // the context API Gateway passed.
 //
+// In AWS, infra/ deploys fn as API Gateway's Lambda REQUEST authorizer for
+// $connect, served by the app's own function (see IdentitySources); without
+// infra it still runs inside $connect.
+//
 // It panics if fn is nil or if the app already has an authorizer.
-func (a *App[S]) Authorize(fn Authorizer) {
+func (a *App[S]) Authorize(fn Authorizer, opts ...AuthorizeOption) {
+	for _, o := range opts {
+		o(&a.authorizeCfg)
+	}
 	if fn == nil {
 		panic("framework: Authorize: nil authorizer")
 	}
@@ -219,6 +227,22 @@ func (a *App[S]) Authorize(fn Authorizer) {
 		panic(fmt.Sprintf("framework: Authorize is called twice in app %q; an app has one $connect authorizer", a.name))
 	}
 	a.authorizer = fn
+}
+
+// AuthorizeOption configures App.Authorize.
+type AuthorizeOption func(*authorizeConfig)
+
+type authorizeConfig struct {
+	identitySources []string
+}
+
+// IdentitySources names the request parts API Gateway's REQUEST authorizer
+// requires, e.g. "route.request.querystring.token" (browsers cannot set
+// headers on a WebSocket) or "route.request.header.Authorization" (the
+// default). A $connect request missing one is refused with 401 before the
+// authorizer runs.
+func IdentitySources(sources ...string) AuthorizeOption {
+	return func(c *authorizeConfig) { c.identitySources = append(c.identitySources, sources...) }
 }
 
 func (a *App[S]) addReserved(key string, fn func(ctx context.Context, c *Conn[S]) error, twoWay bool) {
@@ -259,6 +283,9 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 		m.Routes = append(m.Routes, mr)
 	}
 	m.Barriers = append(m.Barriers, a.barriers...)
+	if a.authorizer != nil {
+		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.authorizeCfg.identitySources...)}
+	}
 	m.Normalize()
 	return m
 }

@@ -3,6 +3,9 @@ package framework
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -22,3 +25,55 @@ func LambdaHandler(inv Invoker) func(context.Context, events.APIGatewayWebsocket
 }
 
 func base64StdDecode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// AuthorizerFunc is an API Gateway Lambda REQUEST authorizer, as
+// App.LambdaAuthorizer returns it.
+type AuthorizerFunc func(context.Context, AuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error)
+
+// LambdaEntry is the handler of a function that is both the app's
+// integration and, when auth is not nil, its $connect authorizer (infra/
+// deploys it so for an app that calls Authorize). It tells the two events
+// apart by the authorizer's methodArn:
+//
+//	lambda.StartHandlerFunc(framework.LambdaEntry(app.Bind(rt), app.LambdaAuthorizer()))
+func LambdaEntry(inv Invoker, auth AuthorizerFunc) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			MethodArn string `json:"methodArn"`
+			Type      string `json:"type"`
+		}
+		_ = json.Unmarshal(raw, &probe)
+		if probe.MethodArn != "" && probe.Type == "REQUEST" {
+			if auth == nil {
+				return nil, errors.New("framework: an authorizer event reached an app that declares no authorizer (call app.Authorize, or remove the authorizer from $connect)")
+			}
+			var ev AuthorizerEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("framework: decode authorizer event: %w", err)
+			}
+			return auth(ctx, ev)
+		}
+		var ev events.APIGatewayWebsocketProxyRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("framework: decode API Gateway event: %w", err)
+		}
+		return inv.Invoke(ctx, &ev)
+	}
+}
+
+// AuthorizingApplication is an Application that may declare a $connect
+// authorizer; *App implements it.
+type AuthorizingApplication interface {
+	Application
+	// Authorizer returns the app's authorizer as an API Gateway Lambda
+	// REQUEST authorizer, or nil if it declares none.
+	Authorizer() AuthorizerFunc
+}
+
+// Authorizer implements AuthorizingApplication.
+func (a *App[S]) Authorizer() AuthorizerFunc {
+	if a.authorizer == nil {
+		return nil
+	}
+	return a.LambdaAuthorizer()
+}

@@ -298,6 +298,17 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		LogGroup:     c.logGroup,
 	})
 
+	// An app that decides $connect itself (framework App.Authorize) gets
+	// API Gateway's Lambda REQUEST authorizer, served by its own function,
+	// unless props name another authorizer.
+	if authorizer == nil && m.Authorizer != nil {
+		var props awsapigatewayv2authorizers.WebSocketLambdaAuthorizerProps
+		if len(m.Authorizer.IdentitySources) > 0 {
+			props.IdentitySource = jsii.Strings(m.Authorizer.IdentitySources...)
+		}
+		authorizer = awsapigatewayv2authorizers.NewWebSocketLambdaAuthorizer(jsii.String("ConnectAuthorizer"), c.function, &props)
+	}
+
 	integration := awsapigatewayv2integrations.NewWebSocketLambdaIntegration(jsii.String("Integration"), c.function, nil)
 	for _, r := range m.Routes {
 		opts := &awsapigatewayv2.WebSocketRouteOptions{

@@ -421,6 +421,22 @@ func TestConnectAuthorizer(t *testing.T) {
 		}
 		checkConnectAuthorization(t, c, "CUSTOM", "{"+auth.ID+"}")
 	})
+	t.Run("the app's own", func(t *testing.T) {
+		props := testProps(t)
+		m := *props.Manifest
+		m.Authorizer = &manifest.Authorizer{IdentitySources: []string{"route.request.querystring.token"}}
+		props.Manifest = &m
+		c := template(t, props)
+		auth := c.one(t, "AWS::ApiGatewayV2::Authorizer")
+		if auth.Properties["AuthorizerType"] != "REQUEST" || canonical(t, auth.Properties["IdentitySource"]) != `["route.request.querystring.token"]` {
+			t.Errorf("authorizer = %v", auth.Properties)
+		}
+		fn := c.one(t, "AWS::Lambda::Function")
+		if uri := render(auth.Properties["AuthorizerUri"]); !strings.Contains(uri, fn.ID) {
+			t.Errorf("authorizer URI %s does not invoke the app's function %s", uri, fn.ID)
+		}
+		checkConnectAuthorization(t, c, "CUSTOM", "{"+auth.ID+"}")
+	})
 	t.Run("iam", func(t *testing.T) {
 		props := testProps(t)
 		props.ConnectAuthorizer = &infra.ConnectAuthorizer{IAM: true}

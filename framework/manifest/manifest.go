@@ -35,6 +35,18 @@ type Manifest struct {
 	State State `json:"state"`
 	// Barriers lists the app's barriers, sorted by name.
 	Barriers []Barrier `json:"barriers,omitempty"`
+	// Authorizer, if set, says the app decides $connect itself (its
+	// function also serves API Gateway's Lambda REQUEST authorizer events).
+	Authorizer *Authorizer `json:"authorizer,omitempty"`
+}
+
+// Authorizer describes the app's $connect authorizer.
+type Authorizer struct {
+	// IdentitySources are the request parts API Gateway requires and passes
+	// to the authorizer, e.g. "route.request.querystring.token"; a request
+	// missing one is refused with 401 without invoking it. Empty means
+	// "route.request.header.Authorization".
+	IdentitySources []string `json:"identitySources,omitempty"`
 }
 
 // Route describes one route.
@@ -109,6 +121,14 @@ func (m *Manifest) Validate() error {
 				return fmt.Errorf("manifest: model name %q is used by two routes", r.Model)
 			}
 			models[r.Model] = true
+		}
+	}
+	if m.Authorizer != nil {
+		for _, src := range m.Authorizer.IdentitySources {
+			if !strings.HasPrefix(src, "route.request.header.") && !strings.HasPrefix(src, "route.request.querystring.") &&
+				!strings.HasPrefix(src, "stageVariables.") && !strings.HasPrefix(src, "context.") {
+				return fmt.Errorf("manifest: authorizer identity source %q: use route.request.header.NAME or route.request.querystring.NAME", src)
+			}
 		}
 	}
 	for _, b := range m.Barriers {
