@@ -1,7 +1,9 @@
 package mullet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +60,15 @@ const (
 	// object a line) or "off". Default: color on a terminal (text if
 	// NO_COLOR is set), JSON lines otherwise.
 	EnvLog = "MULLET_LOG"
+	// EnvPrintManifest, when set to any value, makes Main write the app's
+	// manifest (JSON) to stdout and exit, serving nothing: how `mullet dev
+	// -runtime lambda` learns the routes of a built binary.
+	EnvPrintManifest = "MULLET_PRINT_MANIFEST"
+	// EnvLocalLambda marks a Lambda instance run locally behind an
+	// emulated Lambda Runtime API (`mullet dev -runtime lambda`,
+	// mullettest's Lambda mode). Such instances share no memory, so Main
+	// refuses to start one without MULLET_TABLE.
+	EnvLocalLambda = "MULLET_LOCAL_LAMBDA"
 	// envLambda is set by the Lambda runtime.
 	envLambda = "AWS_LAMBDA_RUNTIME_API"
 )
@@ -95,6 +107,23 @@ type LocalOptions struct {
 	// or "json" (one object a line: time, route, connectionId, requestId,
 	// status, durationMs, and error if the invocation failed).
 	InvocationLogFormat string
+	// Integration, if set, replaces the app bound in this process as what
+	// the emulator invokes: it is called once, with the @connections base
+	// URL (http://ADDR/STAGE) the app must push to, before the server
+	// accepts connections, and returns the integration, such as a
+	// *lambdaruntime.Pool running the app's Lambda binary. The app then
+	// only supplies the manifest, and Store must be nil: the integration
+	// keeps state its own way. ServeLocal closes the integration when it
+	// returns, after the emulator's shutdown (which invokes $disconnect).
+	Integration func(callbackURL string) (Integration, error)
+}
+
+// Integration is what the emulator invokes in place of an app bound in
+// this process, e.g. a *lambdaruntime.Pool. Invoke has the contract of
+// emulator.InvokeFunc.
+type Integration interface {
+	Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
+	Close() error
 }
 
 // Main runs app and exits: as a Lambda function when the Lambda runtime
@@ -102,8 +131,26 @@ type LocalOptions struct {
 // 127.0.0.1:8080) until interrupted. page, if non-nil, is served locally
 // outside the stage path.
 func Main(app framework.Application, page http.Handler) {
+	if os.Getenv(EnvPrintManifest) != "" {
+		data, err := app.Manifest().Marshal()
+		if err == nil {
+			_, err = os.Stdout.Write(append(data, '\n'))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mullet: write the manifest:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getenv(envLambda) != "" {
-		lambda.StartHandlerFunc(framework.LambdaHandler(lambdaInvoker(app)))
+		inv := lambdaInvoker(app)
+		if a, ok := app.(framework.AuthorizingApplication); ok && a.Authorizer() != nil {
+			// infra/ deploys such an app's function as its $connect
+			// authorizer too; LambdaEntry tells the two events apart.
+			lambda.StartHandlerFunc(framework.LambdaEntry(inv, a.Authorizer()))
+			return
+		}
+		lambda.StartHandlerFunc(framework.LambdaHandler(inv))
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -170,18 +217,26 @@ func DynamoDBStore(ctx context.Context, table, endpoint string) (*dynamostore.St
 }
 
 // lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
-// cold start.
+// cold start. A failure here is reported to the Runtime API as an init
+// error and ends the process.
 func lambdaInvoker(app framework.Application) framework.Invoker {
 	ctx := context.Background()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		logger.Error("load AWS configuration", "error", err.Error())
-		os.Exit(1)
+		lambdaInitFailed(logger, "load AWS configuration: "+err.Error())
 	}
 	var st store.Store
 	if table := os.Getenv(EnvTable); table != "" {
-		st = dynamostore.New(dynamodb.NewFromConfig(cfg), table, nil)
+		var optFns []func(*dynamodb.Options)
+		if endpoint := os.Getenv(EnvDynamoDBEndpoint); endpoint != "" {
+			// A DynamoDB-API server, when run locally behind an emulated
+			// Runtime API; never set by infra/.
+			optFns = append(optFns, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+		}
+		st = dynamostore.New(dynamodb.NewFromConfig(cfg, optFns...), table, nil)
+	} else if os.Getenv(EnvLocalLambda) != "" {
+		lambdaInitFailed(logger, "MULLET_TABLE is not set: Lambda instances run locally share no memory, so they need a shared store; pass -store dynamodb -table NAME (and -dynamodb-endpoint URL for a local DynamoDB-API server such as dynalite) to mullet dev -runtime lambda")
 	} else {
 		logger.Warn("MULLET_TABLE is not set: per-connection state is kept in this instance's memory only")
 		st = memstore.New(nil)
@@ -193,11 +248,52 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 	})
 }
 
+// lambdaInitFailed logs msg, reports it to the Lambda Runtime API as the
+// init error (so that Lambda, or the local emulation of it, shows it as the
+// reason the function failed) and exits.
+func lambdaInitFailed(logger *slog.Logger, msg string) {
+	logger.Error(msg)
+	body, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": "Mullet.InitError"})
+	req, err := http.NewRequest(http.MethodPost, "http://"+os.Getenv(envLambda)+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Lambda-Runtime-Function-Error-Type", "Mullet.InitError")
+		client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	os.Exit(1)
+}
+
 // ServeLocal serves app behind the API Gateway emulator until ctx is done.
 func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptions) error {
+	return serveLocal(ctx, app.Manifest(), app, opts)
+}
+
+// ServeManifest serves the API that m declares behind the API Gateway
+// emulator until ctx is done, with opts.Integration, which is required, as
+// the integration: the app runs elsewhere, e.g. as Lambda instances of
+// package lambdaruntime. Page, if set, is served as by ServeLocal.
+func ServeManifest(ctx context.Context, m *manifest.Manifest, opts *LocalOptions) error {
+	if opts == nil || opts.Integration == nil {
+		return errors.New("mullet: ServeManifest needs LocalOptions.Integration: the function the emulator invokes")
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("mullet: manifest: %w", err)
+	}
+	return serveLocal(ctx, m, nil, opts)
+}
+
+// serveLocal serves m with app bound in this process, or with
+// opts.Integration.
+func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Application, opts *LocalOptions) error {
 	var o LocalOptions
 	if opts != nil {
 		o = *opts
+	}
+	if o.Integration != nil && o.Store != nil {
+		return errors.New("mullet: LocalOptions.Store and Integration exclude each other: the integration keeps state its own way")
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8080"
@@ -238,7 +334,10 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 		Proxy:               nil,
 		MaxIdleConns:        1024,
 		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
+		// Bounded, so that descriptors cannot grow with load: broadcasts
+		// run 32 posts each, and 256 connections serve many at once.
+		MaxConnsPerHost: 256,
+		IdleConnTimeout: 90 * time.Second,
 	}
 	httpClient := &http.Client{Transport: transport}
 	cfg := aws.Config{
@@ -246,16 +345,29 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		HTTPClient:  httpClient,
 	}
-	st := o.Store
-	if st == nil {
-		st = memstore.New(nil)
+	var invoke emulator.InvokeFunc
+	closeIntegration := func() {}
+	if o.Integration != nil {
+		integ, err := o.Integration(cbURL)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		invoke = integ.Invoke
+		var once sync.Once
+		closeIntegration = func() { once.Do(func() { integ.Close() }) }
+		defer closeIntegration()
+	} else {
+		st := o.Store
+		if st == nil {
+			st = memstore.New(nil)
+		}
+		invoke = app.Bind(&framework.Runtime{
+			Store:    st,
+			Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
+			Logger:   o.Logger,
+		}).Invoke
 	}
-	inv := app.Bind(&framework.Runtime{
-		Store:    st,
-		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
-		Logger:   o.Logger,
-	})
-	invoke := inv.Invoke
 	if o.InvocationLog != nil {
 		switch o.InvocationLogFormat {
 		case "", "text", "color", "json":
@@ -263,10 +375,10 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 			ln.Close()
 			return fmt.Errorf("InvocationLogFormat %q: use text, color or json", o.InvocationLogFormat)
 		}
-		invoke = newInvocationLog(o.InvocationLog, o.InvocationLogFormat, app.Manifest()).wrap(invoke)
+		invoke = newInvocationLog(o.InvocationLog, o.InvocationLogFormat, m).wrap(invoke)
 	}
 	emu, err := emulator.New(&emulator.Options{
-		Manifest:    app.Manifest(),
+		Manifest:    m,
 		Invoke:      invoke,
 		Stage:       o.Stage,
 		IdleTimeout: o.IdleTimeout,
@@ -284,7 +396,7 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 		mux.Handle("/", o.Page)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	printBanner(o.Out, app, wsURL, cbURL)
+	printBanner(o.Out, m, wsURL, cbURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if o.Ready != nil {
@@ -300,8 +412,10 @@ func ServeLocal(ctx context.Context, app framework.Application, opts *LocalOptio
 	defer cancel()
 	shutdownErr := emu.Shutdown(shutdownCtx)
 	// The callback client's idle keep-alive connections would hold
-	// srv.Shutdown for 5 seconds if one was dialed but never used.
+	// srv.Shutdown for 5 seconds if one was dialed but never used; so would
+	// those of an integration's processes, which closing it ends.
 	transport.CloseIdleConnections()
+	closeIntegration()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		srv.Close()
 		return err
@@ -320,14 +434,13 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func printBanner(w io.Writer, app framework.Application, wsURL, cbURL string) {
-	m := app.Manifest()
+func printBanner(w io.Writer, m *manifest.Manifest, wsURL, cbURL string) {
 	fmt.Fprintf(w, "mullet: %s serving locally\n", m.Name)
 	fmt.Fprintf(w, "  websocket:    %s\n", wsURL)
 	fmt.Fprintf(w, "  @connections: %s/@connections/{connectionId}\n", cbURL)
 	fmt.Fprintf(w, "  routes (selected by %s):\n", m.RouteSelectionExpression)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	routes := m.Routes
+	routes := slices.Clone(m.Routes)
 	sort.Slice(routes, func(i, j int) bool { return routes[i].Key < routes[j].Key })
 	for _, r := range routes {
 		var notes []string

@@ -6,4 +6,13 @@
 //	c := srv.Dial(t)
 //	c.SendJSON(t, map[string]string{"action": "nick", "nick": "ann"})
 //	frame := c.Read(t)
+//
+// With Options.Lambda the app's real Lambda binary serves instead: its main
+// package is built and run as Lambda instances behind an emulated Lambda
+// Runtime API (package lambdaruntime), sharing a DynamoDB table:
+//
+//	db := dynalitetest.Start(t)
+//	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Lambda: &mullettest.Lambda{
+//		MainDir: "..", Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint,
+//	}})
 package mullettest

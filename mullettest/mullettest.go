@@ -1,6 +1,7 @@
 package mullettest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +20,8 @@ import (
 
 	"github.com/mulletgo/mullet"
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/lambdaruntime"
+	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/framework/store"
 )
 
@@ -30,6 +36,38 @@ type Options struct {
 	Page http.Handler
 	// Store is the app's store. nil: a new in-memory store.
 	Store store.Store
+	// Lambda, if set, runs the app as AWS runs it instead of in the test
+	// process: see Lambda. Store must then be nil.
+	Lambda *Lambda
+}
+
+// Lambda configures NewServer to run the app's real Lambda binary: its main
+// package (which calls mullet.Main) is built for this machine and run as
+// Lambda instances, processes that aws-lambda-go inside the binary connects
+// to an emulated Lambda Runtime API (package lambdaruntime). The emulator
+// invokes them as API Gateway invokes Lambda: a cold start when every
+// instance is busy, warm instances reused, a handler's panic or timeout
+// answered with the "Internal server error" frame. Instances share no
+// memory, so their state lives in a DynamoDB table, such as one of
+// dynalitetest.
+type Lambda struct {
+	// MainDir is the directory of the app's main package. NewServer builds
+	// it into a temporary directory with lambdaruntime.Build.
+	MainDir string
+	// Bootstrap, if set, is an executable already built with
+	// lambdaruntime.Build, used instead of building MainDir.
+	Bootstrap string
+	// Table is the DynamoDB table the instances share (MULLET_TABLE).
+	// Required.
+	Table string
+	// DynamoDBEndpoint is the DynamoDB-API server the instances use
+	// (MULLET_DYNAMODB_ENDPOINT), e.g. a dynalitetest.Server's Endpoint.
+	DynamoDBEndpoint string
+	// Pool tunes the instances (MaxInstances, Timeout, InitTimeout,
+	// IdleTimeout, FunctionName, extra Env). NewServer sets Bootstrap,
+	// Output (the test log), Logger and the MULLET_ variables of Env.
+	// nil: lambdaruntime's defaults.
+	Pool *lambdaruntime.Options
 }
 
 // Server is an app served by the emulator for the duration of a test.
@@ -39,9 +77,14 @@ type Server struct {
 	// CallbackURL is the @connections base endpoint,
 	// http://127.0.0.1:PORT/local.
 	CallbackURL string
+	// Pool runs the app's Lambda instances when Options.Lambda is set, for
+	// its Stats; nil otherwise.
+	Pool *lambdaruntime.Pool
 }
 
-// NewServer serves app on a free loopback port until the test ends.
+// NewServer serves app on a free loopback port until the test ends. With
+// Options.Lambda, app may be nil: the routes are then read from the built
+// binary; otherwise the binary's manifest must equal app's.
 func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	t.Helper()
 	var o Options
@@ -51,15 +94,46 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	local := &mullet.LocalOptions{
+		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
+		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
+	}
+	var (
+		m      *manifest.Manifest
+		poolMu sync.Mutex
+		pool   *lambdaruntime.Pool
+	)
+	if o.Lambda != nil {
+		if o.Store != nil {
+			t.Fatal("mullettest: Options.Store and Options.Lambda exclude each other: Lambda instances keep state in Lambda.Table")
+		}
+		l := *o.Lambda
+		m = lambdaManifest(t, app, &l)
+		local.Integration = func(callbackURL string) (mullet.Integration, error) {
+			p, err := newLambdaPool(t, &l, o.Logger, callbackURL)
+			if err != nil {
+				return nil, err
+			}
+			poolMu.Lock()
+			pool = p
+			poolMu.Unlock()
+			return p, nil
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Server, 1)
 	done := make(chan error, 1)
+	local.Ready = func(ws, cb string) {
+		poolMu.Lock()
+		defer poolMu.Unlock()
+		ready <- &Server{URL: ws, CallbackURL: cb, Pool: pool}
+	}
 	go func() {
-		done <- mullet.ServeLocal(ctx, app, &mullet.LocalOptions{
-			Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
-			IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
-			Ready: func(ws, cb string) { ready <- &Server{URL: ws, CallbackURL: cb} },
-		})
+		if m != nil {
+			done <- mullet.ServeManifest(ctx, m, local)
+		} else {
+			done <- mullet.ServeLocal(ctx, app, local)
+		}
 	}()
 	var srv *Server
 	select {
@@ -83,6 +157,92 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 		}
 	})
 	return srv
+}
+
+// lambdaManifest builds the app's bootstrap into l.Bootstrap if need be and
+// returns the manifest the binary declares, which must be app's if app is
+// not nil.
+func lambdaManifest(t testing.TB, app framework.Application, l *Lambda) *manifest.Manifest {
+	t.Helper()
+	if l.Table == "" {
+		t.Fatal("mullettest: Lambda.Table is required: Lambda instances share no memory, so they keep state in a DynamoDB table (see dynalitetest)")
+	}
+	if l.Bootstrap == "" {
+		if l.MainDir == "" {
+			t.Fatal("mullettest: Lambda needs MainDir, the directory of the app's main package, or a built Bootstrap")
+		}
+		bin := filepath.Join(t.TempDir(), "bootstrap")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := lambdaruntime.Build(ctx, l.MainDir, bin); err != nil {
+			t.Fatalf("mullettest: %v", err)
+		}
+		l.Bootstrap = bin
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, l.Bootstrap)
+	cmd.Env = []string{mullet.EnvPrintManifest + "=1"}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mullettest: %s with %s=1: %v\n%s", l.Bootstrap, mullet.EnvPrintManifest, err, stderr.String())
+	}
+	m, err := manifest.Decode(out)
+	if err != nil {
+		t.Fatalf("mullettest: the manifest %s printed: %v", l.Bootstrap, err)
+	}
+	if app != nil {
+		want, err := app.Manifest().Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("mullettest: the app's manifest differs from the one the binary %s declares; does Lambda.MainDir hold this app's main package?\napp:\n%s\nbinary:\n%s", l.Bootstrap, want, got)
+		}
+	}
+	return m
+}
+
+// newLambdaPool starts a pool of the app's bootstrap that pushes to
+// callbackURL, with the instances' output in the test log.
+func newLambdaPool(t testing.TB, l *Lambda, logger *slog.Logger, callbackURL string) (*lambdaruntime.Pool, error) {
+	var po lambdaruntime.Options
+	if l.Pool != nil {
+		po = *l.Pool
+	}
+	po.Bootstrap = l.Bootstrap
+	po.Env = append([]string{
+		mullet.EnvLocalLambda + "=1",
+		mullet.EnvTable + "=" + l.Table,
+		mullet.EnvDynamoDBEndpoint + "=" + l.DynamoDBEndpoint,
+		mullet.EnvCallbackURL + "=" + callbackURL,
+		mullet.EnvStage + "=local",
+	}, po.Env...)
+	po.Output = instanceLog{t}
+	if po.Logger == nil {
+		po.Logger = logger
+	}
+	return lambdaruntime.NewPool(&po)
+}
+
+// instanceLog passes the Lambda instances' output to the test log, but for
+// the app's info and debug lines, one per invocation and more.
+type instanceLog struct{ t testing.TB }
+
+func (w instanceLog) Write(p []byte) (int, error) {
+	for line := range strings.Lines(string(p)) {
+		if strings.Contains(line, `"level":"INFO"`) || strings.Contains(line, `"level":"DEBUG"`) {
+			continue
+		}
+		w.t.Log(strings.TrimRight(line, "\n"))
+	}
+	return len(p), nil
 }
 
 // Client is a websocket client of a Server.

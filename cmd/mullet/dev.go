@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/mulletgo/mullet"
+	"github.com/mulletgo/mullet/framework/lambdaruntime"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator, and rebuilds and restarts it when a file under DIR changes\n(.go, go.mod, go.sum, .html, .js, .css), once saves have settled for\n-debounce. A build that fails is reported and the last good build keeps serving.\nThe app prints one line per invocation (route, connection, status,\nlatency): aligned text on a terminal, JSON lines otherwise; set\nMULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.", stderr)
+	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] [-runtime inprocess|lambda] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator, and rebuilds and restarts it when a file under DIR changes\n(.go, go.mod, go.sum, .html, .js, .css), once saves have settled for\n-debounce. A build that fails is reported and the last good build keeps serving.\nThe app prints one line per invocation (route, connection, status,\nlatency): aligned text on a terminal, JSON lines otherwise; set\nMULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.\n\nWith -runtime lambda, DIR is built as a Lambda bootstrap and run as Lambda\ninstances (processes, started as concurrent invocations need them) that\naws-lambda-go inside the binary connects to an emulated Lambda Runtime API;\nmullet dev serves the emulator itself and logs each cold start. Instances\nshare no memory, so this needs -store dynamodb. A rebuild with the same\nroutes keeps connections open, like a Lambda code update.", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; loopback unless you mean otherwise")
 	stage := fs.String("stage", "local", "API Gateway stage name: ws://ADDR/STAGE")
 	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed files (.go, go.mod, go.sum, .html, .js, .css)")
@@ -27,6 +28,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	storeKind := fs.String("store", "memory", "where state lives: memory (embedded) or dynamodb")
 	endpoint := fs.String("dynamodb-endpoint", "", "with -store dynamodb: a DynamoDB-API server URL, e.g. http://127.0.0.1:4567; empty uses the AWS configuration chain (real DynamoDB)")
 	table := fs.String("table", "", "with -store dynamodb: the table name (keys pk/sk, TTL attribute ttl)")
+	runtimeKind := fs.String("runtime", "inprocess", "how the app runs: inprocess (the app binary serves the emulator itself) or lambda (its Lambda bootstrap runs as Lambda instances behind an emulated Runtime API; needs -store dynamodb)")
+	lambdaInstances := fs.Int("lambda-instances", lambdaruntime.DefaultMaxInstances, "with -runtime lambda: the most instances running at once")
+	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime lambda: the function timeout; an invocation still running then fails and its instance is killed")
+	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -63,6 +68,22 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, stdout: stdout, stderr: stderr}
+	switch *runtimeKind {
+	case "inprocess":
+	case "lambda":
+		if *storeKind != "dynamodb" {
+			fmt.Fprintf(stderr, "mullet dev: -runtime lambda needs -store dynamodb -table NAME: Lambda instances share no memory, so state must live in a table every instance reaches (locally, a DynamoDB-API server such as dynalite: -dynamodb-endpoint http://127.0.0.1:4567)\n")
+			return 2
+		}
+		if *lambdaInstances < 1 || *lambdaTimeout <= 0 || *lambdaStats < 0 {
+			fmt.Fprintf(stderr, "mullet dev: -lambda-instances and -lambda-timeout must be positive, -lambda-stats not negative\n")
+			return 2
+		}
+		d.lambda = &lambdaDev{table: *table, endpoint: *endpoint, instances: *lambdaInstances, timeout: *lambdaTimeout, statsEvery: *lambdaStats}
+	default:
+		fmt.Fprintf(stderr, "mullet dev: -runtime %q: use inprocess or lambda\n", *runtimeKind)
+		return 2
+	}
 	if err := d.run(ctx); err != nil {
 		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 		return 1
@@ -75,6 +96,7 @@ type devLoop struct {
 	poll, debounce   time.Duration
 	env              []string
 	stdout, stderr   io.Writer
+	lambda           *lambdaDev // nil: -runtime inprocess
 
 	tmp  string
 	proc *exec.Cmd
@@ -100,6 +122,9 @@ func (d *devLoop) run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(d.tmp)
+	if d.lambda != nil {
+		return d.runLambda(ctx)
+	}
 
 	// The snapshot is taken before the first build, so that a change made
 	// during it is built too.

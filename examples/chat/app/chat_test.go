@@ -3,11 +3,11 @@ package app_test
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mulletgo/mullet/examples/chat/app"
-	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
 	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
@@ -22,24 +22,42 @@ func decode(t *testing.T, frame string) app.Event {
 	return e
 }
 
-// backends are the stores the end-to-end tests run against: the embedded
-// in-memory store, and DynamoDB's API as served by dynalite (skipped without
-// node, failing in CI).
-func backends() map[string]func(t *testing.T) store.Store {
-	return map[string]func(t *testing.T) store.Store{
-		"memory":   func(t *testing.T) store.Store { return memstore.New(nil) },
-		"dynamodb": func(t *testing.T) store.Store { return dynalitetest.NewStore(t) },
+// backends are the ways the end-to-end tests run the chat: in process on
+// the embedded in-memory store; in process on DynamoDB's API as served by
+// dynalite (skipped without node, failing in CI); and as the example's real
+// Lambda binary (examples/chat's own main, driven by aws-lambda-go) behind
+// an emulated Lambda Runtime API, instances sharing a dynalite table.
+func backends() map[string]func(t *testing.T) *mullettest.Server {
+	return map[string]func(t *testing.T) *mullettest.Server{
+		"memory": func(t *testing.T) *mullettest.Server {
+			return mullettest.NewServer(t, app.New(), &mullettest.Options{Store: memstore.New(nil)})
+		},
+		"dynamodb": func(t *testing.T) *mullettest.Server {
+			return mullettest.NewServer(t, app.New(), &mullettest.Options{Store: dynalitetest.NewStore(t)})
+		},
+		"lambda": func(t *testing.T) *mullettest.Server {
+			db := dynalitetest.Start(t)
+			srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Lambda: &mullettest.Lambda{
+				MainDir: "..", Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint,
+			}})
+			t.Cleanup(func() {
+				st := srv.Pool.Stats()
+				t.Logf("lambda: %d instances started, %d invocations (%d failed); cold p50 %v; warm p50 %v, p99 %v",
+					st.Started, st.Invocations, st.Errors, st.Cold.P50.Round(time.Microsecond),
+					st.Warm.P50.Round(time.Microsecond), st.Warm.P99.Round(time.Microsecond))
+			})
+			return srv
+		},
 	}
 }
 
 func TestChatEndToEnd(t *testing.T) {
-	for name, newStore := range backends() {
-		t.Run(name, func(t *testing.T) { testChatEndToEnd(t, newStore(t)) })
+	for name, serve := range backends() {
+		t.Run(name, func(t *testing.T) { testChatEndToEnd(t, serve(t)) })
 	}
 }
 
-func testChatEndToEnd(t *testing.T, st store.Store) {
-	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Store: st})
+func testChatEndToEnd(t *testing.T, srv *mullettest.Server) {
 	ann, bob := srv.Dial(t), srv.Dial(t)
 
 	ann.Send(t, `{"action":"nick","nick":"ann"}`)
@@ -82,13 +100,12 @@ func testChatEndToEnd(t *testing.T, st store.Store) {
 // TestBroadcastWithGoneMembers: members that vanished without a clean
 // close are removed on the next broadcast and never fail the sender.
 func TestBroadcastWithGoneMembers(t *testing.T) {
-	for name, newStore := range backends() {
-		t.Run(name, func(t *testing.T) { testBroadcastWithGoneMembers(t, newStore(t)) })
+	for name, serve := range backends() {
+		t.Run(name, func(t *testing.T) { testBroadcastWithGoneMembers(t, serve(t)) })
 	}
 }
 
-func testBroadcastWithGoneMembers(t *testing.T, st store.Store) {
-	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Store: st})
+func testBroadcastWithGoneMembers(t *testing.T, srv *mullettest.Server) {
 	const n = 10
 	clients := make([]*mullettest.Client, n)
 	for i := range n {
@@ -114,4 +131,44 @@ func testBroadcastWithGoneMembers(t *testing.T, st store.Store) {
 	}
 	// The sender got nothing but the message: no error frame.
 	clients[0].ExpectSilence(t, 200*time.Millisecond)
+}
+
+// TestBusyRoom: ten members send at once; every member gets every message,
+// whichever invocation (in Lambda mode: whichever instance) sent it.
+func TestBusyRoom(t *testing.T) {
+	for name, serve := range backends() {
+		t.Run(name, func(t *testing.T) {
+			srv := serve(t)
+			const n = 10
+			members := make([]*mullettest.Client, n)
+			for i := range members {
+				members[i] = srv.Dial(t)
+				members[i].Send(t, `{"action":"join","room":"busy"}`)
+				for j := 0; j <= i; j++ {
+					members[j].Read(t) // join notices
+				}
+			}
+			var wg sync.WaitGroup
+			for _, c := range members {
+				wg.Go(func() { c.Send(t, `{"action":"send","room":"busy","text":"hello"}`) })
+			}
+			wg.Wait()
+			for i, c := range members {
+				for range n {
+					f, err := c.ReadTimeout(10 * time.Second)
+					if err != nil {
+						t.Fatalf("member %d: %v", i, err)
+					}
+					if e := decode(t, f); e.Type != "message" || e.Text != "hello" {
+						t.Fatalf("member %d got %s", i, f)
+					}
+				}
+			}
+			if srv.Pool != nil {
+				if st := srv.Pool.Stats(); st.Started < 2 || st.Warm.Count == 0 || st.Errors != 0 {
+					t.Errorf("stats %+v: want several instances, warm reuse and no failure", st)
+				}
+			}
+		})
+	}
 }

@@ -2,26 +2,55 @@ package app_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/examples/rendezvous/app"
 	"github.com/mulletgo/mullet/framework/store/dynamostore"
 	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
 	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/mullettest"
 )
 
-// backend is a store the end-to-end tests run against: the embedded
-// in-memory store, and DynamoDB's API as served by dynalite.
+// backend is a way to run the example that the end-to-end tests run
+// against: in process on the embedded in-memory store; in process on
+// DynamoDB's API as served by dynalite; and as the example's real Lambda
+// binary (its own main package, driven by aws-lambda-go) behind an emulated
+// Lambda Runtime API, instances sharing a dynalite table.
 type backend struct {
 	name string
-	new  func(t *testing.T) store.Store
+	// pairs is how many concurrent pairs TestManyPairs runs: dynalite is
+	// one single-threaded node process, and 200 concurrent pairs queue
+	// behind it for longer than a full barrier's FullWait, which real
+	// DynamoDB never does.
+	pairs int
+	// serve serves the app of party size n; mainDir is the main package
+	// that declares the same app, for the Lambda backend.
+	serve func(t *testing.T, n int, mainDir string) *mullettest.Server
 }
 
 func backends() []backend {
 	return []backend{
-		{"memory", func(t *testing.T) store.Store { return memstore.New(nil) }},
-		{"dynamodb", func(t *testing.T) store.Store { return newDynamoStore(t, nil) }},
+		{"memory", 200, func(t *testing.T, n int, _ string) *mullettest.Server {
+			return mullettest.NewServer(t, app.New(n), &mullettest.Options{Store: memstore.New(nil)})
+		}},
+		{"dynamodb", 50, func(t *testing.T, n int, _ string) *mullettest.Server {
+			return mullettest.NewServer(t, app.New(n), &mullettest.Options{Store: newDynamoStore(t, nil)})
+		}},
+		{"lambda", 50, func(t *testing.T, n int, mainDir string) *mullettest.Server {
+			db := dynalitetest.Start(t)
+			srv := mullettest.NewServer(t, app.New(n), &mullettest.Options{Lambda: &mullettest.Lambda{
+				MainDir: mainDir, Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint,
+			}})
+			t.Cleanup(func() {
+				st := srv.Pool.Stats()
+				t.Logf("lambda: %d instances started, %d invocations (%d failed); cold p50 %v; warm p50 %v, p99 %v",
+					st.Started, st.Invocations, st.Errors, st.Cold.P50.Round(time.Microsecond),
+					st.Warm.P50.Round(time.Microsecond), st.Warm.P99.Round(time.Microsecond))
+			})
+			return srv
+		}},
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
-	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/mullettest"
 )
 
@@ -27,12 +26,11 @@ func answer(t *testing.T, frame string) string {
 
 func TestPair(t *testing.T) {
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { testPair(t, b.new(t)) })
+		t.Run(b.name, func(t *testing.T) { testPair(t, b.serve(t, 2, "..")) })
 	}
 }
 
-func testPair(t *testing.T, st store.Store) {
-	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: st})
+func testPair(t *testing.T, srv *mullettest.Server) {
 	left, right, third := srv.Dial(t), srv.Dial(t), srv.Dial(t)
 	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
@@ -64,22 +62,24 @@ func testPair(t *testing.T, st store.Store) {
 // must pair with a later arrival instead.
 func TestManyPairs(t *testing.T) {
 	for _, b := range backends() {
-		// dynalite is one single-threaded node process: 200 concurrent
-		// pairs queue behind it for seconds, longer than a full barrier's
-		// FullWait, which real DynamoDB never does. 50 keep it honest.
-		pairs := 200
-		if b.name == "dynamodb" {
-			pairs = 50
-		}
-		t.Run(b.name, func(t *testing.T) { testManyPairs(t, b.new(t), pairs) })
+		t.Run(b.name, func(t *testing.T) {
+			srv := b.serve(t, 2, "..")
+			testManyPairs(t, srv, b.pairs)
+			if srv.Pool != nil {
+				// Lambda mode: the frames spread over several instances,
+				// which were reused while warm.
+				if st := srv.Pool.Stats(); st.Started < 2 || st.Warm.Count == 0 {
+					t.Errorf("the pairs did not spread over warm instances: %+v", st)
+				}
+			}
+		})
 	}
 }
 
-func testManyPairs(t *testing.T, st store.Store, pairs int) {
+func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 	if testing.Short() {
 		pairs = min(pairs, 50)
 	}
-	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: st})
 	var wg sync.WaitGroup
 	errs := make(chan error, pairs)
 	// At most 50 pairs in flight: on a loaded 2-core CI machine under the
@@ -139,12 +139,13 @@ func testManyPairs(t *testing.T, st store.Store, pairs int) {
 
 func TestFiveParty(t *testing.T) {
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { testFiveParty(t, b.new(t)) })
+		// A Lambda binary fixes its declaration: testdata/fiveparty is the
+		// example's main with a party of five.
+		t.Run(b.name, func(t *testing.T) { testFiveParty(t, b.serve(t, 5, "testdata/fiveparty")) })
 	}
 }
 
-func testFiveParty(t *testing.T, st store.Store) {
-	srv := mullettest.NewServer(t, app.New(5), &mullettest.Options{Store: st})
+func testFiveParty(t *testing.T, srv *mullettest.Server) {
 	clients := make([]*mullettest.Client, 5)
 	for i := range clients {
 		clients[i] = srv.Dial(t)

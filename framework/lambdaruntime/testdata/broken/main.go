@@ -1,0 +1,4 @@
+// Command broken does not compile, for TestBuildErrors.
+package main
+
+func main() { undefinedFunction() }

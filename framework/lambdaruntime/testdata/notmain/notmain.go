@@ -1,0 +1,2 @@
+// Package notmain is not a main package, for TestBuildErrors.
+package notmain
