@@ -4,7 +4,9 @@
 // and wraps the cdk CLI to synthesize and deploy.
 //
 //	mullet new [-module PATH] [-dir DIR] [-mullet-checkout DIR] NAME
-//	mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] DIR
+//	mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms]
+//	           [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME]
+//	           [-runtime inprocess|lambda] DIR
 //	mullet connect [-send FRAME]... [-wait 1s] URL
 //	mullet post -endpoint URL ID DATA | -get ID | -delete ID
 //	mullet synth [-cdk PATH] DIR
