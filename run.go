@@ -384,18 +384,15 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 		IdleTimeout: o.IdleTimeout,
 		MaxDuration: o.MaxDuration,
 		Logger:      o.Logger,
+		// The page, if any, serves paths outside the stage; without one
+		// they get API Gateway's 403 Forbidden from the emulator.
+		Fallback: o.Page,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/"+o.Stage, emu)
-	mux.Handle("/"+o.Stage+"/", emu)
-	if o.Page != nil {
-		mux.Handle("/", o.Page)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	printBanner(o.Out, m, wsURL, cbURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -340,10 +340,10 @@ func badInputs() []badInput {
 		connectionsCase("empty ID", 403, "ForbiddenException", `{"message":"Forbidden"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
 			return http.MethodPost, "/@connections/", fakeSigV4, strings.NewReader("x"), 1
 		}),
-		{layer: "@connections", input: "POST to another stage's path", gets: "HTTP 404 `404 page not found` (the local server's mux; API Gateway and `emulator.Emulator` answer 403 `Forbidden`)", run: func(t *testing.T, env *matrixEnv) {
+		{layer: "@connections", input: "POST to another stage's path", gets: "HTTP 403 ForbiddenException `{\"message\":\"Forbidden\"}`, as API Gateway answers", run: func(t *testing.T, env *matrixEnv) {
 			req, _ := http.NewRequest(http.MethodPost, strings.TrimSuffix(env.srv.CallbackURL, "/local")+"/prod/@connections/"+env.byID, strings.NewReader("x"))
 			req.Header.Set("Authorization", fakeSigV4)
-			if status, _, body := doHTTP(t, req); status != 404 || !strings.Contains(body, "404 page not found") {
+			if status, _, body := doHTTP(t, req); status != 403 || !strings.Contains(body, `{"message":"Forbidden"}`) {
 				t.Fatalf("%d %q", status, body)
 			}
 		}},
@@ -384,7 +384,7 @@ func badInputs() []badInput {
 		handshakeCase("2 MB of request headers", 431, "Request Header Fields Too Large", func(r *http.Request) {
 			r.Header.Set("X-Big", strings.Repeat("b", 2<<20))
 		}),
-		handshakeCase("upgrade on a path outside the stage", 404, "404 page not found", func(r *http.Request) { r.URL.Path = "/other" }),
+		handshakeCase("upgrade on a path outside the stage", 403, `{"message":"Forbidden"}`, func(r *http.Request) { r.URL.Path = "/other" }),
 	}
 }
 
