@@ -2,7 +2,6 @@ package framework
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,8 +22,6 @@ func LambdaHandler(inv Invoker) func(context.Context, events.APIGatewayWebsocket
 		return inv.Invoke(ctx, &event)
 	}
 }
-
-func base64StdDecode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 
 // AuthorizerFunc is an API Gateway Lambda REQUEST authorizer, as
 // App.LambdaAuthorizer returns it.

@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -283,7 +284,7 @@ func (f *function[S]) selectRoute(event *events.APIGatewayWebsocketProxyRequest,
 func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
 	body := []byte(event.Body)
 	if event.IsBase64Encoded {
-		decoded, err := decodeBase64(event.Body)
+		decoded, err := base64.StdEncoding.DecodeString(event.Body)
 		if err != nil {
 			return f.reject(ctx, event, nil, http.StatusBadRequest, "Invalid request body: body is not valid base64")
 		}
@@ -435,8 +436,4 @@ func checkDepth(body []byte, max int) error {
 		}
 	}
 	return nil
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	return base64StdDecode(s)
 }
