@@ -78,7 +78,7 @@ func TestConnect(t *testing.T) {
 			name:   "wrong stage",
 			args:   []string{"connect", strings.TrimSuffix(srv.URL, "/local") + "/prod", "-send", "x"},
 			code:   1,
-			stderr: []string{"refused the websocket handshake", "404 Not Found", "check the stage"},
+			stderr: []string{"refused the websocket handshake", "403 Forbidden", "check the stage"},
 		},
 		{
 			name:   "refused",

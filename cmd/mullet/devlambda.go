@@ -41,7 +41,8 @@ type lambdaDev struct {
 // lambdaBuild is one build of the app: its bootstrap and the manifest it
 // declares.
 type lambdaBuild struct {
-	bin      string
+	bin      string // the bootstrap, built as for Lambda (-tags lambda.norpc)
+	pagesBin string // the same app built for local serving, for its pages
 	manifest *manifest.Manifest
 	encoded  []byte
 }
@@ -140,7 +141,13 @@ func (d *devLoop) buildLambda(ctx context.Context, n int) (*lambdaBuild, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &lambdaBuild{bin: bin, manifest: m, encoded: encoded}, nil
+	// A Lambda build leaves local serving out, so the app's pages (such as
+	// the chat page) come from a second, ordinary build of the same code.
+	pagesBin, err := d.build(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return &lambdaBuild{bin: bin, pagesBin: pagesBin, manifest: m, encoded: encoded}, nil
 }
 
 // readManifest runs the bootstrap with MULLET_PRINT_MANIFEST set, which
@@ -201,7 +208,7 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 			},
 		})
 	}}
-	s.pages.start(b.bin, d.dir, d.stderr)
+	s.pages.start(b.pagesBin, d.dir, d.stderr)
 	opts := &mullet.LocalOptions{
 		Addr:   d.addr,
 		Stage:  d.stage,
@@ -248,7 +255,7 @@ func (s *lambdaServer) swap(b *lambdaBuild) error {
 		return err
 	}
 	s.build = b
-	s.pages.start(b.bin, s.d.dir, s.d.stderr)
+	s.pages.start(b.pagesBin, s.d.dir, s.d.stderr)
 	return nil
 }
 

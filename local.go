@@ -1,9 +1,9 @@
+//go:build !lambda.norpc
+
 package mullet
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +24,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -36,41 +35,6 @@ import (
 	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/framework/store/dynamostore"
 	"github.com/mulletgo/mullet/framework/store/memstore"
-)
-
-// Environment variables read by Main.
-const (
-	// EnvAddr is the local listen address (default 127.0.0.1:8080).
-	EnvAddr = "MULLET_ADDR"
-	// EnvStage is the local stage name (default "local").
-	EnvStage = "MULLET_STAGE"
-	// EnvStore selects the local store: "memory" (default) or "dynamodb".
-	EnvStore = "MULLET_STORE"
-	// EnvTable is the DynamoDB table. In Lambda, setting it selects the
-	// DynamoDB store (infra/ sets it).
-	EnvTable = "MULLET_TABLE"
-	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint, e.g. a local
-	// DynamoDB-API server. Empty: the default AWS configuration chain.
-	EnvDynamoDBEndpoint = "MULLET_DYNAMODB_ENDPOINT"
-	// EnvCallbackURL fixes the @connections endpoint in Lambda (infra/ sets
-	// it); empty derives it from each event.
-	EnvCallbackURL = "MULLET_CALLBACK_URL"
-	// EnvLog chooses the local per-invocation log on stdout: "text"
-	// (aligned columns), "color" (the same, colored), "json" (one JSON
-	// object a line) or "off". Default: color on a terminal (text if
-	// NO_COLOR is set), JSON lines otherwise.
-	EnvLog = "MULLET_LOG"
-	// EnvPrintManifest, when set to any value, makes Main write the app's
-	// manifest (JSON) to stdout and exit, serving nothing: how `mullet dev
-	// -runtime lambda` learns the routes of a built binary.
-	EnvPrintManifest = "MULLET_PRINT_MANIFEST"
-	// EnvLocalLambda marks a Lambda instance run locally behind an
-	// emulated Lambda Runtime API (`mullet dev -runtime lambda`,
-	// mullettest's Lambda mode). Such instances share no memory, so Main
-	// refuses to start one without MULLET_TABLE.
-	EnvLocalLambda = "MULLET_LOCAL_LAMBDA"
-	// envLambda is set by the Lambda runtime.
-	envLambda = "AWS_LAMBDA_RUNTIME_API"
 )
 
 // LocalOptions configures local serving. nil means defaults.
@@ -126,33 +90,9 @@ type Integration interface {
 	Close() error
 }
 
-// Main runs app and exits: as a Lambda function when the Lambda runtime
-// started the process, otherwise locally on MULLET_ADDR (default
-// 127.0.0.1:8080) until interrupted. page, if non-nil, is served locally
-// outside the stage path.
-func Main(app framework.Application, page http.Handler) {
-	if os.Getenv(EnvPrintManifest) != "" {
-		data, err := app.Manifest().Marshal()
-		if err == nil {
-			_, err = os.Stdout.Write(append(data, '\n'))
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "mullet: write the manifest:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if os.Getenv(envLambda) != "" {
-		inv := lambdaInvoker(app)
-		if a, ok := app.(framework.AuthorizingApplication); ok && a.Authorizer() != nil {
-			// infra/ deploys such an app's function as its $connect
-			// authorizer too; LambdaEntry tells the two events apart.
-			lambda.StartHandlerFunc(framework.LambdaEntry(inv, a.Authorizer()))
-			return
-		}
-		lambda.StartHandlerFunc(framework.LambdaHandler(inv))
-		return
-	}
+// mainLocal is the local half of Main: serve app behind the emulator on
+// MULLET_ADDR with the store MULLET_STORE names, until interrupted.
+func mainLocal(app framework.Application, page http.Handler) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := &LocalOptions{Addr: os.Getenv(EnvAddr), Stage: os.Getenv(EnvStage), Page: page}
@@ -214,56 +154,6 @@ func DynamoDBStore(ctx context.Context, table, endpoint string) (*dynamostore.St
 		return nil, err
 	}
 	return st, nil
-}
-
-// lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
-// cold start. A failure here is reported to the Runtime API as an init
-// error and ends the process.
-func lambdaInvoker(app framework.Application) framework.Invoker {
-	ctx := context.Background()
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		lambdaInitFailed(logger, "load AWS configuration: "+err.Error())
-	}
-	var st store.Store
-	if table := os.Getenv(EnvTable); table != "" {
-		var optFns []func(*dynamodb.Options)
-		if endpoint := os.Getenv(EnvDynamoDBEndpoint); endpoint != "" {
-			// A DynamoDB-API server, when run locally behind an emulated
-			// Runtime API; never set by infra/.
-			optFns = append(optFns, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
-		}
-		st = dynamostore.New(dynamodb.NewFromConfig(cfg, optFns...), table, nil)
-	} else if os.Getenv(EnvLocalLambda) != "" {
-		lambdaInitFailed(logger, "MULLET_TABLE is not set: Lambda instances run locally share no memory, so they need a shared store; pass -store dynamodb -table NAME (and -dynamodb-endpoint URL for a local DynamoDB-API server such as dynalite) to mullet dev -runtime lambda")
-	} else {
-		logger.Warn("MULLET_TABLE is not set: per-connection state is kept in this instance's memory only")
-		st = memstore.New(nil)
-	}
-	return app.Bind(&framework.Runtime{
-		Store:    st,
-		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: os.Getenv(EnvCallbackURL)}),
-		Logger:   logger,
-	})
-}
-
-// lambdaInitFailed logs msg, reports it to the Lambda Runtime API as the
-// init error (so that Lambda, or the local emulation of it, shows it as the
-// reason the function failed) and exits.
-func lambdaInitFailed(logger *slog.Logger, msg string) {
-	logger.Error(msg)
-	body, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": "Mullet.InitError"})
-	req, err := http.NewRequest(http.MethodPost, "http://"+os.Getenv(envLambda)+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
-	if err == nil {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Lambda-Runtime-Function-Error-Type", "Mullet.InitError")
-		client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
-	os.Exit(1)
 }
 
 // ServeLocal serves app behind the API Gateway emulator until ctx is done.
