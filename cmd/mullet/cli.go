@@ -26,6 +26,7 @@ func commands() []command {
 		{"synth", "synthesize an app's CloudFormation template with the cdk CLI", runSynth},
 		{"deploy", "deploy an app to AWS with the cdk CLI", runDeploy},
 		{"bench", "load-test a websocket endpoint, side by side with a bare echo server", runBench},
+		{"cost", "what a million chat messages and a million pairings cost in AWS, at dated list prices", runCost},
 		{"version", "print the mullet version", runVersion},
 	}
 }

@@ -12,6 +12,7 @@
 //	mullet synth [-cdk PATH] DIR
 //	mullet deploy [-profile NAME] [-yes] DIR
 //	mullet bench [flags]
+//	mullet cost [flags]
 package main
 
 import (
