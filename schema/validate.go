@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
 // This file holds the validator used on the hot path. It covers the subset of
@@ -156,7 +154,7 @@ func compileNode(v any) (*node, bool) {
 			if !ok {
 				return nil, false
 			}
-			n.format, n.formatName = jsonschema.Formats[name], name
+			n.format, n.formatName = formatChecker(name), name
 		case "properties":
 			pm, ok := x.(map[string]any)
 			if !ok {
