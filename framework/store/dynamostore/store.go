@@ -474,19 +474,7 @@ func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect in
 		upd = upd.Remove(expression.Name(attrState))
 	}
 	cond := expression.And(live(now), expression.Name(attrVersion).Equal(expression.Value(expect)))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-	if err != nil {
-		return 0, fmt.Errorf("dynamostore: SaveState: %w", err)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &s.table,
-		Key:                                 connKey(id),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}, s.callOpts...)
+	_, err := s.update(ctx, connKey(id), upd, cond, false)
 	if err == nil {
 		return expect + 1, nil
 	}
@@ -507,6 +495,30 @@ func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect in
 	return 0, store.ErrConflict
 }
 
+// update is one conditional UpdateItem on the item at key, built with the
+// expression builder. With allNew it returns the item as written. A refused
+// condition carries the item as it was, where the server supports that
+// (ReturnValuesOnConditionCheckFailure ALL_OLD; dynalite ignores it).
+func (s *Store) update(ctx context.Context, key map[string]types.AttributeValue, upd expression.UpdateBuilder, cond expression.ConditionBuilder, allNew bool) (*dynamodb.UpdateItemOutput, error) {
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                           &s.table,
+		Key:                                 key,
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if allNew {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	return s.client.UpdateItem(ctx, in, s.callOpts...)
+}
+
 // JoinGroup implements store.Store: an UpdateItem adds the group to the
 // record's groups (conditioned on the record being live), then a PutItem
 // writes the membership with the record's ttl.
@@ -515,19 +527,7 @@ func (s *Store) JoinGroup(ctx context.Context, group, id string) error {
 		return err
 	}
 	upd := expression.Add(expression.Name(attrGroups), expression.Value(&types.AttributeValueMemberSS{Value: []string{group}}))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(live(s.nowSec())).Build()
-	if err != nil {
-		return fmt.Errorf("dynamostore: JoinGroup: %w", err)
-	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       connKey(id),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	}, s.callOpts...)
+	out, err := s.update(ctx, connKey(id), upd, live(s.nowSec()), true)
 	if err != nil {
 		if _, ok := isConditionFailed(err); ok {
 			return store.ErrNotFound
@@ -558,19 +558,7 @@ func (s *Store) LeaveGroup(ctx context.Context, group, id string) error {
 		return s.fail("LeaveGroup", err)
 	}
 	upd := expression.Delete(expression.Name(attrGroups), expression.Value(&types.AttributeValueMemberSS{Value: []string{group}}))
-	cond := expression.AttributeExists(expression.Name(attrPK))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-	if err != nil {
-		return fmt.Errorf("dynamostore: LeaveGroup: %w", err)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       connKey(id),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}, s.callOpts...)
+	_, err := s.update(ctx, connKey(id), upd, expression.AttributeExists(expression.Name(attrPK)), false)
 	if _, ok := isConditionFailed(err); err != nil && !ok {
 		return s.fail("LeaveGroup", err)
 	}
@@ -661,20 +649,7 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 				expression.AttributeNotExists(expression.NameNoDotSplit(attr)),
 			),
 		)
-		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-		if err != nil {
-			return store.Barrier{}, fmt.Errorf("dynamostore: Arrive: %w", err)
-		}
-		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                           &s.table,
-			Key:                                 barrierKey(key),
-			UpdateExpression:                    expr.Update(),
-			ConditionExpression:                 expr.Condition(),
-			ExpressionAttributeNames:            expr.Names(),
-			ExpressionAttributeValues:           expr.Values(),
-			ReturnValues:                        types.ReturnValueAllNew,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}, s.callOpts...)
+		out, err := s.update(ctx, barrierKey(key), upd, cond, true)
 		if err == nil {
 			return parseBarrier(key, out.Attributes)
 		}
@@ -774,19 +749,7 @@ func (s *Store) Evict(ctx context.Context, key, connectionID string) (store.Barr
 			upd = upd.Remove(at)
 			cond = expression.And(cond, at.Equal(expression.Value(connectionID)))
 		}
-		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-		if err != nil {
-			return store.Barrier{}, fmt.Errorf("dynamostore: Evict: %w", err)
-		}
-		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &s.table,
-			Key:                       barrierKey(key),
-			UpdateExpression:          expr.Update(),
-			ConditionExpression:       expr.Condition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ReturnValues:              types.ReturnValueAllNew,
-		}, s.callOpts...)
+		out, err := s.update(ctx, barrierKey(key), upd, cond, true)
 		if err == nil {
 			return parseBarrier(key, out.Attributes)
 		}
