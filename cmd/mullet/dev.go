@@ -160,18 +160,15 @@ func (d *devLoop) run(ctx context.Context) error {
 		if ch.err != nil {
 			return ch.err
 		}
-		fmt.Fprintf(d.stderr, "mullet dev: %s changed; rebuilding\n", describeChange(d.dir, ch.files))
-		start := time.Now()
-		next, err := d.build(ctx, n)
+		next, took, ok := rebuild(ctx, d, ch, func() (string, error) { return d.build(ctx, n) })
 		n++
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fmt.Fprintf(d.stderr, "mullet dev: build failed; still serving the last good build\n%v\n", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !ok {
 			continue
 		}
-		fmt.Fprintf(d.stderr, "mullet dev: built in %v; restarting\n", time.Since(start).Round(10*time.Millisecond))
+		fmt.Fprintf(d.stderr, "mullet dev: built in %v; restarting\n", took)
 		d.stop()
 		if err := d.start(next); err != nil {
 			return err
@@ -302,4 +299,19 @@ func watched(name string) bool {
 		return true
 	}
 	return name == "go.mod" || name == "go.sum"
+}
+
+// rebuild reports a change and runs build. A failed build is reported and
+// ok is false: the last good build keeps serving.
+func rebuild[T any](ctx context.Context, d *devLoop, ch change, build func() (T, error)) (next T, took time.Duration, ok bool) {
+	fmt.Fprintf(d.stderr, "mullet dev: %s changed; rebuilding\n", describeChange(d.dir, ch.files))
+	start := time.Now()
+	next, err := build()
+	if err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(d.stderr, "mullet dev: build failed; still serving the last good build\n%v\n", err)
+		}
+		return next, 0, false
+	}
+	return next, time.Since(start).Round(10 * time.Millisecond), true
 }

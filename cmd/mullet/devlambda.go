@@ -93,18 +93,14 @@ func (d *devLoop) runLambda(ctx context.Context) error {
 		if ch.err != nil {
 			return ch.err
 		}
-		fmt.Fprintf(d.stderr, "mullet dev: %s changed; rebuilding\n", describeChange(d.dir, ch.files))
-		start := time.Now()
-		next, err := d.buildLambda(ctx, n)
+		next, built, ok := rebuild(ctx, d, ch, func() (*lambdaBuild, error) { return d.buildLambda(ctx, n) })
 		n++
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fmt.Fprintf(d.stderr, "mullet dev: build failed; still serving the last good build\n%v\n", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !ok {
 			continue
 		}
-		built := time.Since(start).Round(10 * time.Millisecond)
 		if bytes.Equal(next.encoded, srv.build.encoded) {
 			// Like a Lambda code update: the API and its connections stay,
 			// new invocations go to instances of the new build.
