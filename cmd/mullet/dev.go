@@ -213,15 +213,20 @@ func (d *devLoop) stop() {
 		d.proc = nil
 		return
 	}
-	pid := d.proc.Process.Pid
+	stopGroup(d.proc.Process.Pid, d.done)
+	d.proc, d.done = nil, nil
+}
+
+// stopGroup ends the process group of pid: SIGTERM, then SIGKILL after 5
+// seconds; done is closed or sent to when the process has exited.
+func stopGroup[T any](pid int, done <-chan T) {
 	syscall.Kill(-pid, syscall.SIGTERM)
 	select {
-	case <-d.done:
+	case <-done:
 	case <-time.After(5 * time.Second):
 		syscall.Kill(-pid, syscall.SIGKILL)
-		<-d.done
+		<-done
 	}
-	d.proc, d.done = nil, nil
 }
 
 func describeExit(err error) string {

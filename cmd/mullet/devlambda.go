@@ -436,12 +436,5 @@ func (ps *pageServer) stop() {
 	if ps == nil {
 		return
 	}
-	pid := ps.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-ps.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-ps.done
-	}
+	stopGroup(ps.cmd.Process.Pid, ps.done)
 }

@@ -467,14 +467,7 @@ func (p *Pool) reap() {
 // being handled fail with a *FunctionError of type ErrorTypeExit.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.reaperStop)
-	}
-	for _, w := range p.waiters {
-		close(w.ready)
-	}
-	p.waiters = nil
+	p.closeLocked()
 	p.idle = nil
 	var all []*instance
 	for inst := range p.instances {
@@ -492,11 +485,9 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// Shutdown stops handing out events, waits until running invocations have
-// finished or ctx ends, and then closes the pool. It is how a pool makes way
-// for a new build of the function.
-func (p *Pool) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
+// closeLocked marks the pool closed: the reaper stops, and callers waiting
+// for an instance are woken to find it closed. p.mu is held.
+func (p *Pool) closeLocked() {
 	if !p.closed {
 		p.closed = true
 		close(p.reaperStop)
@@ -505,6 +496,14 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		close(w.ready)
 	}
 	p.waiters = nil
+}
+
+// Shutdown stops handing out events, waits until running invocations have
+// finished or ctx ends, and then closes the pool. It is how a pool makes way
+// for a new build of the function.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closeLocked()
 	p.mu.Unlock()
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
