@@ -68,7 +68,14 @@ type Barrier struct {
 	// Duplicate reports that Arrive found the caller already present and
 	// changed nothing.
 	Duplicate bool
-	Expires   time.Time
+	// Expires is when the barrier stops waiting: set by the arrival that
+	// created it, and passed back unchanged to ExpireBarrier.
+	Expires time.Time
+	// Expired is set by an Arrive that found the barrier key expired before
+	// it completed and replaced it: the arrivals that waited in vain, so
+	// that the caller can tell them. Each expired barrier's arrivals are
+	// reported once, by whichever Arrive or ExpireBarrier removed it.
+	Expired []Arrival
 }
 
 // Complete reports whether the barrier holds its full party.
@@ -126,4 +133,16 @@ type Store interface {
 	// found gone) and returns the barrier as written; ErrNotFound if the
 	// arrival is not there.
 	Evict(ctx context.Context, key, connectionID string) (Barrier, error)
+	// ExpireBarrier removes the barrier key if it is the one that expires
+	// at expires (Barrier.Expires as Arrive returned it) and it is not
+	// complete, and returns it as it was: its arrivals are the participants
+	// that waited in vain. It returns ErrNotFound if there is no such
+	// barrier: it completed, was removed, or was replaced by a newer one.
+	// It does not look at the clock; the caller calls it at expires.
+	ExpireBarrier(ctx context.Context, key string, expires time.Time) (Barrier, error)
 }
+
+// ExpiredBarrierRetention is how long a store keeps a barrier past its
+// Expires before deleting it by itself, so that the timer that calls
+// ExpireBarrier at Expires still finds it, even when it runs late.
+const ExpiredBarrierRetention = 15 * time.Minute

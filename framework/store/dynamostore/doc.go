@@ -22,7 +22,9 @@
 //	                                                     state (B, absent until saved non-empty),
 //	                                                     groups (SS: groups joined, for cleanup)
 //	group membership    group#<name>       conn#<id>     ttl (N, the connection's)
-//	barrier             barrier#<key>      barrier       size (N), n (N: arrivals held), ttl (N),
+//	barrier             barrier#<key>      barrier       size (N), n (N: arrivals held),
+//	                                                     exp (N: when it stops waiting, Unix ms),
+//	                                                     ttl (N: exp + store.ExpiredBarrierRetention),
 //	                                                     a_<connectionId> (M: {p: payload (B),
 //	                                                     t: arrival time (N, Unix ms)}), one per
 //	                                                     arrival; o (L of S: connection IDs
@@ -51,6 +53,13 @@
 // rounded up to the next whole second. A connection with a zero Expires has
 // no ttl and never expires. The store never calls UpdateTimeToLive; the
 // table's TTL setting only reclaims space.
+//
+// A barrier expires at exp (millisecond resolution), which every barrier
+// condition checks instead of ttl; its ttl is later, so that the timeout
+// that calls ExpireBarrier at exp still finds the item. ExpireBarrier is one
+// DeleteItem conditioned on exp and on n < size, with ReturnValues ALL_OLD;
+// an Arrive that finds the barrier expired deletes it the same way (on exp
+// alone) and reports the arrivals of an incomplete one in Barrier.Expired.
 //
 // # Requests
 //

@@ -146,6 +146,7 @@ const (
 	attrPK          = "pk"
 	attrSK          = "sk"
 	attrTTL         = "ttl"
+	attrExpires     = "exp"
 	attrConnectedAt = "connectedAt"
 	attrSourceIP    = "sourceIp"
 	attrUserAgent   = "userAgent"
@@ -632,26 +633,32 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	upd := expression.Set(expression.NameNoDotSplit(attr), expression.Value(arrival)).
 		Add(expression.Name(attrCount), expression.Value(1)).
 		Set(expression.Name(attrSize), expression.IfNotExists(expression.Name(attrSize), expression.Value(size))).
-		Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(ttlOf(expires)))).
+		// exp is when the barrier stops waiting (Unix ms); DynamoDB's own
+		// ttl deletion comes later, so that the timeout still finds it.
+		Set(expression.Name(attrExpires), expression.IfNotExists(expression.Name(attrExpires), expression.Value(expires.UnixMilli()))).
+		Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(ttlOf(expires.Add(store.ExpiredBarrierRetention))))).
 		// The list of arrivals in write order: the same write appends to
 		// it, so its last entry names the completing arrival.
 		Set(expression.Name(attrOrder), expression.ListAppend(
 			expression.IfNotExists(expression.Name(attrOrder), expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{}})),
 			expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: a.ConnectionID}}})))
 
+	var replaced []store.Arrival
 	for round := 1; ; round++ {
-		now := s.nowSec()
+		now := s.now().UnixMilli()
 		cond := expression.Or(
 			expression.AttributeNotExists(expression.Name(attrPK)),
 			expression.And(
-				expression.Name(attrTTL).GreaterThan(expression.Value(now)),
+				expression.Name(attrExpires).GreaterThan(expression.Value(now)),
 				expression.Name(attrCount).LessThan(expression.Name(attrSize)),
 				expression.AttributeNotExists(expression.NameNoDotSplit(attr)),
 			),
 		)
 		out, err := s.update(ctx, barrierKey(key), upd, cond, true)
 		if err == nil {
-			return parseBarrier(key, out.Attributes)
+			b, err := parseBarrier(key, out.Attributes)
+			b.Expired = replaced
+			return b, err
 		}
 		ccf, ok := isConditionFailed(err)
 		if !ok {
@@ -669,9 +676,13 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 		switch {
 		case len(old) == 0:
 			// Deleted since (expired and cleaned up): arrive again.
-		case expired(old, now):
-			if err := s.deleteExpiredBarrier(ctx, key, old); err != nil {
+		case barrierExpired(old, now):
+			gone, err := s.deleteBarrier(ctx, "Arrive", key, expression.Name(attrExpires).Equal(expression.Value(old[attrExpires])))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return store.Barrier{}, err
+			}
+			if err == nil && !gone.Complete() {
+				replaced = gone.Arrivals
 			}
 		default:
 			b, err := parseBarrier(key, old)
@@ -693,25 +704,47 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	}
 }
 
-// deleteExpiredBarrier deletes an expired barrier item, conditioned on its
-// ttl so that a barrier created since by another arrival survives.
-func (s *Store) deleteExpiredBarrier(ctx context.Context, key string, old map[string]types.AttributeValue) error {
-	cond := expression.Name(attrTTL).Equal(expression.Value(old[attrTTL]))
+// deleteBarrier deletes a barrier item on cond and returns it as it was;
+// ErrNotFound if cond does not hold.
+func (s *Store) deleteBarrier(ctx context.Context, op, key string, cond expression.ConditionBuilder) (store.Barrier, error) {
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
-		return fmt.Errorf("dynamostore: Arrive: %w", err)
+		return store.Barrier{}, fmt.Errorf("dynamostore: %s: %w", op, err)
 	}
-	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	out, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 &s.table,
 		Key:                       barrierKey(key),
 		ConditionExpression:       expr.Condition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllOld,
 	}, s.callOpts...)
-	if _, ok := isConditionFailed(err); err != nil && !ok {
-		return s.fail("Arrive", err)
+	if _, ok := isConditionFailed(err); ok {
+		return store.Barrier{}, store.ErrNotFound
 	}
-	return nil
+	if err != nil {
+		return store.Barrier{}, s.fail(op, err)
+	}
+	return parseBarrier(key, out.Attributes)
+}
+
+// ExpireBarrier implements store.Store: one DeleteItem conditioned on the
+// barrier's expiry and on its being incomplete.
+func (s *Store) ExpireBarrier(ctx context.Context, key string, expires time.Time) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	return s.deleteBarrier(ctx, "ExpireBarrier", key, expression.And(
+		expression.Name(attrExpires).Equal(expression.Value(expires.UnixMilli())),
+		expression.Name(attrCount).LessThan(expression.Name(attrSize)),
+	))
+}
+
+// barrierExpired reports whether a barrier item read back is past its
+// expiry (now in Unix ms).
+func barrierExpired(item map[string]types.AttributeValue, now int64) bool {
+	exp, ok, err := numberAttr(item, attrExpires)
+	return err == nil && ok && exp <= now
 }
 
 // Evict implements store.Store: one UpdateItem removing the arrival and
@@ -731,8 +764,8 @@ func (s *Store) Evict(ctx context.Context, key, connectionID string) (store.Barr
 		if err != nil {
 			return store.Barrier{}, err
 		}
-		now := s.nowSec()
-		if len(item) == 0 || expired(item, now) {
+		now := s.now().UnixMilli()
+		if len(item) == 0 || barrierExpired(item, now) {
 			return store.Barrier{}, store.ErrNotFound
 		}
 		if _, ok := item[arrivalAttr(connectionID)]; !ok {
@@ -742,7 +775,7 @@ func (s *Store) Evict(ctx context.Context, key, connectionID string) (store.Barr
 			Set(expression.Name(attrCount), expression.Name(attrCount).Minus(expression.Value(1)))
 		cond := expression.And(
 			expression.AttributeExists(attr),
-			expression.Name(attrTTL).GreaterThan(expression.Value(now)),
+			expression.Name(attrExpires).GreaterThan(expression.Value(now)),
 		)
 		if i := orderIndex(item, connectionID); i >= 0 {
 			at := expression.Name(fmt.Sprintf("%s[%d]", attrOrder, i))
@@ -785,10 +818,10 @@ func parseBarrier(key string, item map[string]types.AttributeValue) (store.Barri
 		return b, err
 	}
 	b.Size = int(size)
-	if ttl, ok, err := numberAttr(item, attrTTL); err != nil {
+	if exp, ok, err := numberAttr(item, attrExpires); err != nil {
 		return b, err
 	} else if ok {
-		b.Expires = time.Unix(ttl, 0)
+		b.Expires = time.UnixMilli(exp)
 	}
 	for name, av := range item {
 		if !strings.HasPrefix(name, arrivalPrefix) {

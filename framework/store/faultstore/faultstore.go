@@ -160,3 +160,9 @@ func (s *Store) Evict(ctx context.Context, key, id string) (b store.Barrier, err
 	err = s.do(s.pick(false), func() error { b, err = s.inner.Evict(ctx, key, id); return err })
 	return b, err
 }
+
+// ExpireBarrier implements store.Store.
+func (s *Store) ExpireBarrier(ctx context.Context, key string, expires time.Time) (b store.Barrier, err error) {
+	err = s.do(s.pick(false), func() error { b, err = s.inner.ExpireBarrier(ctx, key, expires); return err })
+	return b, err
+}

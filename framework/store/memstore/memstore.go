@@ -96,7 +96,7 @@ func (s *Store) sweep(now time.Time) {
 		s.live(id, now)
 	}
 	for k, b := range s.barriers {
-		if !now.Before(b.expires) {
+		if !now.Before(b.expires.Add(store.ExpiredBarrierRetention)) {
 			delete(s.barriers, k)
 		}
 	}
@@ -267,7 +267,14 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	now := s.now()
 	s.sweep(now)
 	b, ok := s.barriers[key]
-	if !ok || !now.Before(b.expires) {
+	var expired []store.Arrival
+	if ok && !now.Before(b.expires) {
+		if len(b.arrivals) < b.size {
+			expired = b.snapshot(key).Arrivals
+		}
+		ok = false
+	}
+	if !ok {
 		b = &barrier{size: size, expires: expires}
 		s.barriers[key] = b
 	}
@@ -283,6 +290,23 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	}
 	a.Payload = slices.Clone(a.Payload)
 	b.arrivals = append(b.arrivals, a)
+	out := b.snapshot(key)
+	out.Expired = expired
+	return out, nil
+}
+
+// ExpireBarrier implements store.Store.
+func (s *Store) ExpireBarrier(ctx context.Context, key string, expires time.Time) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.barriers[key]
+	if !ok || !b.expires.Equal(expires) || len(b.arrivals) >= b.size {
+		return store.Barrier{}, store.ErrNotFound
+	}
+	delete(s.barriers, key)
 	return b.snapshot(key), nil
 }
 

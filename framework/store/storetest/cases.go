@@ -267,7 +267,8 @@ func testContextCanceledEveryMethod(t *testing.T, s store.Store, clock *Clock) {
 			_, err := s.Arrive(ctx, "k", 2, store.Arrival{ConnectionID: "c1", At: clock.Now()}, clock.Now().Add(time.Minute))
 			return err
 		},
-		"Evict": func() error { _, err := s.Evict(ctx, "k", "c1"); return err },
+		"Evict":         func() error { _, err := s.Evict(ctx, "k", "c1"); return err },
+		"ExpireBarrier": func() error { _, err := s.ExpireBarrier(ctx, "k", clock.Now()); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {

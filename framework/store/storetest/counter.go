@@ -29,6 +29,7 @@ func NewCounter(inner store.Store) *Counter {
 var writes = map[string]bool{
 	"PutConnection": true, "DeleteConnection": true, "SaveState": true,
 	"JoinGroup": true, "LeaveGroup": true, "Arrive": true, "Evict": true,
+	"ExpireBarrier": true,
 }
 
 func (c *Counter) count(method string) {
@@ -125,4 +126,10 @@ func (c *Counter) Arrive(ctx context.Context, key string, size int, a store.Arri
 func (c *Counter) Evict(ctx context.Context, key, id string) (store.Barrier, error) {
 	c.count("Evict")
 	return c.inner.Evict(ctx, key, id)
+}
+
+// ExpireBarrier implements store.Store.
+func (c *Counter) ExpireBarrier(ctx context.Context, key string, expires time.Time) (store.Barrier, error) {
+	c.count("ExpireBarrier")
+	return c.inner.ExpireBarrier(ctx, key, expires)
 }

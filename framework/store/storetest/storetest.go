@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Expiry", testExpiry},
 		{"Barrier", testBarrier},
 		{"BarrierExpiry", testBarrierExpiry},
+		{"ExpireBarrier", testExpireBarrier},
+		{"ExpireBarrierConcurrent", testExpireBarrierConcurrent},
 		{"BarrierConcurrentArrivals", testBarrierConcurrent},
 		{"ContextCanceled", testContextCanceled},
 		{"ConnectionOverwrite", testConnectionOverwrite},
@@ -389,8 +392,180 @@ func testBarrierExpiry(t *testing.T, s store.Store, clock *Clock) {
 	if err != nil || len(b.Arrivals) != 1 || b.Arrivals[0].ConnectionID != "b" || b.Complete() {
 		t.Fatalf("arrival at expired barrier = %+v, %v; want a fresh barrier holding only b", b, err)
 	}
+	if got := arrivalIDs(b.Expired); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("Expired of the arrival that replaced an expired barrier = %v, want [a] (the arrival that waited in vain)", got)
+	}
+	if string(b.Expired[0].Payload) != `{"ip":"a"}` {
+		t.Fatalf("expired arrival's payload = %q", b.Expired[0].Payload)
+	}
+	// A completed barrier that expires released everyone: nothing to report.
+	if b, err = arrive(t, s, clock, "k", 2, "c"); err != nil || !b.Complete() {
+		t.Fatalf("completing arrival = %+v, %v", b, err)
+	}
+	clock.Advance(2 * time.Minute)
+	if b, err = arrive(t, s, clock, "k", 2, "d"); err != nil || len(b.Expired) != 0 {
+		t.Fatalf("arrival after a completed barrier expired = %+v, %v; want no Expired", b, err)
+	}
 	if _, err := s.Evict(context.Background(), "k", "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Evict of expired arrival = %v, want ErrNotFound", err)
+	}
+}
+
+func arrivalIDs(as []store.Arrival) []string {
+	return ids(store.Barrier{Arrivals: as})
+}
+
+// testExpireBarrier: ExpireBarrier removes exactly the generation it names,
+// only while incomplete, also when it runs late, and reports each expired
+// barrier once.
+func testExpireBarrier(t *testing.T, s store.Store, clock *Clock) {
+	ctx := context.Background()
+	if _, err := s.ExpireBarrier(ctx, "none", clock.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ExpireBarrier of an absent barrier = %v, want ErrNotFound", err)
+	}
+	first, err := arrive(t, s, clock, "k", 3, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Expires.IsZero() {
+		t.Fatal("Arrive returned a zero Expires")
+	}
+	if _, err := arrive(t, s, clock, "k", 3, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ExpireBarrier(ctx, "k", first.Expires.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ExpireBarrier with another expiry = %v, want ErrNotFound", err)
+	}
+	// The timer runs late: past the expiry, within the retention.
+	clock.Advance(90 * time.Second)
+	gone, err := s.ExpireBarrier(ctx, "k", first.Expires)
+	if err != nil || !slices.Equal(ids(gone), []string{"a", "b"}) {
+		t.Fatalf("ExpireBarrier = %v, %v; want the arrivals a, b", ids(gone), err)
+	}
+	if _, err := s.ExpireBarrier(ctx, "k", first.Expires); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second ExpireBarrier = %v, want ErrNotFound", err)
+	}
+	b, err := arrive(t, s, clock, "k", 3, "c")
+	if err != nil || !slices.Equal(ids(b), []string{"c"}) || len(b.Expired) != 0 {
+		t.Fatalf("arrival after ExpireBarrier = %v (expired %v), %v; want a fresh barrier [c] and nothing reported twice", ids(b), arrivalIDs(b.Expired), err)
+	}
+	if _, err := s.Evict(ctx, "k", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Evict of an expired arrival = %v, want ErrNotFound", err)
+	}
+	// A newer generation is not touched by the older one's timer.
+	if _, err := s.ExpireBarrier(ctx, "k", first.Expires); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old generation's ExpireBarrier on a new barrier = %v, want ErrNotFound", err)
+	}
+	// A complete barrier is never expired: it released everyone.
+	full, err := arrive(t, s, clock, "p", 2, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := arrive(t, s, clock, "p", 2, "y"); err != nil || !b.Complete() {
+		t.Fatalf("pair = %+v, %v", b, err)
+	}
+	if _, err := s.ExpireBarrier(ctx, "p", full.Expires); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ExpireBarrier of a complete barrier = %v, want ErrNotFound", err)
+	}
+	if _, err := arrive(t, s, clock, "p", 2, "z"); !errors.Is(err, store.ErrBarrierFull) {
+		t.Fatalf("arrival at the complete barrier after its ExpireBarrier = %v, want ErrBarrierFull", err)
+	}
+}
+
+// testExpireBarrierConcurrent: a timeout racing the arrival that would
+// complete a barrier, and a timeout racing an arrival that replaces the
+// expired barrier: each barrier is either released or expired, never both,
+// and its waiting arrivals are reported exactly once.
+func testExpireBarrierConcurrent(t *testing.T, s store.Store, clock *Clock) {
+	ctx := context.Background()
+	const keys = 12
+	exp := make([]time.Time, keys)
+	for k := range keys {
+		b, err := arrive(t, s, clock, fmt.Sprintf("race%d", k), 2, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp[k] = b.Expires
+	}
+	type outcome struct {
+		expired, completed, reported int
+	}
+	out := make([]outcome, keys)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k := range keys {
+		key := fmt.Sprintf("race%d", k)
+		wg.Go(func() {
+			gone, err := s.ExpireBarrier(ctx, key, exp[k])
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && slices.Equal(ids(gone), []string{"a"}):
+				out[k].expired++
+			case errors.Is(err, store.ErrNotFound):
+			default:
+				t.Errorf("%s: ExpireBarrier = %v, %v", key, ids(gone), err)
+			}
+		})
+		wg.Go(func() {
+			b, err := arrive(t, s, clock, key, 2, "b")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Errorf("%s: Arrive = %v", key, err)
+			case b.Complete():
+				out[k].completed++
+			case !slices.Equal(ids(b), []string{"b"}):
+				t.Errorf("%s: Arrive after the timeout = %v, want a fresh barrier [b]", key, ids(b))
+			}
+		})
+	}
+	wg.Wait()
+	for k, o := range out {
+		if o.expired+o.completed != 1 {
+			t.Errorf("race%d: expired %d, completed %d; want exactly one of them", k, o.expired, o.completed)
+		}
+	}
+
+	// After the expiry: the timer and a replacing arrival race; the
+	// waiting arrival is reported by exactly one of them.
+	for k := range keys {
+		b, err := arrive(t, s, clock, fmt.Sprintf("late%d", k), 2, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp[k] = b.Expires
+	}
+	clock.Advance(2 * time.Minute)
+	out = make([]outcome, keys)
+	for k := range keys {
+		key := fmt.Sprintf("late%d", k)
+		wg.Go(func() {
+			gone, err := s.ExpireBarrier(ctx, key, exp[k])
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				out[k].reported += len(gone.Arrivals)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: ExpireBarrier = %v", key, err)
+			}
+		})
+		wg.Go(func() {
+			b, err := arrive(t, s, clock, key, 2, "b")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || !slices.Equal(ids(b), []string{"b"}) {
+				t.Errorf("%s: Arrive = %v, %v; want a fresh barrier [b]", key, ids(b), err)
+			}
+			out[k].reported += len(b.Expired)
+		})
+	}
+	wg.Wait()
+	for k, o := range out {
+		if o.reported != 1 {
+			t.Errorf("late%d: the expired arrival was reported %d times, want once", k, o.reported)
+		}
 	}
 }
 
