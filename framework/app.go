@@ -41,6 +41,7 @@ type App[S any] struct {
 	routes       map[string]*route[S]
 	middleware   []Middleware
 	barriers     []manifest.Barrier
+	timeouts     map[string]timeoutFunc // by barrier name
 	authorizer   Authorizer
 	authorizeCfg authorizeConfig
 }

@@ -41,6 +41,11 @@ type Barrier[P any] struct {
 	ttl      time.Duration
 	fullWait time.Duration
 	release  func(to Participant[P], others []Participant[P]) any
+	// timeout builds the frame of a participant still waiting when the
+	// barrier expires; nil: they are not told.
+	timeout func(to Participant[P]) any
+	// declareTimeout records the timeout on the app's declaration.
+	declareTimeout func(expire timeoutFunc)
 }
 
 // ErrBarrierFull matches the error Arrive returns when the barrier already
@@ -72,7 +77,83 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 	if fullWait <= 0 {
 		fullWait = time.Second
 	}
-	return &Barrier[P]{name: name, size: opts.Size, ttl: ttl, fullWait: fullWait, release: release}
+	b := &Barrier[P]{name: name, size: opts.Size, ttl: ttl, fullWait: fullWait, release: release}
+	b.declareTimeout = func(expire timeoutFunc) {
+		for i := range app.barriers {
+			if app.barriers[i].Name == name {
+				app.barriers[i].Timeout = true
+			}
+		}
+		if app.timeouts == nil {
+			app.timeouts = make(map[string]timeoutFunc)
+		}
+		app.timeouts[name] = expire
+	}
+	return b
+}
+
+// OnTimeout makes the barrier tell every participant still waiting when it
+// expires (TTL after its first arrival): frame builds each one's frame,
+// pushed through @connections. The expired barrier is gone; a later arrival
+// under the same key starts a new one. Exactly one of the release and the
+// timeout happens to a barrier, and each waiting participant gets one
+// timeout frame.
+//
+// The timeout is delivered by the Runtime's Scheduler: the arrival that
+// creates a barrier schedules one timer for it (EventBridge Scheduler in
+// AWS, which infra/ provisions for an app that calls OnTimeout; the
+// emulator's stand-in locally). An arrival that finds a barrier expired
+// before its timer ran tells that barrier's participants itself.
+//
+// Call OnTimeout when declaring the app, before Bind. It panics if frame is
+// nil or if it is called twice.
+func (b *Barrier[P]) OnTimeout(frame func(to Participant[P]) any) *Barrier[P] {
+	if frame == nil {
+		panic(fmt.Sprintf("framework: barrier %q: OnTimeout(nil); pass the func that builds the timeout frame", b.name))
+	}
+	if b.timeout != nil {
+		panic(fmt.Sprintf("framework: barrier %q: OnTimeout called twice", b.name))
+	}
+	b.timeout = frame
+	b.declareTimeout(b.expire)
+	return b
+}
+
+// expire is the barrier's timer: it removes the barrier generation that
+// expires at expires if it is still waiting, and tells its participants.
+func (b *Barrier[P]) expire(ctx context.Context, inv *Invocation, key string, expires time.Time) error {
+	var st store.Barrier
+	err := retryStore(ctx, func() error {
+		var err error
+		st, err = inv.rt.store.ExpireBarrier(ctx, b.name+"/"+key, expires)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// Released, already expired by a later arrival, or replaced.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("framework: barrier %q: expire %q: %w", b.name, key, err)
+	}
+	b.tellExpired(ctx, inv, key, st.Arrivals)
+	return nil
+}
+
+// tellExpired sends the timeout frame to the participants of an expired
+// barrier. The barrier is already gone, so failures are logged rather than
+// returned: a retry would find nothing to tell.
+func (b *Barrier[P]) tellExpired(ctx context.Context, inv *Invocation, key string, arrivals []store.Arrival) {
+	for _, a := range arrivals {
+		p := Participant[P]{ConnectionID: a.ConnectionID}
+		err := json.Unmarshal(a.Payload, &p.Payload)
+		if err == nil {
+			err = inv.Send(ctx, a.ConnectionID, b.timeout(p))
+		}
+		if err != nil && !errors.Is(err, ErrGone) {
+			inv.rt.logger.Warn("could not tell a participant that its barrier timed out",
+				"barrier", b.name, "key", key, "connectionId", a.ConnectionID, "error", err)
+		}
+	}
 }
 
 // Arrive records the caller's arrival at the barrier key with payload.
@@ -99,6 +180,9 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	}
 	now := inv.rt.now()
 	storeKey := b.name + "/" + key
+	// Milliseconds: the timer event carries the expiry in that unit, and
+	// ExpireBarrier must name the same instant.
+	expires := now.Add(b.ttl).Truncate(time.Millisecond)
 	arrival := store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}
 	// uncertain: an attempt timed out, so its write may have been applied;
 	// a retry then finds this arrival already there (Duplicate).
@@ -107,7 +191,7 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 		var st store.Barrier
 		err := retryStore(ctx, func() error {
 			var err error
-			st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, now.Add(b.ttl))
+			st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, expires)
 			if ambiguous(err) {
 				uncertain = true
 			}
@@ -135,6 +219,22 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	}
 	if err != nil {
 		return fmt.Errorf("framework: barrier %q: arrive: %w", b.name, err)
+	}
+	if b.timeout != nil {
+		if len(st.Expired) > 0 {
+			// This arrival replaced an expired barrier whose timer has
+			// not run yet: it tells that barrier's participants.
+			b.tellExpired(ctx, inv, key, st.Expired)
+		}
+		created := len(st.Arrivals) == 1 && (!st.Duplicate || uncertain)
+		if created && !st.Complete() && inv.rt.scheduler != nil {
+			if err := inv.rt.scheduleTimeout(ctx, inv, b.name, key, st.Expires); err != nil {
+				// The arrival stands; without its timer the barrier's
+				// participants are told only if a later arrival finds
+				// it expired.
+				inv.rt.logger.Error("could not schedule a barrier's timeout", "barrier", b.name, "key", key, "error", err)
+			}
+		}
 	}
 	if !st.Complete() {
 		return nil

@@ -94,11 +94,18 @@ type harness struct {
 
 func newHarness(t *testing.T, app framework.Application) *harness {
 	t.Helper()
-	h := &harness{t: t, store: memstore.New(nil), api: newFakeAPI(), m: app.Manifest()}
+	return newHarnessWith(t, app, nil, nil)
+}
+
+// newHarnessWith is newHarness with a clock (nil: time.Now) and a
+// Scheduler (nil: none).
+func newHarnessWith(t *testing.T, app framework.Application, now func() time.Time, sched framework.Scheduler) *harness {
+	t.Helper()
+	h := &harness{t: t, store: memstore.New(&memstore.Options{Now: now}), api: newFakeAPI(), m: app.Manifest()}
 	h.rse = selection.MustParse(h.m.RouteSelectionExpression)
 	cb := framework.NewCallbackWithAPI(func(string) framework.CallbackAPI { return h.api }, nil)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	inv := app.Bind(&framework.Runtime{Store: h.store, Callback: cb, Logger: logger})
+	inv := app.Bind(&framework.Runtime{Store: h.store, Callback: cb, Logger: logger, Now: now, Scheduler: sched})
 	h.fn = framework.LambdaHandler(inv)
 	return h
 }
@@ -124,7 +131,7 @@ func (h *harness) invoke(ev events.APIGatewayWebsocketProxyRequest) events.APIGa
 	}
 	// One lambda.Handler per invocation: a Lambda instance serves one event
 	// at a time, and concurrent events run on separate instances.
-	out, err := lambda.NewHandler(h.fn).Invoke(context.Background(), payload)
+	out, err := h.invokeRaw(payload)
 	if err != nil {
 		h.t.Fatalf("Invoke: %v", err)
 	}
@@ -133,6 +140,11 @@ func (h *harness) invoke(ev events.APIGatewayWebsocketProxyRequest) events.APIGa
 		h.t.Fatalf("response %s: %v", out, err)
 	}
 	return resp
+}
+
+// invokeRaw passes payload to the handler as the Lambda runtime would.
+func (h *harness) invokeRaw(payload []byte) ([]byte, error) {
+	return lambda.NewHandler(h.fn).Invoke(context.Background(), payload)
 }
 
 func (h *harness) connect(id string) events.APIGatewayProxyResponse {

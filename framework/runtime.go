@@ -31,6 +31,11 @@ type Runtime struct {
 	// Broadcast, Close, Info and Reply on one-way routes (they return
 	// ErrNoCallback).
 	Callback *Callback
+	// Scheduler delivers the timers of barriers that tell their waiting
+	// participants when they time out (Barrier.OnTimeout). nil: such
+	// participants are told only when a later arrival finds the barrier
+	// expired.
+	Scheduler Scheduler
 	// Logger receives handler failures. nil discards.
 	Logger *slog.Logger
 	// Now returns the current time. nil means time.Now.
@@ -58,6 +63,7 @@ var _ Application = (*App[struct{}])(nil)
 type boundRuntime struct {
 	store     store.Store
 	callback  *Callback
+	scheduler Scheduler
 	logger    *slog.Logger
 	now       func() time.Time
 	maxDepth  int
@@ -92,7 +98,7 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	if rt != nil {
 		r = *rt
 	}
-	b := &boundRuntime{store: r.Store, callback: r.Callback, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil}
+	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
@@ -104,6 +110,9 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	}
 	if b.maxDepth <= 0 {
 		b.maxDepth = 64
+	}
+	if b.scheduler == nil && len(a.timeouts) > 0 {
+		b.logger.Warn("a barrier tells waiting participants when it times out, but the Runtime has no Scheduler: they are told only when a later arrival finds the barrier expired")
 	}
 	var zero S
 	b.zeroState, _ = json.Marshal(zero)
@@ -138,6 +147,8 @@ func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsoc
 		return f.connect(ctx, event), nil
 	case "DISCONNECT":
 		return f.disconnect(ctx, event), nil
+	case TimerEventType:
+		return f.timer(ctx, event)
 	}
 	switch event.RequestContext.RouteKey {
 	case manifest.RouteConnect:

@@ -81,6 +81,19 @@ type Barrier struct {
 	Size int `json:"size"`
 	// TTLSeconds is how long a barrier waits before it expires.
 	TTLSeconds int64 `json:"ttlSeconds"`
+	// Timeout reports that waiting participants are told when the barrier
+	// expires, which takes a scheduler (EventBridge Scheduler in AWS).
+	Timeout bool `json:"timeout,omitempty"`
+}
+
+// Timers reports whether any barrier of m needs a scheduler.
+func (m *Manifest) Timers() bool {
+	for _, b := range m.Barriers {
+		if b.Timeout {
+			return true
+		}
+	}
+	return false
 }
 
 var modelName = regexp.MustCompile(`^[A-Za-z0-9]+$`)
