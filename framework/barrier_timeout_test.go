@@ -12,25 +12,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/store/storetest"
 )
 
-// fakeClock is a settable clock shared by the runtime and the store.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
+// setClock moves clock to t (forward only).
+func setClock(clock *storetest.Clock, t time.Time) { clock.Advance(t.Sub(clock.Now())) }
 
 // recordingScheduler keeps what the app schedules; tests deliver the
 // events themselves.
@@ -114,8 +100,9 @@ func (h *harness) fire(tm scheduledTimer) events.APIGatewayProxyResponse {
 }
 
 func TestBarrierTimeout(t *testing.T) {
-	start := time.Now().Truncate(time.Second).Add(300 * time.Millisecond)
-	clock := &fakeClock{now: start}
+	clock := storetest.NewClock()
+	clock.Advance(300 * time.Millisecond)
+	start := clock.Now()
 	sched := &recordingScheduler{}
 	app := newTimeoutApp(3)
 	if b := app.Manifest().Barriers[0]; !b.Timeout {
@@ -144,7 +131,7 @@ func TestBarrierTimeout(t *testing.T) {
 		t.Fatalf("timer event context %+v: want the timer event type and the scheduling event's domain and stage", ev.RequestContext)
 	}
 
-	clock.Set(timers[0].at)
+	setClock(clock, timers[0].at)
 	if resp := h.fire(timers[0]); resp.StatusCode != http.StatusOK {
 		t.Fatalf("timer status %d", resp.StatusCode)
 	}
@@ -170,7 +157,7 @@ func TestBarrierTimeout(t *testing.T) {
 }
 
 func TestBarrierTimeoutAfterRelease(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := storetest.NewClock()
 	sched := &recordingScheduler{}
 	h := newHarnessWith(t, newTimeoutApp(2), clock.Now, sched)
 	h.connect("a")
@@ -181,7 +168,7 @@ func TestBarrierTimeoutAfterRelease(t *testing.T) {
 	if len(timers) != 1 {
 		t.Fatalf("%d timers, want 1", len(timers))
 	}
-	clock.Set(timers[0].at)
+	setClock(clock, timers[0].at)
 	h.fire(timers[0])
 	if len(releasesOf(t, h, "a")) != 1 || len(releasesOf(t, h, "b")) != 1 {
 		t.Fatal("want exactly the release frames and no timeout after a release")
@@ -192,13 +179,13 @@ func TestBarrierTimeoutAfterRelease(t *testing.T) {
 // before its timer ran tells the waiting participant itself; the late
 // timer then tells no one twice.
 func TestBarrierTimeoutLateTimer(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := storetest.NewClock()
 	sched := &recordingScheduler{}
 	h := newHarnessWith(t, newTimeoutApp(2), clock.Now, sched)
 	h.connect("a")
 	h.connect("b")
 	h.send("a", `{"action":"arrive","key":"k"}`)
-	clock.Set(clock.Now().Add(2 * time.Minute))
+	setClock(clock, clock.Now().Add(2 * time.Minute))
 	h.send("b", `{"action":"arrive","key":"k"}`)
 	if timeoutsOf(t, h, "a") != 1 {
 		t.Fatalf("a got %q; want its timeout from b's arrival", h.api.framesOf("a"))
@@ -221,7 +208,7 @@ func TestBarrierTimeoutLateTimer(t *testing.T) {
 // never both: the first arrival gets exactly one frame, and the second a
 // release only if the first did.
 func TestBarrierTimeoutRacesRelease(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := storetest.NewClock()
 	sched := &recordingScheduler{}
 	h := newHarnessWith(t, newTimeoutApp(2), clock.Now, sched)
 	const pairs = 40
@@ -245,7 +232,7 @@ func TestBarrierTimeoutRacesRelease(t *testing.T) {
 	if err := json.Unmarshal([]byte(ev.Body), &body); err != nil {
 		t.Fatal(err)
 	}
-	clock.Set(time.UnixMilli(body.Expires).Add(-time.Nanosecond))
+	setClock(clock, time.UnixMilli(body.Expires).Add(-time.Nanosecond))
 	var wg sync.WaitGroup
 	for i := range pairs {
 		arrive := func() { h.send(fmt.Sprintf("b%d", i), fmt.Sprintf(`{"action":"arrive","key":"k%d"}`, i)) }
@@ -288,7 +275,7 @@ func TestBarrierTimeoutRacesRelease(t *testing.T) {
 }
 
 func TestTimerEventBadInput(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := storetest.NewClock()
 	h := newHarnessWith(t, newTimeoutApp(2), clock.Now, &recordingScheduler{})
 	event := func(body string) []byte {
 		ev := events.APIGatewayWebsocketProxyRequest{Body: body}
