@@ -185,7 +185,7 @@ func TestBarrierTimeoutLateTimer(t *testing.T) {
 	h.connect("a")
 	h.connect("b")
 	h.send("a", `{"action":"arrive","key":"k"}`)
-	setClock(clock, clock.Now().Add(2 * time.Minute))
+	setClock(clock, clock.Now().Add(2*time.Minute))
 	h.send("b", `{"action":"arrive","key":"k"}`)
 	if timeoutsOf(t, h, "a") != 1 {
 		t.Fatalf("a got %q; want its timeout from b's arrival", h.api.framesOf("a"))
