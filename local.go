@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/emulator"
@@ -252,11 +253,19 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 		if st == nil {
 			st = memstore.New(nil)
 		}
-		invoke = app.Bind(&framework.Runtime{
+		rt := &framework.Runtime{
 			Store:    st,
 			Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: cbURL}),
 			Logger:   o.Logger,
-		}).Invoke
+		}
+		if m.Timers() {
+			// The real EventBridge Scheduler client, pointed at the
+			// stand-in served below: the same code path as in AWS.
+			rt.Scheduler, _ = framework.NewEventBridgeScheduler(
+				scheduler.NewFromConfig(cfg, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(cbURL + schedulerPath) }),
+				framework.EventBridgeSchedulerOptions{RoleARN: localSchedulerRole, TargetARN: localFunctionARN + m.Name})
+		}
+		invoke = app.Bind(rt).Invoke
 	}
 	if o.InvocationLog != nil {
 		switch o.InvocationLogFormat {
@@ -282,7 +291,23 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	handler := http.Handler(emu)
+	closeScheduler := func() {}
+	if m.Timers() {
+		sched := emulator.NewScheduler(invoke, o.Logger)
+		closeScheduler = func() { sched.Close() }
+		defer closeScheduler()
+		prefix := "/" + o.Stage + schedulerPath
+		stripped := http.StripPrefix(prefix, sched)
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, prefix+"/") {
+				stripped.ServeHTTP(w, r)
+				return
+			}
+			emu.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	printBanner(o.Out, m, wsURL, cbURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -297,6 +322,9 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Timers not yet due are dropped with the process, as a stopped
+	// emulator's connections are.
+	closeScheduler()
 	shutdownErr := emu.Shutdown(shutdownCtx)
 	// The callback client's idle keep-alive connections would hold
 	// srv.Shutdown for 5 seconds if one was dialed but never used; so would
@@ -308,6 +336,33 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 		return err
 	}
 	return shutdownErr
+}
+
+// schedulerPath is where, under the stage, the emulator serves its
+// stand-in for EventBridge Scheduler's API, which delivers barrier timeouts.
+const schedulerPath = "/@scheduler"
+
+// The role and function ARNs of local timers: placeholders, as local
+// credentials are.
+const (
+	localSchedulerRole = "arn:aws:iam::000000000000:role/mullet-local-scheduler"
+	localFunctionARN   = "arn:aws:lambda:us-east-1:000000000000:function:"
+)
+
+// LocalLambdaEnv is the environment of a Lambda instance of an app run
+// locally behind an emulated Runtime API (lambdaruntime.Options.Env): the
+// DynamoDB table and endpoint its instances share, and the emulator's
+// @connections URL and Scheduler stand-in.
+func LocalLambdaEnv(table, dynamoDBEndpoint, callbackURL, stage string) []string {
+	return []string{
+		EnvLocalLambda + "=1",
+		EnvTable + "=" + table,
+		EnvDynamoDBEndpoint + "=" + dynamoDBEndpoint,
+		EnvCallbackURL + "=" + callbackURL,
+		EnvStage + "=" + stage,
+		EnvSchedulerEndpoint + "=" + callbackURL + schedulerPath,
+		EnvSchedulerRoleARN + "=" + localSchedulerRole,
+	}
 }
 
 // localGCPercent is the GOGC of a local server unless GOGC is set.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/store"
@@ -37,6 +38,17 @@ const (
 	// EnvCallbackURL fixes the @connections endpoint in Lambda (infra/ sets
 	// it); empty derives it from each event.
 	EnvCallbackURL = "MULLET_CALLBACK_URL"
+	// EnvSchedulerRoleARN is the role EventBridge Scheduler assumes to
+	// deliver barrier timeouts (infra/ sets it for an app whose barriers
+	// call OnTimeout).
+	EnvSchedulerRoleARN = "MULLET_SCHEDULER_ROLE_ARN"
+	// EnvScheduleGroup is the EventBridge Scheduler schedule group of the
+	// timers (infra/ sets it).
+	EnvScheduleGroup = "MULLET_SCHEDULE_GROUP"
+	// EnvSchedulerEndpoint overrides the EventBridge Scheduler endpoint:
+	// the emulator's stand-in, when run locally behind an emulated Runtime
+	// API; never set by infra/.
+	EnvSchedulerEndpoint = "MULLET_SCHEDULER_ENDPOINT"
 	// EnvLog chooses the local per-invocation log on stdout: "text"
 	// (aligned columns), "color" (the same, colored), "json" (one JSON
 	// object a line) or "off". Default: color on a terminal (text if
@@ -109,11 +121,24 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 		logger.Warn("MULLET_TABLE is not set: per-connection state is kept in this instance's memory only")
 		st = memstore.New(nil)
 	}
-	return app.Bind(&framework.Runtime{
+	rt := &framework.Runtime{
 		Store:    st,
 		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: os.Getenv(EnvCallbackURL)}),
 		Logger:   logger,
-	})
+	}
+	if app.Manifest().Timers() {
+		if role := os.Getenv(EnvSchedulerRoleARN); role != "" {
+			var optFns []func(*scheduler.Options)
+			if endpoint := os.Getenv(EnvSchedulerEndpoint); endpoint != "" {
+				optFns = append(optFns, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(endpoint) })
+			}
+			rt.Scheduler, _ = framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...),
+				framework.EventBridgeSchedulerOptions{RoleARN: role, Group: os.Getenv(EnvScheduleGroup)})
+		} else {
+			logger.Warn("MULLET_SCHEDULER_ROLE_ARN is not set: barrier timeouts are sent only when a later arrival finds a barrier expired (infra/ sets it)")
+		}
+	}
+	return app.Bind(rt)
 }
 
 // lambdaInitFailed logs msg, reports it to the Lambda Runtime API as the

@@ -217,13 +217,7 @@ func newLambdaPool(t testing.TB, l *Lambda, logger *slog.Logger, callbackURL str
 		po = *l.Pool
 	}
 	po.Bootstrap = l.Bootstrap
-	po.Env = append([]string{
-		mullet.EnvLocalLambda + "=1",
-		mullet.EnvTable + "=" + l.Table,
-		mullet.EnvDynamoDBEndpoint + "=" + l.DynamoDBEndpoint,
-		mullet.EnvCallbackURL + "=" + callbackURL,
-		mullet.EnvStage + "=local",
-	}, po.Env...)
+	po.Env = append(mullet.LocalLambdaEnv(l.Table, l.DynamoDBEndpoint, callbackURL, "local"), po.Env...)
 	po.Output = instanceLog{t}
 	if po.Logger == nil {
 		po.Logger = logger

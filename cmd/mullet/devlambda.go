@@ -195,13 +195,7 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 			Timeout:      d.lambda.timeout,
 			Output:       d.stderr,
 			Logger:       logger,
-			Env: []string{
-				mullet.EnvLocalLambda + "=1",
-				mullet.EnvTable + "=" + d.lambda.table,
-				mullet.EnvDynamoDBEndpoint + "=" + d.lambda.endpoint,
-				mullet.EnvCallbackURL + "=" + callbackURL,
-				mullet.EnvStage + "=" + d.stage,
-			},
+			Env:          mullet.LocalLambdaEnv(d.lambda.table, d.lambda.endpoint, callbackURL, d.stage),
 		})
 	}}
 	s.pages.start(b.pagesBin, d.dir, d.stderr)
