@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -32,6 +33,11 @@ const (
 	EnvCallbackURL = "MULLET_CALLBACK_URL"
 	// EnvStage is the stage name.
 	EnvStage = "MULLET_STAGE"
+	// EnvSchedulerRoleARN is the role EventBridge Scheduler assumes to
+	// deliver barrier timeouts; set only for an app with OnTimeout.
+	EnvSchedulerRoleARN = "MULLET_SCHEDULER_ROLE_ARN"
+	// EnvScheduleGroup is the schedule group of those timers.
+	EnvScheduleGroup = "MULLET_SCHEDULE_GROUP"
 )
 
 // Defaults for WebSocketAppProps.
@@ -200,7 +206,7 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	if p.TableRemovalPolicy == "" {
 		p.TableRemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
-	for _, k := range []string{EnvTable, EnvCallbackURL, EnvStage} {
+	for _, k := range []string{EnvTable, EnvCallbackURL, EnvStage, EnvSchedulerRoleARN, EnvScheduleGroup} {
 		if _, ok := p.Environment[k]; ok {
 			panic(fmt.Sprintf("infra: NewWebSocketApp: props.Environment may not set %s; NewWebSocketApp sets it", k))
 		}
@@ -285,6 +291,12 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
 	}
+	var timers *schedulerTimers
+	if m.Timers() {
+		timers = newSchedulerTimers(this, role)
+		env[EnvSchedulerRoleARN] = timers.role.RoleArn()
+		env[EnvScheduleGroup] = timers.group.Ref()
+	}
 	c.function = awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
 		Description:  jsii.String("mullet app " + m.Name),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -297,6 +309,10 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		Role:         role,
 		LogGroup:     c.logGroup,
 	})
+
+	if timers != nil {
+		c.function.GrantInvoke(timers.role)
+	}
 
 	// An app that decides $connect itself (framework App.Authorize) gets
 	// API Gateway's Lambda REQUEST authorizer, served by its own function,
@@ -343,6 +359,41 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 
 	c.outputs(id)
 	return c
+}
+
+// schedulerTimers is what an app whose barriers tell waiting participants
+// of their timeout needs: a schedule group of its own, and a role that
+// EventBridge Scheduler assumes to invoke the function (granted once the
+// function exists). The function may create schedules in that group only,
+// and pass that role to EventBridge Scheduler only.
+type schedulerTimers struct {
+	group awsscheduler.CfnScheduleGroup
+	role  awsiam.Role
+}
+
+func newSchedulerTimers(scope constructs.Construct, fnRole awsiam.Role) *schedulerTimers {
+	group := awsscheduler.NewCfnScheduleGroup(scope, jsii.String("Timers"), &awsscheduler.CfnScheduleGroupProps{})
+	stack := awscdk.Stack_Of(scope)
+	role := awsiam.NewRole(scope, jsii.String("TimersRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+		}),
+		Description: jsii.String("EventBridge Scheduler delivers barrier timeouts to the mullet app's function"),
+	})
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee: fnRole,
+		Actions: jsii.Strings("scheduler:CreateSchedule"),
+		ResourceArns: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("scheduler"), Resource: jsii.String("schedule"),
+			ResourceName: jsii.String(*group.Ref() + "/*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})),
+	})
+	fnRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("iam:PassRole"),
+		Resources:  jsii.Strings(*role.RoleArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}},
+	}))
+	return &schedulerTimers{group: group, role: role}
 }
 
 // outputs adds the stack outputs, named plainly unless the stack already has

@@ -276,6 +276,7 @@ func checkFunction(t *testing.T, c cfn, fn resource, memory, timeout, retention 
 // this stage's @connections, DynamoDB only the store's actions on the table.
 func TestLeastPrivilege(t *testing.T) {
 	templates := map[string]cfn{"defaults": defaultCfn(t)}
+	templates["barrier timeouts"] = template(t, timeoutProps(t))
 	for name, a := range map[string]*infra.ConnectAuthorizer{
 		"lambda authorizer": {IdentitySource: []string{"route.request.querystring.token"}},
 		"iam authorizer":    {IAM: true},
@@ -372,6 +373,15 @@ func checkLeastPrivilege(t *testing.T, c cfn) {
 	for _, a := range storeCalls() {
 		want["dynamodb:"+a] = []string{"{" + table.ID + ".Arn}"}
 	}
+	if groups := c.resources("AWS::Scheduler::ScheduleGroup"); len(groups) > 0 {
+		// Timers: schedules in the app's own group only, its own role
+		// passed to EventBridge Scheduler only, which may invoke the
+		// function only.
+		fn, role := c.one(t, "AWS::Lambda::Function"), c.roleTrusting(t, "scheduler.amazonaws.com")
+		want["scheduler:CreateSchedule"] = []string{"arn:{AWS::Partition}:scheduler:{AWS::Region}:{AWS::AccountId}:schedule/{" + groups[0].ID + "}/*"}
+		want["iam:PassRole"] = []string{"{" + role.ID + ".Arn}"}
+		want["lambda:InvokeFunction"] = []string{"{" + fn.ID + ".Arn}", "{" + fn.ID + ".Arn}:*"}
+	}
 	for action, resources := range granted {
 		w, ok := want[action]
 		if !ok {
@@ -387,6 +397,52 @@ func checkLeastPrivilege(t *testing.T, c cfn) {
 			t.Errorf("action %s not granted", action)
 		}
 	}
+}
+
+// timeoutProps is testProps for an app whose barrier tells waiting
+// participants of its timeout.
+func timeoutProps(t *testing.T) *infra.WebSocketAppProps {
+	props := testProps(t)
+	props.Manifest.Barriers = []manifest.Barrier{{Name: "pair", Size: 2, TTLSeconds: 60, Timeout: true}}
+	return props
+}
+
+// TestTimers: an app with barrier timeouts gets a schedule group, a role
+// only EventBridge Scheduler of this account can assume, and the
+// function's environment names both; an app without them gets none.
+func TestTimers(t *testing.T) {
+	if groups := defaultCfn(t).resources("AWS::Scheduler::ScheduleGroup"); len(groups) != 0 {
+		t.Fatalf("an app without barrier timeouts has schedule groups: %v", groups)
+	}
+	c := template(t, timeoutProps(t))
+	group := c.one(t, "AWS::Scheduler::ScheduleGroup")
+	role := c.roleTrusting(t, "scheduler.amazonaws.com")
+	trust := render(role.Properties["AssumeRolePolicyDocument"])
+	if !strings.Contains(trust, "aws:SourceAccount") {
+		t.Errorf("the timers role's trust policy has no aws:SourceAccount condition: %s", trust)
+	}
+	vars := c.one(t, "AWS::Lambda::Function").Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if got := render(vars[infra.EnvSchedulerRoleARN]); got != "{"+role.ID+".Arn}" {
+		t.Errorf("%s = %s, want the timers role's ARN", infra.EnvSchedulerRoleARN, got)
+	}
+	if got := render(vars[infra.EnvScheduleGroup]); got != "{"+group.ID+"}" {
+		t.Errorf("%s = %s, want the schedule group", infra.EnvScheduleGroup, got)
+	}
+}
+
+// roleTrusting returns the one role that service may assume.
+func (c cfn) roleTrusting(t *testing.T, service string) resource {
+	t.Helper()
+	var found []resource
+	for _, r := range c.resources("AWS::IAM::Role") {
+		if strings.Contains(render(r.Properties["AssumeRolePolicyDocument"]), service) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d roles trust %s, want 1", len(found), service)
+	}
+	return found[0]
 }
 
 // storeCalls lists the DynamoDB calls of the runtime's store: the methods of
