@@ -13,6 +13,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // CallbackAPI is the part of the API Gateway Management API client that
@@ -60,8 +61,34 @@ func NewCallback(cfg aws.Config, opts *CallbackOptions) *Callback {
 		return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.Retryer = aws.NopRetryer{}
+			o.APIOptions = append(o.APIOptions, trimCallbackStack)
 		})
 	}, opts)
+}
+
+// trimCallbackStack removes the build steps of the SDK's middleware stack
+// that only add informational headers, which API Gateway does not act on:
+//   - ClientRequestID sets amz-sdk-invocation-id, a UUID per operation that
+//     ties the SDK's own retry attempts together; the SDK makes one attempt
+//     here (NopRetryer) and Callback's retries are separate operations.
+//   - UserAgent builds the SDK's User-Agent string (SDK, OS, Go and module
+//     versions, feature codes) for AWS's usage metrics; Go's default
+//     User-Agent is sent instead.
+//
+// Each costs allocations on every push, in Lambda as locally, and the
+// invocation id is one more signed header. Signing, the SDK's Retry step
+// (with NopRetryer it still corrects the signing time after a response
+// shows the clock skewed), endpoint resolution, error deserialization and
+// the X-Ray trace header (RecursionDetection) stay as they are.
+func trimCallbackStack(s *middleware.Stack) error {
+	for _, id := range []string{"ClientRequestID", "UserAgent"} {
+		if _, ok := s.Build.Get(id); ok {
+			if _, err := s.Build.Remove(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // NewCallbackWithAPI returns a Callback over the CallbackAPI that newAPI

@@ -99,3 +99,30 @@ func TestCallbackContextDeadline(t *testing.T) {
 		t.Fatalf("retry ignored the context deadline")
 	}
 }
+
+// The callback client leaves out the SDK's informational headers but still
+// signs every request.
+func TestCallbackRequestHeaders(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}))
+	t.Cleanup(srv.Close)
+	cb := framework.NewCallback(testConfig(), &framework.CallbackOptions{Endpoint: srv.URL + "/prod"})
+	if err := cb.Post(context.Background(), srv.URL+"/prod", "abc=", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	auth := got.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(auth, "Signature=") {
+		t.Errorf("Authorization = %q, want a SigV4 signature", auth)
+	}
+	if got.Get("X-Amz-Date") == "" {
+		t.Error("no X-Amz-Date header")
+	}
+	if v := got.Get("Amz-Sdk-Invocation-Id"); v != "" {
+		t.Errorf("amz-sdk-invocation-id = %q, want none", v)
+	}
+	if ua := got.Get("User-Agent"); strings.Contains(ua, "aws-sdk-go-v2") {
+		t.Errorf("User-Agent = %q, want Go's default", ua)
+	}
+}
