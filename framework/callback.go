@@ -1,9 +1,11 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -62,8 +64,41 @@ func NewCallback(cfg aws.Config, opts *CallbackOptions) *Callback {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.Retryer = aws.NopRetryer{}
 			o.APIOptions = append(o.APIOptions, trimCallbackStack)
+			o.HTTPClient = inMemoryBody{o.HTTPClient}
 		})
 	}, opts)
+}
+
+// maxInMemoryBody bounds the request bodies that inMemoryBody copies: twice
+// API Gateway's 128 KB limit on a PostToConnection payload.
+const maxInMemoryBody = 256 << 10
+
+// inMemoryBody hands requests to the HTTP client with their body as a
+// *bytes.Reader and with GetBody set. The SDK wraps the body in its own
+// reader type, which net/http cannot tell is in memory: it then writes the
+// request headers and the body in two writes, two TCP segments for the
+// server to read, on every push. With a bytes.Reader it writes both at
+// once. GetBody also lets the transport send the request again on a fresh
+// connection when a reused keep-alive connection turns out closed before
+// anything was written (the SDK's body alone cannot be rewound).
+type inMemoryBody struct {
+	next apigatewaymanagementapi.HTTPClient
+}
+
+func (c inMemoryBody) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody && req.ContentLength > 0 && req.ContentLength <= maxInMemoryBody {
+		// The SDK builds a new request for every attempt and only closes
+		// its body after Do, so the request can be changed in place.
+		p := make([]byte, req.ContentLength)
+		_, err := io.ReadFull(req.Body, p)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("framework: callback: reading the request body: %w", err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(p))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p)), nil }
+	}
+	return c.next.Do(req)
 }
 
 // trimCallbackStack removes the build steps of the SDK's middleware stack

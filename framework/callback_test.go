@@ -3,6 +3,7 @@ package framework_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,16 +102,21 @@ func TestCallbackContextDeadline(t *testing.T) {
 }
 
 // The callback client leaves out the SDK's informational headers but still
-// signs every request.
+// signs every request, and sends the body whole.
 func TestCallbackRequestHeaders(t *testing.T) {
 	var got http.Header
+	var body []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Header.Clone()
+		body, _ = io.ReadAll(r.Body)
 	}))
 	t.Cleanup(srv.Close)
 	cb := framework.NewCallback(testConfig(), &framework.CallbackOptions{Endpoint: srv.URL + "/prod"})
 	if err := cb.Post(context.Background(), srv.URL+"/prod", "abc=", []byte("hi")); err != nil {
 		t.Fatal(err)
+	}
+	if string(body) != "hi" || got.Get("Content-Length") != "2" {
+		t.Errorf("body %q, Content-Length %q, want \"hi\", 2", body, got.Get("Content-Length"))
 	}
 	auth := got.Get("Authorization")
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(auth, "Signature=") {
