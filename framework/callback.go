@@ -1,9 +1,11 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // CallbackAPI is the part of the API Gateway Management API client that
@@ -60,8 +63,67 @@ func NewCallback(cfg aws.Config, opts *CallbackOptions) *Callback {
 		return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.Retryer = aws.NopRetryer{}
+			o.APIOptions = append(o.APIOptions, trimCallbackStack)
+			o.HTTPClient = inMemoryBody{o.HTTPClient}
 		})
 	}, opts)
+}
+
+// maxInMemoryBody bounds the request bodies that inMemoryBody copies: twice
+// API Gateway's 128 KB limit on a PostToConnection payload.
+const maxInMemoryBody = 256 << 10
+
+// inMemoryBody hands requests to the HTTP client with their body as a
+// *bytes.Reader and with GetBody set. The SDK wraps the body in its own
+// reader type, which net/http cannot tell is in memory: it then writes the
+// request headers and the body in two writes, two TCP segments for the
+// server to read, on every push. With a bytes.Reader it writes both at
+// once. GetBody also lets the transport send the request again on a fresh
+// connection when a reused keep-alive connection turns out closed before
+// anything was written (the SDK's body alone cannot be rewound).
+type inMemoryBody struct {
+	next apigatewaymanagementapi.HTTPClient
+}
+
+func (c inMemoryBody) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody && req.ContentLength > 0 && req.ContentLength <= maxInMemoryBody {
+		// The SDK builds a new request for every attempt and only closes
+		// its body after Do, so the request can be changed in place.
+		p := make([]byte, req.ContentLength)
+		_, err := io.ReadFull(req.Body, p)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("framework: callback: reading the request body: %w", err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(p))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p)), nil }
+	}
+	return c.next.Do(req)
+}
+
+// trimCallbackStack removes the build steps of the SDK's middleware stack
+// that only add informational headers, which API Gateway does not act on:
+//   - ClientRequestID sets amz-sdk-invocation-id, a UUID per operation that
+//     ties the SDK's own retry attempts together; the SDK makes one attempt
+//     here (NopRetryer) and Callback's retries are separate operations.
+//   - UserAgent builds the SDK's User-Agent string (SDK, OS, Go and module
+//     versions, feature codes) for AWS's usage metrics; Go's default
+//     User-Agent is sent instead.
+//
+// Each costs allocations on every push, in Lambda as locally, and the
+// invocation id is one more signed header. Signing, the SDK's Retry step
+// (with NopRetryer it still corrects the signing time after a response
+// shows the clock skewed), endpoint resolution, error deserialization and
+// the X-Ray trace header (RecursionDetection) stay as they are.
+func trimCallbackStack(s *middleware.Stack) error {
+	for _, id := range []string{"ClientRequestID", "UserAgent"} {
+		if _, ok := s.Build.Get(id); ok {
+			if _, err := s.Build.Remove(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // NewCallbackWithAPI returns a Callback over the CallbackAPI that newAPI

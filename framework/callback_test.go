@@ -3,6 +3,7 @@ package framework_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,5 +98,37 @@ func TestCallbackContextDeadline(t *testing.T) {
 	}
 	if time.Since(start) > 900*time.Millisecond {
 		t.Fatalf("retry ignored the context deadline")
+	}
+}
+
+// The callback client leaves out the SDK's informational headers but still
+// signs every request, and sends the body whole.
+func TestCallbackRequestHeaders(t *testing.T) {
+	var got http.Header
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		body, _ = io.ReadAll(r.Body)
+	}))
+	t.Cleanup(srv.Close)
+	cb := framework.NewCallback(testConfig(), &framework.CallbackOptions{Endpoint: srv.URL + "/prod"})
+	if err := cb.Post(context.Background(), srv.URL+"/prod", "abc=", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != "hi" || got.Get("Content-Length") != "2" {
+		t.Errorf("body %q, Content-Length %q, want \"hi\", 2", body, got.Get("Content-Length"))
+	}
+	auth := got.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(auth, "Signature=") {
+		t.Errorf("Authorization = %q, want a SigV4 signature", auth)
+	}
+	if got.Get("X-Amz-Date") == "" {
+		t.Error("no X-Amz-Date header")
+	}
+	if v := got.Get("Amz-Sdk-Invocation-Id"); v != "" {
+		t.Errorf("amz-sdk-invocation-id = %q, want none", v)
+	}
+	if ua := got.Get("User-Agent"); strings.Contains(ua, "aws-sdk-go-v2") {
+		t.Errorf("User-Agent = %q, want Go's default", ua)
 	}
 }
