@@ -1,7 +1,6 @@
 package mullettest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/mulletgo/mullet"
 	"github.com/mulletgo/mullet/framework/emulator"
 	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/mullettest"
 )
 
@@ -182,7 +182,7 @@ var secrets = []string{
 // failing handlers; with every log at debug level. No secret, no
 // Authorization scheme and no SigV4 field may appear in any log line.
 func TestNoCredentialsInLogs(t *testing.T) {
-	var logBuf, invBuf syncBuffer
+	var logBuf, invBuf syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
@@ -267,23 +267,6 @@ func TestNoCredentialsInLogs(t *testing.T) {
 	t.Logf("%d bytes of logs searched", len(logs))
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writers of a log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestLoopbackByDefault: the emulator's default address is loopback, and
 // binding anything else is allowed but warned about, by emulator.Listen and
@@ -295,7 +278,7 @@ func TestLoopbackByDefault(t *testing.T) {
 	}
 	manifest := newMatrixApp(&authLog{}).Manifest()
 	listen := func(addr string) string {
-		var buf syncBuffer
+		var buf syncbuf.Buffer
 		srv, err := emulator.Listen(addr, &emulator.Options{
 			Manifest: manifest,
 			Invoke:   nopInvoke,
@@ -320,7 +303,7 @@ func TestLoopbackByDefault(t *testing.T) {
 	}
 
 	serve := func(addr string) string {
-		var buf syncBuffer
+		var buf syncbuf.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {

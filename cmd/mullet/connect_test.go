@@ -13,6 +13,7 @@ import (
 	"github.com/mulletgo/mullet/mullettest"
 
 	chatapp "github.com/mulletgo/mullet/examples/chat/app"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 // toolApp is a small app for the client commands' tests: whoami answers
@@ -119,7 +120,7 @@ func containsInOrder(s string, parts []string) bool {
 // closes at the end of input after printing the replies.
 func TestConnectStdin(t *testing.T) {
 	srv := mullettest.NewServer(t, chatapp.New(), nil)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	s := &session{
 		url:         srv.URL,
 		wait:        500 * time.Millisecond,

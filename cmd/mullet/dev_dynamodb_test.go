@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 func TestDevStoreErrors(t *testing.T) {
@@ -43,7 +44,7 @@ func TestDevDynamoDB(t *testing.T) {
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/local"
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"dev", "-addr", addr, "-store", "dynamodb", "-dynamodb-endpoint", db.Endpoint, "-table", table, "../../examples/rendezvous"}, &stdout, &stderr)

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 func TestDevRuntimeErrors(t *testing.T) {
@@ -80,7 +81,7 @@ func TestDevLambda(t *testing.T) {
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/local"
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"dev", "-runtime", "lambda", "-addr", addr, "-poll", "100ms", "-lambda-stats", "200ms",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mulletgo/mullet"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 // TestInvocationLog serves an app with mullet.ServeLocal, as mullet dev's
@@ -75,7 +76,7 @@ func TestInvocationLog(t *testing.T) {
 // one connection send one frame, and returns the log's lines.
 func serveAndLog(t *testing.T, format string) []string {
 	t.Helper()
-	var log syncBuffer
+	var log syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 // repoRoot returns the mullet checkout this test runs in: the nearest
@@ -119,7 +121,7 @@ func TestNewProjectEndToEnd(t *testing.T) {
 		addr := freeAddr(t)
 		url := "ws://" + addr + "/local"
 		cmd := goCmd(context.Background(), "run", "github.com/mulletgo/mullet/cmd/mullet", "dev", "-addr", addr, ".")
-		var devOut, devErr syncBuffer
+		var devOut, devErr syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &devOut, &devErr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -173,7 +175,7 @@ func TestNewProjectEndToEnd(t *testing.T) {
 		t.Setenv("CDK_DISABLE_VERSION_CHECK", "true") // no npm registry look-up
 		t.Setenv("CDK_DISABLE_CLI_TELEMETRY", "true")
 		t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance metadata probe
-		var out, errOut syncBuffer
+		var out, errOut syncbuf.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		if code := run(ctx, []string{"synth", "-cdk", cdk, dir}, &out, &errOut); code != 0 {

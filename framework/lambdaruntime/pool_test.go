@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mulletgo/mullet/framework/lambdaruntime"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 // bootstrap is testdata/function, built once by TestMain.
@@ -58,23 +59,6 @@ type info struct {
 	Env             map[string]string
 }
 
-// syncBuffer collects the instances' output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type tbWriter struct{ t testing.TB }
 
@@ -85,12 +69,12 @@ func (w tbWriter) Write(p []byte) (int, error) {
 
 // newPool returns a pool of testdata/function (unless opts names another
 // bootstrap) that closes when the test ends, and the instances' output.
-func newPool(t *testing.T, opts lambdaruntime.Options) (*lambdaruntime.Pool, *syncBuffer) {
+func newPool(t *testing.T, opts lambdaruntime.Options) (*lambdaruntime.Pool, *syncbuf.Buffer) {
 	t.Helper()
 	if opts.Bootstrap == "" {
 		opts.Bootstrap = bootstrap
 	}
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	opts.Output = out
 	if opts.Logger == nil {
 		opts.Logger = slogTo(t)

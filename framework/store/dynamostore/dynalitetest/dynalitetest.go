@@ -2,7 +2,6 @@ package dynalitetest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/mulletgo/mullet/framework/store/dynamostore"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 )
 
 // modulePath identifies the repository root: the directory whose go.mod
@@ -42,7 +41,7 @@ type Server struct {
 	Endpoint string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -129,7 +128,7 @@ func start(node, cli string) (*Server, error) {
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 	cmd.Dir = filepath.Dir(cli)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -240,24 +239,6 @@ func unavailable(tb testing.TB, err error) {
 	tb.Skipf("dynalitetest: %v", err)
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child's
-// stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // NewStore starts a dynalite server for the test and returns a
 // dynamostore.Store on a fresh table of it, with optFns applied to the
