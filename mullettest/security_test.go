@@ -267,7 +267,6 @@ func TestNoCredentialsInLogs(t *testing.T) {
 	t.Logf("%d bytes of logs searched", len(logs))
 }
 
-
 // TestLoopbackByDefault: the emulator's default address is loopback, and
 // binding anything else is allowed but warned about, by emulator.Listen and
 // by mullet.ServeLocal. (The listeners bound to 0.0.0.0 here are closed at

@@ -59,7 +59,6 @@ type info struct {
 	Env             map[string]string
 }
 
-
 type tbWriter struct{ t testing.TB }
 
 func (w tbWriter) Write(p []byte) (int, error) {

@@ -239,7 +239,6 @@ func unavailable(tb testing.TB, err error) {
 	tb.Skipf("dynalitetest: %v", err)
 }
 
-
 // NewStore starts a dynalite server for the test and returns a
 // dynamostore.Store on a fresh table of it, with optFns applied to the
 // client (e.g. a dynamostore.RequestCounter's middleware).
