@@ -126,17 +126,15 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: os.Getenv(EnvCallbackURL)}),
 		Logger:   logger,
 	}
-	if app.Manifest().Timers() {
-		if role := os.Getenv(EnvSchedulerRoleARN); role != "" {
-			var optFns []func(*scheduler.Options)
-			if endpoint := os.Getenv(EnvSchedulerEndpoint); endpoint != "" {
-				optFns = append(optFns, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(endpoint) })
-			}
-			rt.Scheduler, _ = framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...),
-				framework.EventBridgeSchedulerOptions{RoleARN: role, Group: os.Getenv(EnvScheduleGroup)})
-		} else {
-			logger.Warn("MULLET_SCHEDULER_ROLE_ARN is not set: barrier timeouts are sent only when a later arrival finds a barrier expired (infra/ sets it)")
+	// infra/ sets the role only for an app whose barriers call OnTimeout;
+	// Bind warns about such an app running without it.
+	if role := os.Getenv(EnvSchedulerRoleARN); role != "" {
+		var optFns []func(*scheduler.Options)
+		if endpoint := os.Getenv(EnvSchedulerEndpoint); endpoint != "" {
+			optFns = append(optFns, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(endpoint) })
 		}
+		rt.Scheduler, _ = framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...),
+			framework.EventBridgeSchedulerOptions{RoleARN: role, Group: os.Getenv(EnvScheduleGroup)})
 	}
 	return app.Bind(rt)
 }

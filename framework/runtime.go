@@ -112,7 +112,7 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 		b.maxDepth = 64
 	}
 	if b.scheduler == nil && len(a.timeouts) > 0 {
-		b.logger.Warn("a barrier tells waiting participants when it times out, but the Runtime has no Scheduler: they are told only when a later arrival finds the barrier expired")
+		b.logger.Warn("a barrier tells waiting participants when it times out, but the Runtime has no Scheduler: they are told only when a later arrival finds the barrier expired (in Lambda, infra/ provides one through MULLET_SCHEDULER_ROLE_ARN)")
 	}
 	var zero S
 	b.zeroState, _ = json.Marshal(zero)
