@@ -104,6 +104,13 @@ Modes:
 			targets = append(targets, bs)
 		}
 	}
+	if path := os.Getenv("MULLET_BENCH_CPUPROFILE"); path != "" {
+		// The load generator's own profile, beside the servers'.
+		if f, err := os.Create(path + ".load"); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	if err := b.run(ctx, targets, counts); err != nil {
 		fmt.Fprintf(stderr, "mullet bench: %v\n", err)
 		return 1
@@ -191,6 +198,9 @@ type echoResult struct {
 	// cpuPerRT is the server process's CPU time per round trip, which
 	// other load on the machine barely disturbs.
 	cpuPerRT time.Duration
+	// loadCPUPerRT is the load generator's (this process's) CPU time per
+	// round trip: on a small machine it shares the cores with the server.
+	loadCPUPerRT time.Duration
 	// fdsBefore and fdsAfter are the server's open descriptors before the
 	// clients connected and a second after they all closed.
 	fdsBefore, fdsAfter int
@@ -200,7 +210,7 @@ func (b *bench) run(ctx context.Context, targets []*target, counts []int) error 
 	switch b.mode {
 	case "echo":
 		fmt.Fprintf(b.out, "echo: route=%s payload=%dB duration=%v per run\n", b.route, b.payload, b.duration)
-		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %10s %14s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "cpu/rt", "fds b/run/a", "errors")
+		fmt.Fprintf(b.out, "%-8s %6s %12s %10s %10s %10s %10s %10s %12s %14s %8s\n", "target", "conns", "round trips/s", "p50", "p90", "p99", "max", "cpu/rt", "load cpu/rt", "fds b/run/a", "errors")
 		var results []echoResult
 		for _, n := range counts {
 			for _, t := range targets {
@@ -209,15 +219,16 @@ func (b *bench) run(ctx context.Context, targets []*target, counts []int) error 
 					return fmt.Errorf("%s, %d connections: %w", t.name, n, err)
 				}
 				results = append(results, r)
-				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %10v %14s %8d\n", r.target, r.conns, r.rps,
-					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.cpuPerRT.Round(time.Microsecond),
+				fmt.Fprintf(b.out, "%-8s %6d %12.0f %10v %10v %10v %10v %10v %12v %14s %8d\n", r.target, r.conns, r.rps,
+					r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.cpuPerRT.Round(time.Microsecond), r.loadCPUPerRT.Round(time.Microsecond),
 					fmt.Sprintf("%d/%d/%d", r.fdsBefore, r.fds, r.fdsAfter), r.errors)
 			}
 		}
 		fmt.Fprint(b.out, "RESULT mode=echo route="+b.route)
 		for _, r := range results {
-			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d %s_c%d_cpu_us_per_rt=%.1f %s_c%d_fds_before=%d %s_c%d_fds_after=%d", r.target, r.conns, r.rps,
+			fmt.Fprintf(b.out, " %s_c%d_rps=%.0f %s_c%d_p50_us=%d %s_c%d_p99_us=%d %s_c%d_cpu_us_per_rt=%.1f %s_c%d_load_cpu_us_per_rt=%.1f %s_c%d_fds_before=%d %s_c%d_fds_after=%d", r.target, r.conns, r.rps,
 				r.target, r.conns, r.p50.Microseconds(), r.target, r.conns, r.p99.Microseconds(), r.target, r.conns, float64(r.cpuPerRT.Nanoseconds())/1000,
+				r.target, r.conns, float64(r.loadCPUPerRT.Nanoseconds())/1000,
 				r.target, r.conns, r.fdsBefore, r.target, r.conns, r.fdsAfter)
 		}
 		for _, n := range counts {
@@ -326,7 +337,7 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 	}
 	defer closeAll()
 	frame := b.frame(t)
-	cpu0 := cpuTime(t.pid())
+	cpu0, load0 := cpuTime(t.pid()), cpuTime(os.Getpid())
 	runCtx, cancel := context.WithTimeout(ctx, b.duration)
 	defer cancel()
 	lats := make([][]time.Duration, n)
@@ -335,16 +346,18 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 	start := time.Now()
 	for i, c := range conns {
 		wg.Go(func() {
+			// One deadline for the whole run instead of a timer per
+			// message: the load generator shares the cores with the server.
+			connCtx, connCancel := context.WithTimeout(ctx, b.duration+10*time.Second)
+			defer connCancel()
 			buf := make([]time.Duration, 0, 4096)
 			for runCtx.Err() == nil {
 				t0 := time.Now()
-				if err := c.Write(ctx, websocket.MessageText, frame); err != nil {
+				if err := c.Write(connCtx, websocket.MessageText, frame); err != nil {
 					errs.Add(1)
 					return
 				}
-				rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-				_, _, err := c.Read(rctx)
-				rcancel()
+				_, _, err := c.Read(connCtx)
 				if err != nil {
 					errs.Add(1)
 					return
@@ -356,12 +369,14 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	load1 := cpuTime(os.Getpid())
 	all := slices.Concat(lats...)
 	slices.Sort(all)
 	r := echoResult{target: t.name, conns: n, errors: errs.Load()}
 	if len(all) > 0 {
 		r.rps = float64(len(all)) / elapsed.Seconds()
 		r.p50, r.p90, r.p99, r.max = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99), all[len(all)-1]
+		r.loadCPUPerRT = (load1 - load0) / time.Duration(len(all))
 	}
 	if pid := t.pid(); pid > 0 {
 		r.rssKB, r.fds = rss(pid), fdCount(pid)
