@@ -230,6 +230,14 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 		MaxConnsPerHost: 256,
 		IdleConnTimeout: 90 * time.Second,
 	}
+	var sock *localSocket
+	if o.Integration == nil {
+		// The app runs in this process: its pushes take a Unix socket.
+		if sock = listenLocalSocket(); sock != nil {
+			defer sock.close()
+			transport.DialContext = sock.dialer(addr)
+		}
+	}
 	httpClient := &http.Client{Transport: transport}
 	cfg := aws.Config{
 		Region:      "us-east-1",
@@ -311,6 +319,10 @@ func serveLocal(ctx context.Context, m *manifest.Manifest, app framework.Applica
 	printBanner(o.Out, m, wsURL, cbURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if sock != nil {
+		// Shutdown closes this listener too; its error is the same as ln's.
+		go srv.Serve(sock.ln)
+	}
 	if o.Ready != nil {
 		o.Ready(wsURL, cbURL)
 	}
