@@ -326,13 +326,13 @@ var benchHTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives:
 
 func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) {
 	fdsBefore := fdCount(t.pid())
-	conns, _, err := dialAll(ctx, t.url, n)
+	conns, err := dialFrameConns(ctx, t.url, n)
 	if err != nil {
 		return echoResult{}, err
 	}
 	closeAll := func() {
 		for _, c := range conns {
-			c.CloseNow()
+			c.close()
 		}
 	}
 	defer closeAll()
@@ -340,25 +340,22 @@ func (b *bench) echo(ctx context.Context, t *target, n int) (echoResult, error) 
 	cpu0, load0 := cpuTime(t.pid()), cpuTime(os.Getpid())
 	runCtx, cancel := context.WithTimeout(ctx, b.duration)
 	defer cancel()
+	// A reply that has not come 10 s after the run ends is an error.
+	deadline := time.Now().Add(b.duration + 10*time.Second)
 	lats := make([][]time.Duration, n)
 	var errs atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, c := range conns {
 		wg.Go(func() {
-			// One deadline for the whole run instead of a timer per
-			// message: the load generator shares the cores with the server.
-			connCtx, connCancel := context.WithTimeout(ctx, b.duration+10*time.Second)
-			defer connCancel()
 			buf := make([]time.Duration, 0, 4096)
 			for runCtx.Err() == nil {
 				t0 := time.Now()
-				if err := c.Write(connCtx, websocket.MessageText, frame); err != nil {
+				if err := c.writeText(frame); err != nil {
 					errs.Add(1)
 					return
 				}
-				_, _, err := c.Read(connCtx)
-				if err != nil {
+				if _, err := c.readMessage(deadline); err != nil {
 					errs.Add(1)
 					return
 				}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// frameConn is the echo mode's client end of a websocket: one text frame
+// out, one message in, with reused buffers, one write and no goroutine of
+// its own. The load generator shares a small machine's cores with the
+// server under test, so every microsecond it spends per round trip is one
+// the server does not get: this client spends about a fifth less than
+// coder/websocket's (docs/benchmarks.md), which the other modes use.
+type frameConn struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	out []byte // header + mask + payload of the next frame
+	in  []byte // payload of the last message read
+}
+
+// dialFrameConns opens n connections to url, 64 at a time.
+func dialFrameConns(ctx context.Context, url string, n int) ([]*frameConn, error) {
+	conns := make([]*frameConn, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			nc, br, _, err := ws.Dialer{}.Dial(dctx, url)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			if br == nil {
+				br = bufio.NewReaderSize(nc, 4096)
+			}
+			conns[i] = &frameConn{nc: nc, br: br}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+		return nil, err
+	}
+	return conns, nil
+}
+
+// writeText sends p as one masked text frame, in one write.
+func (c *frameConn) writeText(p []byte) error {
+	h := ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Length: int64(len(p))}
+	binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
+	c.out = c.out[:0]
+	c.out = appendHeader(c.out, h)
+	n := len(c.out)
+	c.out = append(c.out, p...)
+	ws.Cipher(c.out[n:], h.Mask, 0)
+	_, err := c.nc.Write(c.out)
+	return err
+}
+
+// appendHeader appends h in wire form.
+func appendHeader(b []byte, h ws.Header) []byte {
+	b0 := byte(h.OpCode)
+	if h.Fin {
+		b0 |= 0x80
+	}
+	b = append(b, b0)
+	var mask byte
+	if h.Masked {
+		mask = 0x80
+	}
+	switch {
+	case h.Length < 126:
+		b = append(b, mask|byte(h.Length))
+	case h.Length <= 0xffff:
+		b = append(b, mask|126)
+		b = binary.BigEndian.AppendUint16(b, uint16(h.Length))
+	default:
+		b = append(b, mask|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(h.Length))
+	}
+	if h.Masked {
+		b = append(b, h.Mask[:]...)
+	}
+	return b
+}
+
+// readMessage reads the next data message, answering pings, and returns
+// its payload, valid until the next call.
+func (c *frameConn) readMessage(deadline time.Time) ([]byte, error) {
+	_ = c.nc.SetReadDeadline(deadline)
+	c.in = c.in[:0]
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			return nil, err
+		}
+		if h.Length > 1<<20 {
+			return nil, fmt.Errorf("frame of %d bytes", h.Length)
+		}
+		n := len(c.in)
+		c.in = slices.Grow(c.in, int(h.Length))[:n+int(h.Length)]
+		if _, err := io.ReadFull(c.br, c.in[n:]); err != nil {
+			return nil, err
+		}
+		switch h.OpCode {
+		case ws.OpClose:
+			return nil, errors.New("connection closed by the server")
+		case ws.OpPing:
+			// Pings are not part of the benchmark; answer and go on.
+			p := append([]byte(nil), c.in[n:]...)
+			c.in = c.in[:n]
+			if err := c.writeFrame(ws.OpPong, p); err != nil {
+				return nil, err
+			}
+			continue
+		case ws.OpPong:
+			c.in = c.in[:n]
+			continue
+		}
+		if h.Fin {
+			return c.in, nil
+		}
+	}
+}
+
+func (c *frameConn) writeFrame(op ws.OpCode, p []byte) error {
+	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(p))}
+	binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
+	b := appendHeader(nil, h)
+	n := len(b)
+	b = append(b, p...)
+	ws.Cipher(b[n:], h.Mask, 0)
+	_, err := c.nc.Write(b)
+	return err
+}
+
+func (c *frameConn) close() { c.nc.Close() }
