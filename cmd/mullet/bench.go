@@ -286,8 +286,27 @@ func (b *bench) frame(t *target) []byte {
 }
 
 func dialAll(ctx context.Context, url string, n int) ([]*websocket.Conn, []time.Duration, error) {
-	conns := make([]*websocket.Conn, n)
 	lat := make([]time.Duration, n)
+	conns, err := dialEach(ctx, n, func(ctx context.Context, i int) (*websocket.Conn, error) {
+		start := time.Now()
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: benchHTTPClient})
+		if err != nil {
+			return nil, err
+		}
+		lat[i] = time.Since(start)
+		c.SetReadLimit(1 << 20)
+		return c, nil
+	}, func(c *websocket.Conn) { c.CloseNow() })
+	if err != nil {
+		return nil, nil, err
+	}
+	return conns, lat, nil
+}
+
+// dialEach opens n connections with dial, 64 at a time, each within 30 s.
+// If any fails, it closes the others and returns the first error.
+func dialEach[C comparable](ctx context.Context, n int, dial func(ctx context.Context, i int) (C, error), closeConn func(C)) ([]C, error) {
+	conns := make([]C, n)
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -297,27 +316,25 @@ func dialAll(ctx context.Context, url string, n int) ([]*websocket.Conn, []time.
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			start := time.Now()
-			c, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{HTTPClient: benchHTTPClient})
+			c, err := dial(dctx, i)
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
 			}
-			lat[i] = time.Since(start)
-			c.SetReadLimit(1 << 20)
 			conns[i] = c
 		})
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
+		var zero C
 		for _, c := range conns {
-			if c != nil {
-				c.CloseNow()
+			if c != zero {
+				closeConn(c)
 			}
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	return conns, lat, nil
+	return conns, nil
 }
 
 // benchHTTPClient dials without a connection limit or keep-alive reuse:

@@ -10,8 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -30,39 +28,18 @@ type frameConn struct {
 	in  []byte // payload of the last message read
 }
 
-// dialFrameConns opens n connections to url, 64 at a time.
+// dialFrameConns opens n connections to url.
 func dialFrameConns(ctx context.Context, url string, n int) ([]*frameConn, error) {
-	conns := make([]*frameConn, n)
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			nc, br, _, err := ws.Dialer{}.Dial(dctx, url)
-			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			if br == nil {
-				br = bufio.NewReaderSize(nc, 4096)
-			}
-			conns[i] = &frameConn{nc: nc, br: br}
-		})
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		for _, c := range conns {
-			if c != nil {
-				c.close()
-			}
+	return dialEach(ctx, n, func(ctx context.Context, _ int) (*frameConn, error) {
+		nc, br, _, err := ws.Dialer{}.Dial(ctx, url)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-	return conns, nil
+		if br == nil {
+			br = bufio.NewReaderSize(nc, 4096)
+		}
+		return &frameConn{nc: nc, br: br}, nil
+	}, (*frameConn).close)
 }
 
 // writeText sends p as one masked text frame, in one write.
