@@ -45,8 +45,9 @@ Modes:
              (the deployed bootstrap) and report its size; build it for this
              machine and time process start to the first poll of a fake
              Lambda Runtime API, side by side with a bare aws-lambda-go
-             handler (-conns is the number of starts)`, stderr)
-	mode := fs.String("mode", "echo", "echo or idle")
+             handler and with that handler plus the AWS SDK clients an app
+             of this kind needs (-conns is the number of starts)`, stderr)
+	mode := fs.String("mode", "echo", "echo, idle, pair, broadcast or start")
 	route := fs.String("route", "echo", "mullet route: echo (two-way route response) or push (reply through @connections)")
 	conns := fs.String("conns", "1,10,100", "comma-separated connection counts")
 	duration := fs.Duration("duration", 5*time.Second, "how long each echo run lasts")
@@ -736,6 +737,51 @@ func main() {
 }
 `
 
+// sdkLambda is the second baseline of -mode start: a bare handler that
+// builds the AWS SDK clients any app of this kind needs (DynamoDB and the
+// API Gateway Management API, and attributevalue to encode items), as a
+// hand-written one would. Package initialization of those SDK modules
+// runs before main in any program that links them; the difference between
+// this baseline and the app is what mullet itself adds.
+const sdkLambda = `package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+func main() {
+	cfg := aws.Config{
+		Region:      os.Getenv("AWS_REGION"),
+		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")),
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	cb := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(os.Getenv("MULLET_CALLBACK_URL"))
+	})
+	table := os.Getenv("MULLET_TABLE")
+	lambda.StartHandlerFunc(func(ctx context.Context, e events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		item, err := attributevalue.MarshalMap(map[string]string{"pk": e.RequestContext.ConnectionID})
+		if err != nil {
+			return events.APIGatewayProxyResponse{StatusCode: 500}, err
+		}
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+			return events.APIGatewayProxyResponse{StatusCode: 500}, err
+		}
+		_, err = cb.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &e.RequestContext.ConnectionID, Data: []byte(e.Body)})
+		return events.APIGatewayProxyResponse{StatusCode: 200}, err
+	})
+}
+`
+
 func benchStart(ctx context.Context, appDir string, n int, out io.Writer) error {
 	tmp, err := os.MkdirTemp("", "mullet-bench-start-")
 	if err != nil {
@@ -750,6 +796,14 @@ func benchStart(ctx context.Context, appDir string, n int, out io.Writer) error 
 	}
 	defer os.RemoveAll(bareDir)
 	if err := os.WriteFile(bareDir+"/main.go", []byte(bareLambda), 0o644); err != nil {
+		return err
+	}
+	sdkDir, err := os.MkdirTemp(appDir, "_sdk-lambda-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sdkDir)
+	if err := os.WriteFile(sdkDir+"/main.go", []byte(sdkLambda), 0o644); err != nil {
 		return err
 	}
 	build := func(dir, outPath string, arm bool) (int64, error) {
@@ -782,28 +836,39 @@ func benchStart(ctx context.Context, appDir string, n int, out io.Writer) error 
 	if _, err := build(bareDir, tmp+"/bare", false); err != nil {
 		return err
 	}
+	sdkArm, err := build(sdkDir, tmp+"/sdk-arm64", true)
+	if err != nil {
+		return err
+	}
+	if _, err := build(sdkDir, tmp+"/sdk", false); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "start: %d starts each, process start -> first GET /runtime/invocation/next\n", n)
 	fmt.Fprintf(out, "%-8s %14s %12s %12s %12s\n", "binary", "arm64 size", "p50", "p90", "max")
-	var app, bare []time.Duration
+	var app, bare, sdk []time.Duration
 	for i := 0; i < n; i++ {
-		// Alternate, so that drift in the machine's load hits both alike.
-		d, err := timeToFirstPoll(ctx, tmp+"/app")
-		if err != nil {
-			return err
+		// Alternate, so that drift in the machine's load hits all alike.
+		for _, r := range []struct {
+			bin  string
+			into *[]time.Duration
+		}{{"app", &app}, {"bare", &bare}, {"sdk", &sdk}} {
+			d, err := timeToFirstPoll(ctx, tmp+"/"+r.bin)
+			if err != nil {
+				return err
+			}
+			*r.into = append(*r.into, d)
 		}
-		app = append(app, d)
-		if d, err = timeToFirstPoll(ctx, tmp+"/bare"); err != nil {
-			return err
-		}
-		bare = append(bare, d)
 	}
 	slices.Sort(app)
 	slices.Sort(bare)
+	slices.Sort(sdk)
 	mib := func(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
 	fmt.Fprintf(out, "%-8s %14s %12v %12v %12v\n", "mullet", mib(appArm), pct(app, .5).Round(time.Microsecond), pct(app, .9).Round(time.Microsecond), pct(app, 1).Round(time.Microsecond))
 	fmt.Fprintf(out, "%-8s %14s %12v %12v %12v\n", "bare", mib(bareArm), pct(bare, .5).Round(time.Microsecond), pct(bare, .9).Round(time.Microsecond), pct(bare, 1).Round(time.Microsecond))
-	fmt.Fprintf(out, "RESULT mode=start app_arm64_bytes=%d bare_arm64_bytes=%d app_start_p50_us=%d bare_start_p50_us=%d ratio_start_p50=%.2f\n",
-		appArm, bareArm, pct(app, .5).Microseconds(), pct(bare, .5).Microseconds(), float64(pct(app, .5))/float64(pct(bare, .5)))
+	fmt.Fprintf(out, "%-8s %14s %12v %12v %12v\n", "bare+sdk", mib(sdkArm), pct(sdk, .5).Round(time.Microsecond), pct(sdk, .9).Round(time.Microsecond), pct(sdk, 1).Round(time.Microsecond))
+	fmt.Fprintf(out, "RESULT mode=start app_arm64_bytes=%d bare_arm64_bytes=%d sdk_arm64_bytes=%d app_start_p50_us=%d bare_start_p50_us=%d sdk_start_p50_us=%d ratio_start_p50=%.2f ratio_sdk_start_p50=%.2f\n",
+		appArm, bareArm, sdkArm, pct(app, .5).Microseconds(), pct(bare, .5).Microseconds(), pct(sdk, .5).Microseconds(),
+		float64(pct(app, .5))/float64(pct(bare, .5)), float64(pct(app, .5))/float64(pct(sdk, .5)))
 	return nil
 }
 
