@@ -14,7 +14,7 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 )
 
-require github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2 // indirect
+require github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
