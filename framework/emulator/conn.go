@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -369,27 +370,10 @@ func (c *conn) writeText(p []byte) error {
 	return c.flushLocked()
 }
 
-// writeTextString is writeText for a string, without copying it.
+// writeTextString is writeText for a string, without copying it: the
+// frames only read the bytes, which bufio copies into its buffer.
 func (c *conn) writeTextString(s string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent {
-		return errGone
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	op := ws.OpText
-	for {
-		n := min(len(s), c.e.maxFrame)
-		fin := n == len(s)
-		k := putHeader(&c.hdr, fin, op, n)
-		_, _ = c.bw.Write(c.hdr[:k])
-		_, _ = c.bw.WriteString(s[:n])
-		if fin {
-			break
-		}
-		s, op = s[n:], ws.OpContinuation
-	}
-	return c.flushLocked()
+	return c.writeText(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // writeControl sends a control frame unless the connection is closing.
