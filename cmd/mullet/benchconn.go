@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -24,8 +25,9 @@ import (
 type frameConn struct {
 	nc  net.Conn
 	br  *bufio.Reader
-	out []byte // header + mask + payload of the next frame
-	in  []byte // payload of the last message read
+	out bytes.Buffer           // header, mask and payload of the frame being sent
+	hdr [ws.MaxHeaderSize]byte // the header, before it goes into out
+	in  []byte                 // payload of the last message read
 }
 
 // dialFrameConns opens n connections to url.
@@ -43,44 +45,7 @@ func dialFrameConns(ctx context.Context, url string, n int) ([]*frameConn, error
 }
 
 // writeText sends p as one masked text frame, in one write.
-func (c *frameConn) writeText(p []byte) error {
-	h := ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Length: int64(len(p))}
-	binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
-	c.out = c.out[:0]
-	c.out = appendHeader(c.out, h)
-	n := len(c.out)
-	c.out = append(c.out, p...)
-	ws.Cipher(c.out[n:], h.Mask, 0)
-	_, err := c.nc.Write(c.out)
-	return err
-}
-
-// appendHeader appends h in wire form.
-func appendHeader(b []byte, h ws.Header) []byte {
-	b0 := byte(h.OpCode)
-	if h.Fin {
-		b0 |= 0x80
-	}
-	b = append(b, b0)
-	var mask byte
-	if h.Masked {
-		mask = 0x80
-	}
-	switch {
-	case h.Length < 126:
-		b = append(b, mask|byte(h.Length))
-	case h.Length <= 0xffff:
-		b = append(b, mask|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(h.Length))
-	default:
-		b = append(b, mask|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(h.Length))
-	}
-	if h.Masked {
-		b = append(b, h.Mask[:]...)
-	}
-	return b
-}
+func (c *frameConn) writeText(p []byte) error { return c.writeFrame(ws.OpText, p) }
 
 // readMessage reads the next data message, answering pings, and returns
 // its payload, valid until the next call.
@@ -105,9 +70,9 @@ func (c *frameConn) readMessage(deadline time.Time) ([]byte, error) {
 			return nil, errors.New("connection closed by the server")
 		case ws.OpPing:
 			// Pings are not part of the benchmark; answer and go on.
-			p := append([]byte(nil), c.in[n:]...)
+			err := c.writeFrame(ws.OpPong, c.in[n:])
 			c.in = c.in[:n]
-			if err := c.writeFrame(ws.OpPong, p); err != nil {
+			if err != nil {
 				return nil, err
 			}
 			continue
@@ -121,14 +86,19 @@ func (c *frameConn) readMessage(deadline time.Time) ([]byte, error) {
 	}
 }
 
+// writeFrame sends one masked frame: header, mask and payload in one
+// write, from a buffer reused across frames.
 func (c *frameConn) writeFrame(op ws.OpCode, p []byte) error {
 	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(p))}
 	binary.LittleEndian.PutUint32(h.Mask[:], rand.Uint32())
-	b := appendHeader(nil, h)
-	n := len(b)
-	b = append(b, p...)
-	ws.Cipher(b[n:], h.Mask, 0)
-	_, err := c.nc.Write(b)
+	c.out.Reset()
+	if err := ws.WriteHeaderBuffer(&c.out, h, c.hdr[:]); err != nil {
+		return err
+	}
+	n := c.out.Len()
+	c.out.Write(p)
+	ws.Cipher(c.out.Bytes()[n:], h.Mask, 0)
+	_, err := c.nc.Write(c.out.Bytes())
 	return err
 }
 
