@@ -197,7 +197,8 @@ type echoResult struct {
 	rssKB    int64
 	fds      int
 	// cpuPerRT is the server process's CPU time per round trip, which
-	// other load on the machine barely disturbs.
+	// other load on the machine disturbs less than the rate (the machine's
+	// own speed still moves it).
 	cpuPerRT time.Duration
 	// loadCPUPerRT is the load generator's (this process's) CPU time per
 	// round trip: on a small machine it shares the cores with the server.
