@@ -15,9 +15,9 @@ FUZZ_TARGETS := \
 	./schema:FuzzParse \
 	./schema:FuzzDecode \
 	./schema:FuzzFastMatchesLibrary \
-	./framework/emulator:FuzzFrames \
+	./local/emulator:FuzzFrames \
 	./framework:FuzzLambdaEvent \
-	./framework/manifest:FuzzDecode
+	./manifest:FuzzDecode
 
 .PHONY: test fuzz soak
 

@@ -2,77 +2,36 @@ package mullet
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/dynamostore"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
 )
 
-// Environment variables read by Main.
-const (
-	// EnvAddr is the local listen address (default 127.0.0.1:8080).
-	EnvAddr = "MULLET_ADDR"
-	// EnvStage is the local stage name (default "local").
-	EnvStage = "MULLET_STAGE"
-	// EnvStore selects the local store: "memory" (default) or "dynamodb".
-	EnvStore = "MULLET_STORE"
-	// EnvTable is the DynamoDB table. In Lambda, setting it selects the
-	// DynamoDB store (infra/ sets it).
-	EnvTable = "MULLET_TABLE"
-	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint, e.g. a local
-	// DynamoDB-API server. Empty: the default AWS configuration chain.
-	EnvDynamoDBEndpoint = "MULLET_DYNAMODB_ENDPOINT"
-	// EnvCallbackURL fixes the @connections endpoint in Lambda (infra/ sets
-	// it); empty derives it from each event.
-	EnvCallbackURL = "MULLET_CALLBACK_URL"
-	// EnvSchedulerRoleARN is the role EventBridge Scheduler assumes to
-	// deliver barrier timeouts (infra/ sets it for an app whose barriers
-	// call OnTimeout).
-	EnvSchedulerRoleARN = "MULLET_SCHEDULER_ROLE_ARN"
-	// EnvScheduleGroup is the EventBridge Scheduler schedule group of the
-	// timers (infra/ sets it).
-	EnvScheduleGroup = "MULLET_SCHEDULE_GROUP"
-	// EnvSchedulerEndpoint overrides the EventBridge Scheduler endpoint:
-	// the emulator's stand-in, when run locally behind an emulated Runtime
-	// API; never set by infra/.
-	EnvSchedulerEndpoint = "MULLET_SCHEDULER_ENDPOINT"
-	// EnvLog chooses the local per-invocation log on stdout: "text"
-	// (aligned columns), "color" (the same, colored), "json" (one JSON
-	// object a line) or "off". Default: color on a terminal (text if
-	// NO_COLOR is set), JSON lines otherwise.
-	EnvLog = "MULLET_LOG"
-	// EnvPrintManifest, when set to any value, makes Main write the app's
-	// manifest (JSON) to stdout and exit, serving nothing: how `mullet dev
-	// -runtime lambda` learns the routes of a built binary.
-	EnvPrintManifest = "MULLET_PRINT_MANIFEST"
-	// EnvLocalLambda marks a Lambda instance run locally behind an
-	// emulated Lambda Runtime API (`mullet dev -runtime lambda`,
-	// mullettest's Lambda mode). Such instances share no memory, so Main
-	// refuses to start one without MULLET_TABLE.
-	EnvLocalLambda = "MULLET_LOCAL_LAMBDA"
-	// envLambda is set by the Lambda runtime.
-	envLambda = "AWS_LAMBDA_RUNTIME_API"
-)
+// serveLocally serves an app outside Lambda until ctx is done. It is set
+// by local_serving.go, which the AWS Lambda build (-tags lambda.norpc)
+// leaves out, as aws-lambda-go leaves out its RPC mode: that build never
+// links the emulator.
+var serveLocally func(ctx context.Context, app framework.Application, getenv func(string) string) error
 
 // Main runs app and exits: as a Lambda function when the Lambda runtime
-// started the process, otherwise locally on MULLET_ADDR (default
-// 127.0.0.1:8080) until interrupted. page, if non-nil, is served locally
-// outside the stage path.
-func Main(app framework.Application, page http.Handler) {
-	if os.Getenv(EnvPrintManifest) != "" {
+// started the process (AWS_LAMBDA_RUNTIME_API is set), otherwise locally
+// behind the API Gateway emulator until interrupted, configured by the
+// environment (package framework/runtimeenv; default ws://127.0.0.1:8080/local).
+// With MULLET_PRINT_MANIFEST set it writes the app's manifest to stdout and
+// exits.
+func Main(app framework.Application) {
+	if os.Getenv(runtimeenv.PrintManifest) != "" {
 		data, err := app.Manifest().Marshal()
 		if err == nil {
 			_, err = os.Stdout.Write(append(data, '\n'))
@@ -83,7 +42,7 @@ func Main(app framework.Application, page http.Handler) {
 		}
 		return
 	}
-	if os.Getenv(envLambda) != "" {
+	if os.Getenv(runtimeenv.LambdaRuntimeAPI) != "" {
 		inv := lambdaInvoker(app)
 		if a, ok := app.(framework.AuthorizingApplication); ok && a.Authorizer() != nil {
 			// infra/ deploys such an app's function as its $connect
@@ -94,7 +53,17 @@ func Main(app framework.Application, page http.Handler) {
 		lambda.StartHandlerFunc(framework.LambdaHandler(inv))
 		return
 	}
-	mainLocal(app, page)
+	if serveLocally == nil {
+		fmt.Fprintf(os.Stderr, "mullet: %s was built with -tags lambda.norpc, the AWS Lambda build: it serves only inside Lambda (%s set). Build it without that tag, or run mullet dev, to serve locally.\n", app.Name(), runtimeenv.LambdaRuntimeAPI)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := serveLocally(ctx, app, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mullet:", err)
+		os.Exit(1)
+	}
 }
 
 // lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
@@ -102,40 +71,20 @@ func Main(app framework.Application, page http.Handler) {
 // error and ends the process.
 func lambdaInvoker(app framework.Application) framework.Invoker {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg := lambdaConfig()
+	cfg := runtimeenv.LambdaAWSConfig(os.Getenv)
 	if cfg.Region == "" {
 		lambdaInitFailed(logger, "AWS_REGION is not set: the Lambda runtime sets it; when running the binary by hand, set AWS_REGION")
 	}
-	var st store.Store
-	if table := os.Getenv(EnvTable); table != "" {
-		var optFns []func(*dynamodb.Options)
-		if endpoint := os.Getenv(EnvDynamoDBEndpoint); endpoint != "" {
-			// A DynamoDB-API server, when run locally behind an emulated
-			// Runtime API; never set by infra/.
-			optFns = append(optFns, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
-		}
-		st = dynamostore.New(dynamodb.NewFromConfig(cfg, optFns...), table, nil)
-	} else if os.Getenv(EnvLocalLambda) != "" {
-		lambdaInitFailed(logger, "MULLET_TABLE is not set: Lambda instances run locally share no memory, so they need a shared store; pass -store dynamodb -table NAME (and -dynamodb-endpoint URL for a local DynamoDB-API server such as dynalite) to mullet dev -runtime lambda")
-	} else {
-		logger.Warn("MULLET_TABLE is not set: per-connection state is kept in this instance's memory only")
-		st = memstore.New(nil)
+	c := runtimeenv.FromEnv(os.Getenv)
+	rt, err := runtimeenv.NewRuntime(cfg, c, logger)
+	if err != nil {
+		lambdaInitFailed(logger, err.Error())
 	}
-	rt := &framework.Runtime{
-		Store:    st,
-		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: os.Getenv(EnvCallbackURL)}),
-		Logger:   logger,
+	if c.Table == "" {
+		logger.Warn(runtimeenv.Table + " is not set: per-connection state is kept in this instance's memory only")
 	}
-	// infra/ sets the role only for an app whose barriers call OnTimeout;
-	// Bind warns about such an app running without it.
-	if role := os.Getenv(EnvSchedulerRoleARN); role != "" {
-		var optFns []func(*scheduler.Options)
-		if endpoint := os.Getenv(EnvSchedulerEndpoint); endpoint != "" {
-			optFns = append(optFns, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(endpoint) })
-		}
-		rt.Scheduler, _ = framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...),
-			framework.EventBridgeSchedulerOptions{RoleARN: role, Group: os.Getenv(EnvScheduleGroup)})
-	}
+	// infra/ sets the scheduler role only for an app whose barriers call
+	// OnTimeout; Bind warns about such an app running without it.
 	return app.Bind(rt)
 }
 
@@ -145,7 +94,7 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 func lambdaInitFailed(logger *slog.Logger, msg string) {
 	logger.Error(msg)
 	body, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": "Mullet.InitError"})
-	req, err := http.NewRequest(http.MethodPost, "http://"+os.Getenv(envLambda)+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+os.Getenv(runtimeenv.LambdaRuntimeAPI)+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Lambda-Runtime-Function-Error-Type", "Mullet.InitError")
@@ -155,23 +104,4 @@ func lambdaInitFailed(logger *slog.Logger, msg string) {
 		}
 	}
 	os.Exit(1)
-}
-
-// lambdaConfig is the AWS configuration of a Lambda function, read from the
-// environment the Lambda runtime sets: the region and the execution role's
-// credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
-// which is what the SDK's default chain resolves to inside Lambda. It does
-// without the config package's profile, SSO and STS machinery, which would
-// add about a megabyte and milliseconds of package initialization to every
-// cold start.
-func lambdaConfig() aws.Config {
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
-	}
-	return aws.Config{
-		Region: region,
-		Credentials: credentials.NewStaticCredentialsProvider(
-			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")),
-	}
 }

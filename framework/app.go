@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/framework/selection"
+	"github.com/mulletgo/mullet/manifest"
 	"github.com/mulletgo/mullet/schema"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/store"
 )
 
 // authApp is an app whose authorizer allows "Bearer good-token" (header) or

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mulletgo/mullet/framework/manifest"
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/store"
 )
 
 // BarrierOptions configures a barrier.

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store/storetest"
+	"github.com/mulletgo/mullet/mullettest/storetest"
 )
 
 // setClock moves clock to t (forward only).

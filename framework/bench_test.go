@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // BenchmarkDispatch measures one frame through route selection, schema

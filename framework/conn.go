@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/store"
 )
 
 // Invocation is one call of the app by API Gateway: a $connect, a frame or

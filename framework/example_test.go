@@ -36,5 +36,5 @@ func ExampleHandle() {
 	}
 	// Output:
 	// 200 hello, ann
-	// 400 {"message":"Invalid request body: /name: minLength: length must be >= 1, but got 0","connectionId":"R1kmxc2VNjMCFIA=","requestId":"R1knPH17NjMFftw="}
+	// 400 {"message": "Invalid request body: /name: minLength: length must be >= 1, but got 0", "connectionId":"R1kmxc2VNjMCFIA=", "requestId":"R1knPH17NjMFftw="}
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/store"
 )
 
 type profile struct {

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // fuzzApp has a route of every kind: two-way and one-way, with state, a

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/framework/selection"
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // fakeAPI is an in-memory @connections API: it records frames per

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

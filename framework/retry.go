@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/store"
 )
 
 // storeAttempts bounds the attempts of one store call that fails

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,11 +12,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/framework/errorframe"
 	"github.com/mulletgo/mullet/framework/selection"
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/manifest"
 	"github.com/mulletgo/mullet/schema"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // Runtime holds what an app needs to serve invocations. Build it once at
@@ -372,23 +372,13 @@ func (f *function[S]) logFailure(event *events.APIGatewayWebsocketProxyRequest, 
 		"error", err.Error())
 }
 
-type errorFrameJSON struct {
-	Message      string `json:"message"`
-	ConnectionID string `json:"connectionId"`
-	RequestID    string `json:"requestId"`
-}
-
 func errorFrame(message string, event *events.APIGatewayWebsocketProxyRequest) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.Encode(errorFrameJSON{Message: message, ConnectionID: event.RequestContext.ConnectionID, RequestID: event.RequestContext.RequestID})
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return errorframe.New(message, event.RequestContext.ConnectionID, event.RequestContext.RequestID)
 }
 
 // internalErrorFrame is API Gateway's frame for a failed integration.
 func internalErrorFrame(event *events.APIGatewayWebsocketProxyRequest) string {
-	return string(errorFrame("Internal server error", event))
+	return string(errorFrame(errorframe.InternalServerError, event))
 }
 
 func clientMessage(err error) string {
@@ -396,7 +386,7 @@ func clientMessage(err error) string {
 	if errors.As(err, &fe) {
 		return fe.Message
 	}
-	return "Internal server error"
+	return errorframe.InternalServerError
 }
 
 func invalidBody(err error) error {

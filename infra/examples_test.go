@@ -14,8 +14,8 @@ import (
 
 	"github.com/mulletgo/mullet/examples/chat/app"
 	rendezvous "github.com/mulletgo/mullet/examples/rendezvous/app"
-	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/infra"
+	"github.com/mulletgo/mullet/manifest"
 )
 
 // TestCDKCLISynth runs the real cdk CLI (node_modules/.bin/cdk, pinned in

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/mulletgo/mullet/framework/manifest"
 	"github.com/mulletgo/mullet/infra"
+	"github.com/mulletgo/mullet/manifest"
 )
 
 // TestMain closes the jsii runtime (the node process behind the CDK) after

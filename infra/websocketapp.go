@@ -21,23 +21,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/mulletgo/mullet/framework/manifest"
-)
-
-// Environment variables NewWebSocketApp sets on the Lambda function.
-const (
-	// EnvTable is the name of the DynamoDB table.
-	EnvTable = "MULLET_TABLE"
-	// EnvCallbackURL is the stage's @connections endpoint,
-	// https://{apiId}.execute-api.{region}.amazonaws.com/{stage}.
-	EnvCallbackURL = "MULLET_CALLBACK_URL"
-	// EnvStage is the stage name.
-	EnvStage = "MULLET_STAGE"
-	// EnvSchedulerRoleARN is the role EventBridge Scheduler assumes to
-	// deliver barrier timeouts; set only for an app with OnTimeout.
-	EnvSchedulerRoleARN = "MULLET_SCHEDULER_ROLE_ARN"
-	// EnvScheduleGroup is the schedule group of those timers.
-	EnvScheduleGroup = "MULLET_SCHEDULE_GROUP"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/manifest"
 )
 
 // Defaults for WebSocketAppProps.
@@ -53,7 +38,7 @@ const (
 )
 
 // storeActions are the DynamoDB actions the runtime's store
-// (framework/store/dynamostore, its API interface) performs, and the only
+// (store/dynamostore, its API interface) performs, and the only
 // ones NewWebSocketApp grants on the table. A test keeps the two in step.
 var storeActions = []string{
 	"dynamodb:DescribeTable",
@@ -98,7 +83,7 @@ type WebSocketAppProps struct {
 	// ConnectAuthorizer, if set, guards the $connect route.
 	ConnectAuthorizer *ConnectAuthorizer
 	// Environment holds extra environment variables for the function. It
-	// may not set EnvTable, EnvCallbackURL or EnvStage.
+	// may not set runtimeenv.Table, runtimeenv.CallbackURL or runtimeenv.Stage.
 	Environment map[string]string
 }
 
@@ -206,7 +191,7 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	if p.TableRemovalPolicy == "" {
 		p.TableRemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
-	for _, k := range []string{EnvTable, EnvCallbackURL, EnvStage, EnvSchedulerRoleARN, EnvScheduleGroup} {
+	for _, k := range []string{runtimeenv.Table, runtimeenv.CallbackURL, runtimeenv.Stage, runtimeenv.SchedulerRoleARN, runtimeenv.ScheduleGroup} {
 		if _, ok := p.Environment[k]; ok {
 			panic(fmt.Sprintf("infra: NewWebSocketApp: props.Environment may not set %s; NewWebSocketApp sets it", k))
 		}
@@ -238,7 +223,7 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	// The code first: a build failure is the likeliest mistake, and it is
 	// reported before anything else is defined.
 	buildDir := filepath.Join(*stageOf.AssetOutdir(), ".mullet-build", *this.Node().Addr())
-	if err := buildBootstrap(p.MainPackageDir, buildDir); err != nil {
+	if err := buildLambda(p.MainPackageDir, buildDir); err != nil {
 		panic("infra: NewWebSocketApp: " + err.Error())
 	}
 
@@ -284,9 +269,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	c.GrantManageConnections(role)
 
 	env := map[string]*string{
-		EnvTable:       c.table.TableName(),
-		EnvCallbackURL: c.stage.CallbackUrl(),
-		EnvStage:       jsii.String(p.StageName),
+		runtimeenv.Table:       c.table.TableName(),
+		runtimeenv.CallbackURL: c.stage.CallbackUrl(),
+		runtimeenv.Stage:       jsii.String(p.StageName),
 	}
 	for k, v := range p.Environment {
 		env[k] = jsii.String(v)
@@ -294,8 +279,8 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	var timers *schedulerTimers
 	if m.Timers() {
 		timers = newSchedulerTimers(this, role)
-		env[EnvSchedulerRoleARN] = timers.role.RoleArn()
-		env[EnvScheduleGroup] = timers.group.Ref()
+		env[runtimeenv.SchedulerRoleARN] = timers.role.RoleArn()
+		env[runtimeenv.ScheduleGroup] = timers.group.Ref()
 	}
 	c.function = awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
 		Description:  jsii.String("mullet app " + m.Name),

@@ -13,9 +13,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/mulletgo/mullet/framework/manifest"
-	"github.com/mulletgo/mullet/framework/store/dynamostore"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
 	"github.com/mulletgo/mullet/infra"
+	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/store/dynamostore"
 )
 
 func TestAPIAndRoutes(t *testing.T) {
@@ -213,9 +214,9 @@ func TestFunction(t *testing.T) {
 		table := c.one(t, "AWS::DynamoDB::Table")
 		api := c.one(t, "AWS::ApiGatewayV2::Api")
 		want := map[string]string{
-			infra.EnvTable:       "{" + table.ID + "}",
-			infra.EnvCallbackURL: "https://{" + api.ID + "}.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod",
-			infra.EnvStage:       "prod",
+			runtimeenv.Table:       "{" + table.ID + "}",
+			runtimeenv.CallbackURL: "https://{" + api.ID + "}.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod",
+			runtimeenv.Stage:       "prod",
 		}
 		if len(vars) != len(want) {
 			t.Errorf("environment %v, want only %v", vars, want)
@@ -237,7 +238,7 @@ func TestFunction(t *testing.T) {
 		fn := c.one(t, "AWS::Lambda::Function")
 		checkFunction(t, c, fn, 512, 10, 7)
 		vars := fn.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if vars["GREETING"] != "hello" || vars[infra.EnvStage] != "beta" || !strings.HasSuffix(render(vars[infra.EnvCallbackURL]), "/beta") {
+		if vars["GREETING"] != "hello" || vars[runtimeenv.Stage] != "beta" || !strings.HasSuffix(render(vars[runtimeenv.CallbackURL]), "/beta") {
 			t.Errorf("environment = %v", vars)
 		}
 		if got := c.one(t, "AWS::ApiGatewayV2::Stage").Properties["StageName"]; got != "beta" {
@@ -422,11 +423,11 @@ func TestTimers(t *testing.T) {
 		t.Errorf("the timers role's trust policy has no aws:SourceAccount condition: %s", trust)
 	}
 	vars := c.one(t, "AWS::Lambda::Function").Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if got := render(vars[infra.EnvSchedulerRoleARN]); got != "{"+role.ID+".Arn}" {
-		t.Errorf("%s = %s, want the timers role's ARN", infra.EnvSchedulerRoleARN, got)
+	if got := render(vars[runtimeenv.SchedulerRoleARN]); got != "{"+role.ID+".Arn}" {
+		t.Errorf("%s = %s, want the timers role's ARN", runtimeenv.SchedulerRoleARN, got)
 	}
-	if got := render(vars[infra.EnvScheduleGroup]); got != "{"+group.ID+"}" {
-		t.Errorf("%s = %s, want the schedule group", infra.EnvScheduleGroup, got)
+	if got := render(vars[runtimeenv.ScheduleGroup]); got != "{"+group.ID+"}" {
+		t.Errorf("%s = %s, want the schedule group", runtimeenv.ScheduleGroup, got)
 	}
 }
 
@@ -601,7 +602,7 @@ func TestInvalidProps(t *testing.T) {
 		{"missing directory", func(p *infra.WebSocketAppProps) { p.MainPackageDir = filepath.Join("testdata", "nothere") }, "not a directory"},
 		{"not a main package", func(p *infra.WebSocketAppProps) { p.MainPackageDir = filepath.Join("testdata", "notmain") }, "not a main package"},
 		{"build error", func(p *infra.WebSocketAppProps) { p.MainPackageDir = filepath.Join("testdata", "broken") }, "go build"},
-		{"reserved environment", func(p *infra.WebSocketAppProps) { p.Environment = map[string]string{infra.EnvTable: "x"} }, "may not set MULLET_TABLE"},
+		{"reserved environment", func(p *infra.WebSocketAppProps) { p.Environment = map[string]string{runtimeenv.Table: "x"} }, "may not set MULLET_TABLE"},
 		{"intrinsic in schema", func(p *infra.WebSocketAppProps) { p.Manifest = intrinsic }, "intrinsic function"},
 		{"imprecise number", func(p *infra.WebSocketAppProps) { p.Manifest = imprecise }, "does not survive as a float64"},
 		{"authorizer without kind", func(p *infra.WebSocketAppProps) { p.ConnectAuthorizer = &infra.ConnectAuthorizer{} }, "set Function or IAM"},

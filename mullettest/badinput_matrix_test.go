@@ -18,9 +18,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gobwas/ws"
 
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // matrixEnv is one app behind the emulator, shared by every case of the

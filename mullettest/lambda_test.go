@@ -12,10 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/mulletgo/mullet"
-	"github.com/mulletgo/mullet/framework/lambdaruntime"
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
+	"github.com/mulletgo/mullet/bootstrap"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/local/lambdaruntime"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 )
 
 // newLambdaServer serves testdata/lambdaapp as Lambda instances against a
@@ -131,10 +132,10 @@ func TestLambdaNeedsTable(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := lambdaruntime.Build(ctx, "testdata/lambdaapp", bin); err != nil {
+	if err := bootstrap.Build(ctx, "testdata/lambdaapp", bin, nil); err != nil {
 		t.Fatal(err)
 	}
-	p, err := lambdaruntime.NewPool(&lambdaruntime.Options{Bootstrap: bin, Env: []string{mullet.EnvLocalLambda + "=1"}})
+	p, err := lambdaruntime.NewPool(&lambdaruntime.Options{Bootstrap: bin, Env: []string{runtimeenv.LocalLambda + "=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func BenchmarkLambdaColdStart(b *testing.B) {
 	table := db.NewTable(b)
 	bin := filepath.Join(b.TempDir(), "bootstrap")
 	ctx := context.Background()
-	if err := lambdaruntime.Build(ctx, "testdata/lambdaapp", bin); err != nil {
+	if err := bootstrap.Build(ctx, "testdata/lambdaapp", bin, nil); err != nil {
 		b.Fatal(err)
 	}
 	ev := &events.APIGatewayWebsocketProxyRequest{Body: `{"action":"pid"}`}
@@ -185,8 +186,8 @@ func BenchmarkLambdaColdStart(b *testing.B) {
 	var cold []time.Duration
 	for b.Loop() {
 		p, err := lambdaruntime.NewPool(&lambdaruntime.Options{Bootstrap: bin, Env: []string{
-			mullet.EnvLocalLambda + "=1", mullet.EnvTable + "=" + table, mullet.EnvDynamoDBEndpoint + "=" + db.Endpoint,
-			mullet.EnvCallbackURL + "=http://127.0.0.1:1/local",
+			runtimeenv.LocalLambda + "=1", runtimeenv.Table + "=" + table, runtimeenv.DynamoDBEndpoint + "=" + db.Endpoint,
+			runtimeenv.CallbackURL + "=http://127.0.0.1:1/local",
 		}})
 		if err != nil {
 			b.Fatal(err)

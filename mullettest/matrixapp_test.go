@@ -18,8 +18,8 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/store"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store"
 )
 
 // The app the bad-input matrix, the security tests and the soak drive: an

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,11 +17,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/mulletgo/mullet"
+	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/lambdaruntime"
-	"github.com/mulletgo/mullet/framework/manifest"
-	"github.com/mulletgo/mullet/framework/store"
+	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/lambdaruntime"
+	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/store"
 )
 
 // Options configures a Server. nil means defaults.
@@ -52,10 +52,10 @@ type Options struct {
 // dynalitetest.
 type Lambda struct {
 	// MainDir is the directory of the app's main package. NewServer builds
-	// it into a temporary directory with lambdaruntime.Build.
+	// it into a temporary directory with bootstrap.Build.
 	MainDir string
 	// Bootstrap, if set, is an executable already built with
-	// lambdaruntime.Build, used instead of building MainDir.
+	// bootstrap.Build, used instead of building MainDir.
 	Bootstrap string
 	// Table is the DynamoDB table the instances share (MULLET_TABLE).
 	// Required.
@@ -94,7 +94,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	local := &mullet.LocalOptions{
+	serveOpts := &local.Options{
 		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
 		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
 	}
@@ -109,7 +109,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 		}
 		l := *o.Lambda
 		m = lambdaManifest(t, app, &l)
-		local.Integration = func(callbackURL string) (mullet.Integration, error) {
+		serveOpts.Integration = func(callbackURL string) (local.Integration, error) {
 			p, err := newLambdaPool(t, &l, o.Logger, callbackURL)
 			if err != nil {
 				return nil, err
@@ -123,16 +123,16 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Server, 1)
 	done := make(chan error, 1)
-	local.Ready = func(ws, cb string) {
+	serveOpts.Ready = func(ws, cb string) {
 		poolMu.Lock()
 		defer poolMu.Unlock()
 		ready <- &Server{URL: ws, CallbackURL: cb, Pool: pool}
 	}
 	go func() {
 		if m != nil {
-			done <- mullet.ServeManifest(ctx, m, local)
+			done <- local.ServeManifest(ctx, m, serveOpts)
 		} else {
-			done <- mullet.ServeLocal(ctx, app, local)
+			done <- local.Serve(ctx, app, serveOpts)
 		}
 	}()
 	var srv *Server
@@ -174,24 +174,14 @@ func lambdaManifest(t testing.TB, app framework.Application, l *Lambda) *manifes
 		bin := filepath.Join(t.TempDir(), "bootstrap")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if err := lambdaruntime.Build(ctx, l.MainDir, bin); err != nil {
+		if err := bootstrap.Build(ctx, l.MainDir, bin, nil); err != nil {
 			t.Fatalf("mullettest: %v", err)
 		}
 		l.Bootstrap = bin
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.Bootstrap)
-	cmd.Env = []string{mullet.EnvPrintManifest + "=1"}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	m, _, err := bootstrap.ReadManifest(context.Background(), l.Bootstrap)
 	if err != nil {
-		t.Fatalf("mullettest: %s with %s=1: %v\n%s", l.Bootstrap, mullet.EnvPrintManifest, err, stderr.String())
-	}
-	m, err := manifest.Decode(out)
-	if err != nil {
-		t.Fatalf("mullettest: the manifest %s printed: %v", l.Bootstrap, err)
+		t.Fatalf("mullettest: %v", err)
 	}
 	if app != nil {
 		want, err := app.Manifest().Marshal()
@@ -217,7 +207,7 @@ func newLambdaPool(t testing.TB, l *Lambda, logger *slog.Logger, callbackURL str
 		po = *l.Pool
 	}
 	po.Bootstrap = l.Bootstrap
-	po.Env = append(mullet.LocalLambdaEnv(l.Table, l.DynamoDBEndpoint, callbackURL, "local"), po.Env...)
+	po.Env = append(local.LambdaConfig(l.Table, l.DynamoDBEndpoint, callbackURL).Environ(), po.Env...)
 	po.Output = instanceLog{t}
 	if po.Logger == nil {
 		po.Logger = logger

@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/coder/websocket"
 
-	"github.com/mulletgo/mullet"
-	"github.com/mulletgo/mullet/framework/emulator"
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // TestAuthorizerEndToEnd: behind the emulator, the authorizer allows a
@@ -188,7 +188,7 @@ func TestNoCredentialsInLogs(t *testing.T) {
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- mullet.ServeLocal(ctx, newMatrixApp(&authLog{}), &mullet.LocalOptions{
+		done <- local.Serve(ctx, newMatrixApp(&authLog{}), &local.Options{
 			Addr: "127.0.0.1:0", Out: io.Discard, Logger: logger, Store: memstore.New(nil),
 			InvocationLog: &invBuf, InvocationLogFormat: "json",
 			Ready: func(ws, cb string) { ready <- [2]string{ws, cb} },
@@ -269,7 +269,7 @@ func TestNoCredentialsInLogs(t *testing.T) {
 
 // TestLoopbackByDefault: the emulator's default address is loopback, and
 // binding anything else is allowed but warned about, by emulator.Listen and
-// by mullet.ServeLocal. (The listeners bound to 0.0.0.0 here are closed at
+// by local.Serve. (The listeners bound to 0.0.0.0 here are closed at
 // once; emulator.Listen's is never served.)
 func TestLoopbackByDefault(t *testing.T) {
 	if emulator.DefaultAddr != "127.0.0.1:8080" {
@@ -306,7 +306,7 @@ func TestLoopbackByDefault(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- mullet.ServeLocal(ctx, newMatrixApp(&authLog{}), &mullet.LocalOptions{
+			done <- local.Serve(ctx, newMatrixApp(&authLog{}), &local.Options{
 				Addr: addr, Out: io.Discard, Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 				Ready: func(string, string) { cancel() }, // stop at once
 			})

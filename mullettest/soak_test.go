@@ -16,8 +16,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // memSample is the process's memory at one point of a soak.

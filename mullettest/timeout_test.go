@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 	"github.com/mulletgo/mullet/mullettest/testdata/timeouts/app"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // TestBarrierTimeoutEndToEnd: real websocket clients against the emulator;

@@ -119,7 +119,7 @@ func main() {
 	framework.Handle(app, "version", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
 		return c.Reply(ctx, "VERSION")
 	}, framework.TwoWay())
-	mullet.Main(app, nil)
+	mullet.Main(app)
 }
 `
 

@@ -15,8 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mulletgo/mullet"
-	"github.com/mulletgo/mullet/framework/lambdaruntime"
+	"github.com/mulletgo/mullet/bootstrap"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/lambdaruntime"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -31,6 +33,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	runtimeKind := fs.String("runtime", "inprocess", "how the app runs: inprocess (the app binary serves the emulator itself) or lambda (its Lambda bootstrap runs as Lambda instances behind an emulated Runtime API; needs -store dynamodb)")
 	lambdaInstances := fs.Int("lambda-instances", lambdaruntime.DefaultMaxInstances, "with -runtime lambda: the most instances running at once")
 	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime lambda: the function timeout; an invocation still running then fails and its instance is killed")
+	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
 	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -40,7 +43,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := fs.Arg(0)
-	env := []string{"MULLET_STORE=" + *storeKind}
+	env := []string{runtimeenv.Store + "=" + *storeKind}
 	switch *storeKind {
 	case "memory":
 		if *table != "" || *endpoint != "" {
@@ -52,10 +55,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "mullet dev: -store dynamodb needs -table NAME (a table with keys pk/sk and TTL attribute ttl)\n")
 			return 2
 		}
-		env = append(env, "MULLET_TABLE="+*table, "MULLET_DYNAMODB_ENDPOINT="+*endpoint)
+		env = append(env, runtimeenv.Table+"="+*table, runtimeenv.DynamoDBEndpoint+"="+*endpoint)
 		// Check the table before building, so that a missing table or an
 		// unreachable endpoint is a clear startup error.
-		if _, err := mullet.DynamoDBStore(ctx, *table, *endpoint); err != nil {
+		if _, err := local.DynamoDBStore(ctx, *table, *endpoint); err != nil {
 			fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 			return 1
 		}
@@ -67,7 +70,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mullet dev: -poll must be positive and -debounce not negative\n")
 		return 2
 	}
-	d := &devLoop{dir: dir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, stdout: stdout, stderr: stderr}
+	webDir, err := pagesDir(dir, *web)
+	if err != nil {
+		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
+		return 2
+	}
+	if webDir != "" {
+		env = append(env, runtimeenv.WebDir+"="+webDir)
+	}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
 	case "inprocess":
 	case "lambda":
@@ -93,6 +104,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type devLoop struct {
 	dir, addr, stage string
+	webDir           string // static pages; "" serves none
 	poll, debounce   time.Duration
 	env              []string
 	stdout, stderr   io.Writer
@@ -176,17 +188,44 @@ func (d *devLoop) run(ctx context.Context) error {
 	}
 }
 
+// localGOGC is the GOGC of an app mullet dev runs, unless GOGC is set.
+const localGOGC = "400"
+
 func (d *devLoop) build(ctx context.Context, n int) (string, error) {
 	abs, err := filepath.Abs(filepath.Join(d.tmp, fmt.Sprintf("app-%d", n)))
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", abs, ".")
-	cmd.Dir = d.dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s", strings.TrimSpace(out.String()))
+	if err := bootstrap.Build(ctx, d.dir, abs, &bootstrap.Options{Local: true}); err != nil {
+		return "", compilerOutput(err)
+	}
+	return abs, nil
+}
+
+// compilerOutput is the compiler's output in a failed build's error, which
+// is all a developer needs to see, or err itself.
+func compilerOutput(err error) error {
+	if _, out, ok := strings.Cut(err.Error(), "failed:\n"); ok {
+		return errors.New(out)
+	}
+	return err
+}
+
+// pagesDir is the directory of static pages mullet dev serves: flag if
+// set, else DIR/web when it exists, else none.
+func pagesDir(dir, flag string) (string, error) {
+	if flag == "" {
+		if fi, err := os.Stat(filepath.Join(dir, "web")); err != nil || !fi.IsDir() {
+			return "", nil
+		}
+		flag = filepath.Join(dir, "web")
+	}
+	abs, err := filepath.Abs(flag)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("-web %s: not a directory of pages to serve", flag)
 	}
 	return abs, nil
 }
@@ -194,7 +233,15 @@ func (d *devLoop) build(ctx context.Context, n int) (string, error) {
 func (d *devLoop) start(bin string) error {
 	cmd := exec.Command(bin)
 	cmd.Dir = d.dir
-	cmd.Env = append(append(os.Environ(), "MULLET_ADDR="+d.addr, "MULLET_STAGE="+d.stage), d.env...)
+	cmd.Env = append(append(os.Environ(), runtimeenv.Addr+"="+d.addr, runtimeenv.Stage+"="+d.stage), d.env...)
+	if os.Getenv("GOGC") == "" {
+		// Every push goes through the real SDK client and HTTP, which
+		// allocate ~30 KB per call against a small live heap; collecting
+		// less often cuts the local server's CPU per push by about a fifth
+		// (docs/benchmarks.md, push echo). The process that starts the
+		// server decides; GOGC in mullet dev's environment still wins.
+		cmd.Env = append(cmd.Env, "GOGC="+localGOGC)
+	}
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

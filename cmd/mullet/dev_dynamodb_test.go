@@ -8,8 +8,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
 	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 )
 
 func TestDevStoreErrors(t *testing.T) {

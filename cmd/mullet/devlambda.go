@@ -3,28 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/mulletgo/mullet"
-	"github.com/mulletgo/mullet/framework/lambdaruntime"
-	"github.com/mulletgo/mullet/framework/manifest"
+	"github.com/mulletgo/mullet/bootstrap"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/invocationlog"
+	"github.com/mulletgo/mullet/local/lambdaruntime"
+	"github.com/mulletgo/mullet/manifest"
 )
 
 // lambdaDev is the part of `mullet dev -runtime lambda` that differs from
@@ -42,7 +37,6 @@ type lambdaDev struct {
 // declares.
 type lambdaBuild struct {
 	bin      string // the bootstrap, built as for Lambda (-tags lambda.norpc)
-	pagesBin string // the same app built for local serving, for its pages
 	manifest *manifest.Manifest
 	encoded  []byte
 }
@@ -126,43 +120,15 @@ func (d *devLoop) buildLambda(ctx context.Context, n int) (*lambdaBuild, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := lambdaruntime.Build(ctx, d.dir, bin); err != nil {
+	if err := bootstrap.Build(ctx, d.dir, bin, nil); err != nil {
 		// The compiler's output, as the in-process runtime shows it.
-		if _, out, ok := strings.Cut(err.Error(), "failed:\n"); ok {
-			return nil, errors.New(out)
-		}
-		return nil, err
+		return nil, compilerOutput(err)
 	}
-	m, encoded, err := readManifest(ctx, bin)
+	m, encoded, err := bootstrap.ReadManifest(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	// A Lambda build leaves local serving out, so the app's pages (such as
-	// the chat page) come from a second, ordinary build of the same code.
-	pagesBin, err := d.build(ctx, n)
-	if err != nil {
-		return nil, err
-	}
-	return &lambdaBuild{bin: bin, pagesBin: pagesBin, manifest: m, encoded: encoded}, nil
-}
-
-// readManifest runs the bootstrap with MULLET_PRINT_MANIFEST set, which
-// mullet.Main answers with the app's manifest.
-func readManifest(ctx context.Context, bin string) (*manifest.Manifest, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = []string{mullet.EnvPrintManifest + "=1"}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, nil, fmt.Errorf("reading the app's routes (%s=1 %s): %v\n%s", mullet.EnvPrintManifest, bin, err, stderr.String())
-	}
-	m, err := manifest.Decode(stdout.Bytes())
-	if err != nil {
-		return nil, nil, fmt.Errorf("the app printed no manifest with %s=1; does its main call mullet.Main? %v", mullet.EnvPrintManifest, err)
-	}
-	return m, stdout.Bytes(), nil
+	return &lambdaBuild{bin: bin, manifest: m, encoded: encoded}, nil
 }
 
 // lambdaServer is the emulator serving one manifest, with the pool of the
@@ -171,7 +137,6 @@ type lambdaServer struct {
 	d      *devLoop
 	build  *lambdaBuild
 	pools  *pools
-	pages  pages
 	cancel context.CancelFunc
 	done   chan struct{} // closed when ServeManifest has returned err
 	err    error
@@ -180,7 +145,7 @@ type lambdaServer struct {
 // serveLambda starts serving b and waits until the server accepts
 // connections.
 func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServer, error) {
-	format, err := devLogFormat(os.Getenv(mullet.EnvLog), d.stdout)
+	format, err := invocationlog.FormatFor(os.Getenv(runtimeenv.Log), os.Getenv("NO_COLOR") != "", d.stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -195,17 +160,15 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 			Timeout:      d.lambda.timeout,
 			Output:       d.stderr,
 			Logger:       logger,
-			Env:          mullet.LocalLambdaEnv(d.lambda.table, d.lambda.endpoint, callbackURL, d.stage),
+			Env:          local.LambdaConfig(d.lambda.table, d.lambda.endpoint, callbackURL).Environ(),
 		})
 	}}
-	s.pages.start(b.pagesBin, d.dir, d.stderr)
-	opts := &mullet.LocalOptions{
+	opts := &local.Options{
 		Addr:   d.addr,
 		Stage:  d.stage,
 		Out:    d.stdout,
 		Logger: logger,
-		Page:   &s.pages,
-		Integration: func(callbackURL string) (mullet.Integration, error) {
+		Integration: func(callbackURL string) (local.Integration, error) {
 			s.pools.callbackURL = callbackURL
 			if err := s.pools.swap(b.bin); err != nil {
 				return nil, err
@@ -213,7 +176,10 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 			return s.pools, nil
 		},
 	}
-	if format != "off" {
+	if d.webDir != "" {
+		opts.Page = http.FileServerFS(os.DirFS(d.webDir))
+	}
+	if format != invocationlog.Off {
 		opts.InvocationLog, opts.InvocationLogFormat = d.stdout, format
 	}
 	ready := make(chan struct{})
@@ -221,7 +187,7 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 	serveCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	go func() {
-		s.err = mullet.ServeManifest(serveCtx, b.manifest, opts)
+		s.err = local.ServeManifest(serveCtx, b.manifest, opts)
 		close(s.done)
 	}()
 	select {
@@ -231,7 +197,6 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 		return s, nil
 	case <-s.done:
 		cancel()
-		s.pages.stop()
 		return nil, s.err
 	}
 }
@@ -245,7 +210,6 @@ func (s *lambdaServer) swap(b *lambdaBuild) error {
 		return err
 	}
 	s.build = b
-	s.pages.start(b.pagesBin, s.d.dir, s.d.stderr)
 	return nil
 }
 
@@ -262,33 +226,9 @@ func (s *lambdaServer) stop() {
 	case <-time.After(45 * time.Second):
 		fmt.Fprintf(s.d.stderr, "mullet dev: the server did not stop within 45s\n")
 	}
-	s.pages.stop()
 	if st.Invocations > 0 {
 		fmt.Fprintf(s.d.stderr, "mullet dev: %s\n", describeStats(st))
 	}
-}
-
-// devLogFormat is the invocation log's format, as mullet.Main chooses it
-// for an app's stdout.
-func devLogFormat(env string, stdout io.Writer) (string, error) {
-	switch env {
-	case "text", "color", "json", "off":
-		return env, nil
-	case "", "auto":
-	default:
-		return "", fmt.Errorf("%s=%q: use text, color, json or off", mullet.EnvLog, env)
-	}
-	f, ok := stdout.(*os.File)
-	if !ok {
-		return "json", nil
-	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return "json", nil
-	}
-	if os.Getenv("NO_COLOR") != "" {
-		return "text", nil
-	}
-	return "color", nil
 }
 
 // describeStats is the pool's one-line summary.
@@ -347,88 +287,4 @@ func (ps *pools) Close() error {
 	}
 	ps.retiring.Wait()
 	return nil
-}
-
-// pages serves what the app serves outside the stage (such as the chat
-// example's web page), which its Lambda binary cannot: it runs the build in
-// its local mode on a private loopback port and proxies to it.
-type pages struct {
-	cur atomic.Pointer[pageServer]
-}
-
-type pageServer struct {
-	cmd   *exec.Cmd
-	done  chan struct{}
-	proxy *httputil.ReverseProxy
-}
-
-func (pg *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ps := pg.cur.Load()
-	if ps == nil {
-		http.NotFound(w, r)
-		return
-	}
-	ps.proxy.ServeHTTP(w, r)
-}
-
-// start runs bin as the page server, replacing the previous one. If it
-// cannot, pages answer 404.
-func (pg *pages) start(bin, dir string, stderr io.Writer) {
-	ps, err := startPageServer(bin, dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "mullet dev: cannot run the app for its pages: %v\n", err)
-	}
-	pg.cur.Swap(ps).stop()
-}
-
-func (pg *pages) stop() { pg.cur.Swap(nil).stop() }
-
-func startPageServer(bin, dir string) (*pageServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	env := make([]string, 0, len(os.Environ())+3)
-	for _, kv := range os.Environ() {
-		// The page server never handles an invocation; it keeps nothing.
-		if !strings.HasPrefix(kv, "MULLET_") && !strings.HasPrefix(kv, "AWS_LAMBDA_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, mullet.EnvAddr+"="+addr, mullet.EnvLog+"=off")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	ps := &pageServer{cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(ps.done) }()
-	// Wait (briefly) until it listens, so that the first page loads.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-ps.done:
-			return nil, fmt.Errorf("it exited: %v", cmd.ProcessState)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	ps.proxy = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
-	ps.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		http.Error(w, "mullet dev: the app's page server is not answering: "+err.Error(), http.StatusBadGateway)
-	}
-	return ps, nil
-}
-
-// stop ends the page server: SIGTERM, then SIGKILL after 5 seconds.
-func (ps *pageServer) stop() {
-	if ps == nil {
-		return
-	}
-	stopGroup(ps.cmd.Process.Pid, ps.done)
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
 	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 )
 
 func TestDevRuntimeErrors(t *testing.T) {
@@ -36,12 +36,11 @@ func TestDevRuntimeErrors(t *testing.T) {
 }
 
 // lambdaDevApp is a small app for TestDevLambda: VERSION and EXTRA are
-// replaced to make new builds; it serves a page too.
+// replaced to make new builds; its web/ directory holds a page.
 const lambdaDevApp = `package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/mulletgo/mullet"
 	"github.com/mulletgo/mullet/framework"
@@ -53,7 +52,7 @@ func main() {
 		return c.Reply(ctx, "VERSION")
 	}, framework.TwoWay())
 	// EXTRA
-	mullet.Main(app, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("PAGE " + r.URL.Path)) }))
+	mullet.Main(app)
 }
 `
 
@@ -78,6 +77,12 @@ func TestDevLambda(t *testing.T) {
 		}
 	}
 	write("v1", "")
+	if err := os.Mkdir(filepath.Join(dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web", "index.html"), []byte("PAGE /index.html"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/local"
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mulletgo/mullet"
 	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/invocationlog"
 )
 
-// TestInvocationLog serves an app with mullet.ServeLocal, as mullet dev's
+// TestInvocationLog serves an app with local.Serve, as mullet dev's
 // child does, and checks the one line per invocation in each format.
 func TestInvocationLog(t *testing.T) {
 	esc := regexp.QuoteMeta
@@ -81,8 +82,8 @@ func serveAndLog(t *testing.T, format string) []string {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- mullet.ServeLocal(ctx, toolApp(), &mullet.LocalOptions{
-			Addr: "127.0.0.1:0", Out: io.Discard, InvocationLog: &log, InvocationLogFormat: format,
+		done <- local.Serve(ctx, toolApp(), &local.Options{
+			Addr: "127.0.0.1:0", Out: io.Discard, InvocationLog: &log, InvocationLogFormat: invocationlog.Format(format),
 			Ready: func(ws, _ string) { ready <- ws },
 		})
 	}()

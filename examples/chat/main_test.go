@@ -52,7 +52,7 @@ func TestBrowser(t *testing.T) {
 	}
 	need(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
 
-	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Page: http.FileServerFS(mustSub(web, "web"))})
+	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Page: http.FileServerFS(os.DirFS("web"))})
 	page := strings.Replace(srv.CallbackURL, "/local", "/", 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -7,4 +7,4 @@ import (
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
 )
 
-func main() { mullet.Main(app.New(2), nil) }
+func main() { mullet.Main(app.New(2)) }

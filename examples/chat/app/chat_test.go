@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/mulletgo/mullet/examples/chat/app"
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 func decode(t *testing.T, frame string) app.Event {

@@ -22,12 +22,12 @@ import (
 
 	"github.com/mulletgo/mullet/examples/chat/app"
 	"github.com/mulletgo/mullet/framework"
-	"github.com/mulletgo/mullet/framework/callbackfault"
-	"github.com/mulletgo/mullet/framework/emulator"
-	"github.com/mulletgo/mullet/framework/store"
-	"github.com/mulletgo/mullet/framework/store/faultstore"
-	"github.com/mulletgo/mullet/framework/store/memstore"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/callbackfault"
+	"github.com/mulletgo/mullet/mullettest/faultstore"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // faultServer is the chat app behind the emulator with a store and a

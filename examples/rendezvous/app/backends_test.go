@@ -7,10 +7,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
-	"github.com/mulletgo/mullet/framework/store/dynamostore"
-	"github.com/mulletgo/mullet/framework/store/dynamostore/dynalitetest"
-	"github.com/mulletgo/mullet/framework/store/memstore"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/dynalitetest"
+	"github.com/mulletgo/mullet/store/dynamostore"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // backend is a way to run the example that the end-to-end tests run

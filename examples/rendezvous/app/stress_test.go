@@ -15,11 +15,11 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
-	"github.com/mulletgo/mullet/framework/store/dynamostore"
-	"github.com/mulletgo/mullet/framework/store/faultstore"
-	"github.com/mulletgo/mullet/framework/store/memstore"
-	"github.com/mulletgo/mullet/framework/store/storetest"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/mullettest/faultstore"
+	"github.com/mulletgo/mullet/mullettest/storetest"
+	"github.com/mulletgo/mullet/store/dynamostore"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // ipPool hands out distinct loopback source IPs, so that every client is

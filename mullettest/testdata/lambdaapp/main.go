@@ -41,5 +41,5 @@ func main() {
 	framework.Handle(app, "panic", func(ctx context.Context, c *framework.Conn[State], _ struct{}) error {
 		panic("handler panicked on purpose")
 	}, framework.TwoWay())
-	mullet.Main(app, nil)
+	mullet.Main(app)
 }

@@ -6,4 +6,4 @@ import (
 	"github.com/mulletgo/mullet/mullettest/testdata/timeouts/app"
 )
 
-func main() { mullet.Main(app.New(), nil) }
+func main() { mullet.Main(app.New()) }

@@ -8,4 +8,4 @@ import (
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
 )
 
-func main() { mullet.Main(app.New(5), nil) }
+func main() { mullet.Main(app.New(5)) }

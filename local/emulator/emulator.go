@@ -1,0 +1,454 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mulletgo/mullet/framework/selection"
+	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/schema"
+)
+
+// Defaults. The limits and timeouts are API Gateway's WebSocket quotas
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html),
+// none of which can be raised in AWS.
+const (
+	// DefaultStage is the stage name used when Options.Stage is empty.
+	DefaultStage = "local"
+	// DefaultAddr is the address Listen binds when given "".
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultIdleTimeout is API Gateway's idle connection timeout.
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultMaxDuration is API Gateway's maximum connection duration.
+	DefaultMaxDuration = 2 * time.Hour
+	// DefaultMaxFrameSize is API Gateway's WebSocket frame size quota.
+	DefaultMaxFrameSize = 32 << 10
+	// DefaultMaxMessageSize is API Gateway's message payload size quota.
+	DefaultMaxMessageSize = 128 << 10
+	// DefaultIntegrationTimeout is API Gateway's maximum integration
+	// timeout.
+	DefaultIntegrationTimeout = 29 * time.Second
+)
+
+// Timeouts of the emulator's own that API Gateway does not document.
+const (
+	// closeTimeout bounds the closing handshake: how long the emulator
+	// waits for the client's close frame after sending its own.
+	closeTimeout = 3 * time.Second
+	// writeTimeout bounds one write to a client. A client that does not
+	// read for that long is disconnected (1006), so that @connections calls
+	// never hang.
+	writeTimeout = 10 * time.Second
+	// closeWait is how long Close waits for connections to close and for
+	// their $disconnect events.
+	closeWait = 5 * time.Second
+)
+
+// InvokeFunc is the integration: it is called the way API Gateway invokes a
+// Lambda function through a Lambda proxy integration, with one event per
+// $connect, message and $disconnect. ctx carries the integration timeout.
+// It is called concurrently, also for one connection.
+type InvokeFunc func(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// Options configures an Emulator. Manifest and Invoke are required; zero
+// values of the other fields mean defaults. New does not modify or retain
+// the Options.
+type Options struct {
+	// Manifest declares the routes, their request models and the route
+	// selection expression. Required. The emulator reads it once, in New.
+	Manifest *manifest.Manifest
+	// Invoke is the integration, the stand-in for the Lambda function.
+	// Required.
+	Invoke InvokeFunc
+	// Stage is the stage name, the first path segment of both endpoints.
+	// Default DefaultStage.
+	Stage string
+	// APIID is the requestContext.apiId of every event. Default: 10 random
+	// lowercase alphanumeric characters, like an AWS API ID.
+	APIID string
+	// IdleTimeout closes a connection (1001) when the client sends no frame
+	// for this long. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxDuration closes a connection (1001) this long after it was
+	// established. Default DefaultMaxDuration.
+	MaxDuration time.Duration
+	// MaxFrameSize is the largest frame payload a client may send and the
+	// size outgoing messages are fragmented at. Default DefaultMaxFrameSize.
+	MaxFrameSize int
+	// MaxMessageSize is the largest message a client may send, and the
+	// largest body @connections accepts. Default DefaultMaxMessageSize.
+	MaxMessageSize int
+	// IntegrationTimeout is the deadline of the ctx passed to Invoke.
+	// Default DefaultIntegrationTimeout.
+	IntegrationTimeout time.Duration
+	// Logger receives the emulator's diagnostics. nil discards them.
+	Logger *slog.Logger
+	// Fallback serves requests for paths other than the two endpoints,
+	// e.g. a page for `mullet dev`. nil answers them 403
+	// {"message":"Forbidden"}, as API Gateway does.
+	Fallback http.Handler
+	// Now is the clock of event timestamps and of GetConnection's
+	// connectedAt and lastActiveAt. nil means time.Now. Timeouts always use
+	// the real clock.
+	Now func() time.Time
+	// Timers serves the stand-in for EventBridge Scheduler (see Scheduler)
+	// at /{stage}/@scheduler (SchedulerPath), delivering due schedules to
+	// Invoke: what an app whose barriers time out needs
+	// (manifest.Manifest.Timers).
+	Timers bool
+}
+
+// SchedulerPath is where, under the stage, an Emulator with Options.Timers
+// serves its stand-in for EventBridge Scheduler's API: the scheduler
+// client's endpoint is http://{addr}/{stage}/@scheduler.
+const SchedulerPath = "/@scheduler"
+
+// route is a manifest route compiled for serving.
+type route struct {
+	key    string
+	twoWay bool
+	schema *schema.Schema // nil: no request model
+}
+
+// Emulator is an http.Handler that behaves like an API Gateway WebSocket
+// API stage. Create it with New; it is safe for concurrent use.
+type Emulator struct {
+	stage       string
+	apiID       string
+	invoke      InvokeFunc
+	rse         *selection.Expression
+	routes      map[string]*route
+	connectR    *route // nil when the manifest has no $connect route
+	disconnectR *route
+	defaultR    *route
+	idle        time.Duration
+	maxDuration time.Duration
+	maxFrame    int
+	maxMessage  int
+	integration time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	fallback    http.Handler
+
+	wsPath     string // "/{stage}"
+	connPrefix string // "/{stage}/@connections/"
+
+	scheduler       *Scheduler // nil unless Options.Timers
+	schedulerPrefix string     // "/{stage}/@scheduler"
+
+	// Header values shared by responses; never modified.
+	hdrJSON, hdrForbidden, hdrGone, hdrBadRequest, hdrTooLarge []string
+
+	bodies sync.Pool // *[]byte of MaxMessageSize+1 bytes, for @connections bodies
+
+	baseCtx context.Context // parent of every Invoke ctx
+	cancel  context.CancelFunc
+
+	mu       sync.RWMutex
+	conns    map[string]*conn // established connections
+	closed   bool
+	connWG   sync.WaitGroup // one per connection from $connect to $disconnect
+	invokeWG sync.WaitGroup // one per in-flight message invocation
+	workers  *pool          // goroutines that run message invocations
+	shutOnce sync.Once
+	shutDone chan struct{} // closed when all connections are gone
+}
+
+// New returns an Emulator for opts. It validates the manifest and compiles
+// the route selection expression and every route's request model, so that
+// a mistake in either is reported here rather than on the first message.
+func New(opts *Options) (*Emulator, error) {
+	if opts == nil {
+		return nil, errors.New("emulator: nil Options; Manifest and Invoke are required")
+	}
+	if opts.Manifest == nil {
+		return nil, errors.New("emulator: Options.Manifest is nil")
+	}
+	if opts.Invoke == nil {
+		return nil, errors.New("emulator: Options.Invoke is nil; it is the integration (the Lambda handler) every route invokes")
+	}
+	if err := opts.Manifest.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	rse, err := selection.Parse(opts.Manifest.RouteSelectionExpression)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: route selection expression: %w", err)
+	}
+	e := &Emulator{
+		workers:     newPool(),
+		stage:       cmpOr(opts.Stage, DefaultStage),
+		apiID:       opts.APIID,
+		invoke:      opts.Invoke,
+		rse:         rse,
+		routes:      make(map[string]*route, len(opts.Manifest.Routes)),
+		idle:        cmpOr(opts.IdleTimeout, DefaultIdleTimeout),
+		maxDuration: cmpOr(opts.MaxDuration, DefaultMaxDuration),
+		maxFrame:    cmpOr(opts.MaxFrameSize, DefaultMaxFrameSize),
+		maxMessage:  cmpOr(opts.MaxMessageSize, DefaultMaxMessageSize),
+		integration: cmpOr(opts.IntegrationTimeout, DefaultIntegrationTimeout),
+		log:         opts.Logger,
+		now:         opts.Now,
+		fallback:    opts.Fallback,
+		conns:       make(map[string]*conn),
+		shutDone:    make(chan struct{}),
+
+		hdrJSON:       []string{"application/json"},
+		hdrForbidden:  []string{"ForbiddenException"},
+		hdrGone:       []string{"GoneException"},
+		hdrBadRequest: []string{"BadRequestException"},
+		hdrTooLarge:   []string{"PayloadTooLargeException"},
+	}
+	if !validStage(e.stage) {
+		return nil, fmt.Errorf("emulator: stage %q: use letters, digits, '-' and '_' (at most 128)", e.stage)
+	}
+	if e.apiID == "" {
+		e.apiID = randomAPIID()
+	}
+	if e.maxFrame < 0 || e.maxMessage < 0 || e.idle < 0 || e.maxDuration < 0 || e.integration < 0 {
+		return nil, errors.New("emulator: negative limit or timeout in Options")
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	for _, r := range opts.Manifest.Routes {
+		cr := &route{key: r.Key, twoWay: r.TwoWay}
+		if len(r.Schema) > 0 {
+			s, err := schema.Parse(r.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("emulator: route %q: request model %q: %w", r.Key, r.Model, err)
+			}
+			cr.schema = s
+		}
+		e.routes[r.Key] = cr
+	}
+	e.connectR = e.routes[manifest.RouteConnect]
+	e.disconnectR = e.routes[manifest.RouteDisconnect]
+	e.defaultR = e.routes[manifest.RouteDefault]
+	e.wsPath = "/" + e.stage
+	e.connPrefix = "/" + e.stage + "/@connections/"
+	if opts.Timers {
+		e.scheduler = NewScheduler(e.invoke, e.log)
+		e.schedulerPrefix = "/" + e.stage + SchedulerPath
+	}
+	size := e.maxMessage + 1
+	e.bodies.New = func() any {
+		b := make([]byte, size)
+		return &b
+	}
+	e.baseCtx, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// Stage returns the stage name, the first path segment of both endpoints.
+func (e *Emulator) Stage() string { return e.stage }
+
+// APIID returns the requestContext.apiId of the emulator's events.
+func (e *Emulator) APIID() string { return e.apiID }
+
+// ServeHTTP serves the WebSocket endpoint at /{stage} and the @connections
+// API at /{stage}/@connections/{connectionId}. Any other path goes to
+// Options.Fallback or is answered 403 {"message":"Forbidden"}, as API
+// Gateway does.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if p == e.wsPath {
+		e.serveWebSocket(w, r)
+		return
+	}
+	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" && strings.IndexByte(id, '/') < 0 {
+		e.serveConnections(w, r, id)
+		return
+	}
+	if e.scheduler != nil && strings.HasPrefix(p, e.schedulerPrefix+"/") {
+		http.StripPrefix(e.schedulerPrefix, e.scheduler).ServeHTTP(w, r)
+		return
+	}
+	if e.fallback != nil {
+		e.fallback.ServeHTTP(w, r)
+		return
+	}
+	if e.log.Enabled(r.Context(), slog.LevelInfo) {
+		e.log.LogAttrs(r.Context(), slog.LevelInfo, "emulator: no such path; the endpoints are /{stage} and /{stage}/@connections/{id}",
+			slog.String("method", r.Method), slog.String("path", p), slog.String("stage", e.stage))
+	}
+	e.writeError(w, http.StatusForbidden, e.hdrForbidden, `{"message":"Forbidden"}`)
+}
+
+// Close closes every WebSocket with 1001 (going away), fires $disconnect for
+// each, and waits up to 5 seconds for that. New connections are refused
+// with 503 from then on.
+func (e *Emulator) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	return e.Shutdown(ctx)
+}
+
+// Shutdown is like Close but waits until ctx is done rather than 5 seconds.
+// If ctx ends first, the remaining sockets are closed without a closing
+// handshake; their $disconnect events still fire, once each, after Shutdown
+// returns ctx's error.
+func (e *Emulator) Shutdown(ctx context.Context) error {
+	if e.scheduler != nil {
+		// Timers not yet due are dropped, as a stopped emulator's
+		// connections are.
+		e.scheduler.Close()
+	}
+	e.mu.Lock()
+	e.closed = true
+	conns := make([]*conn, 0, len(e.conns))
+	for _, c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	for _, c := range conns {
+		c.initiateClose(closeGoingAway, reasonGoingAway)
+	}
+	e.shutOnce.Do(func() {
+		go func() {
+			e.connWG.Wait()
+			e.invokeWG.Wait()
+			e.cancel()
+			close(e.shutDone)
+		}()
+	})
+	select {
+	case <-e.shutDone:
+		return nil
+	case <-ctx.Done():
+		e.mu.RLock()
+		conns = conns[:0]
+		for _, c := range e.conns {
+			conns = append(conns, c)
+		}
+		e.mu.RUnlock()
+		for _, c := range conns {
+			c.abort()
+		}
+		return fmt.Errorf("emulator: shutdown: %w", ctx.Err())
+	}
+}
+
+// register adds an established connection. It reports false when the
+// emulator is closed.
+func (e *Emulator) register(c *conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.conns[c.id] = c
+	return true
+}
+
+func (e *Emulator) unregister(c *conn) {
+	e.mu.Lock()
+	if e.conns[c.id] == c {
+		delete(e.conns, c.id)
+	}
+	e.mu.Unlock()
+}
+
+func (e *Emulator) lookup(id string) *conn {
+	e.mu.RLock()
+	c := e.conns[id]
+	e.mu.RUnlock()
+	return c
+}
+
+// begin accounts for a connection whose $connect is about to run. It
+// reports false when the emulator is closed.
+func (e *Emulator) begin() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.connWG.Add(1)
+	return true
+}
+
+// callInvoke runs the integration with the integration timeout. A panic in
+// Invoke is returned as an error, as the Lambda runtime reports it.
+func (e *Emulator) callInvoke(ev *events.APIGatewayWebsocketProxyRequest) (resp events.APIGatewayProxyResponse, timedOut bool, err error) {
+	ctx, cancel := context.WithTimeout(e.baseCtx, e.integration)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("emulator: Invoke panicked: %v", p)
+		}
+	}()
+	resp, err = e.invoke(ctx, ev)
+	return resp, errors.Is(ctx.Err(), context.DeadlineExceeded), err
+}
+
+// writeError writes an API Gateway style JSON error.
+func (e *Emulator) writeError(w http.ResponseWriter, status int, errorType []string, body string) {
+	h := w.Header()
+	h["Content-Type"] = e.hdrJSON
+	if errorType != nil {
+		h["x-amzn-ErrorType"] = errorType
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func validStage(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func randomAPIID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [10]byte
+	fillRandom(b[:], alphabet)
+	return string(b[:])
+}
+
+// fillRandom fills dst with characters of alphabet chosen uniformly with
+// crypto/rand.
+func fillRandom(dst []byte, alphabet string) {
+	n := len(alphabet)
+	limit := 256 - 256%n // reject bytes >= limit to avoid modulo bias
+	var buf [32]byte
+	for i := 0; i < len(dst); {
+		_, _ = rand.Read(buf[:]) // never fails since Go 1.24
+		for _, b := range buf {
+			if int(b) >= limit {
+				continue
+			}
+			dst[i] = alphabet[int(b)%n]
+			i++
+			if i == len(dst) {
+				return
+			}
+		}
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

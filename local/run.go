@@ -1,0 +1,90 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/local/invocationlog"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/dynamostore"
+)
+
+// Run serves app locally until ctx is done, configured through getenv
+// (os.Getenv in mullet.Main) by the variables of package
+// framework/runtimeenv: the address (MULLET_ADDR), stage (MULLET_STAGE),
+// store (MULLET_STORE, MULLET_TABLE, MULLET_DYNAMODB_ENDPOINT), invocation
+// log on stdout (MULLET_LOG, NO_COLOR) and a directory of static pages
+// (MULLET_WEB_DIR). It is what mullet.Main does outside Lambda, and so what
+// mullet dev runs in the app's process.
+func Run(ctx context.Context, app framework.Application, getenv func(string) string) error {
+	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage)}
+	format, err := invocationlog.FormatFor(getenv(runtimeenv.Log), getenv("NO_COLOR") != "", os.Stdout)
+	if err != nil {
+		return err
+	}
+	if format != invocationlog.Off {
+		opts.InvocationLog, opts.InvocationLogFormat = os.Stdout, format
+	}
+	if dir := getenv(runtimeenv.WebDir); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%s=%q: not a directory of pages to serve", runtimeenv.WebDir, dir)
+		}
+		opts.Page = http.FileServerFS(os.DirFS(dir))
+	}
+	switch kind := getenv(runtimeenv.Store); kind {
+	case "", "memory":
+	case "dynamodb":
+		st, err := DynamoDBStore(ctx, getenv(runtimeenv.Table), getenv(runtimeenv.DynamoDBEndpoint))
+		if err != nil {
+			return err
+		}
+		opts.Store = st
+	default:
+		return fmt.Errorf("%s=%q: use memory or dynamodb", runtimeenv.Store, kind)
+	}
+	return Serve(ctx, app, opts)
+}
+
+// DynamoDBStore connects to the DynamoDB table through the default AWS
+// configuration chain, or to a DynamoDB-API server at endpoint (with
+// placeholder credentials if none are configured), and checks that the table
+// exists, so that a missing table is a clear startup error.
+func DynamoDBStore(ctx context.Context, table, endpoint string) (store.Store, error) {
+	if table == "" {
+		return nil, fmt.Errorf("the DynamoDB store needs a table name: pass -table NAME (or set %s)", runtimeenv.Table)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if endpoint != "" {
+		if cfg.Region == "" {
+			cfg.Region = "us-east-1"
+		}
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		}
+	} else if cfg.Region == "" {
+		return nil, errors.New("no AWS region configured for DynamoDB: set AWS_REGION, or pass -dynamodb-endpoint for a local DynamoDB-API server")
+	}
+	rt, err := runtimeenv.NewRuntime(cfg, runtimeenv.Config{Table: table, DynamoDBEndpoint: endpoint}, nil)
+	if err != nil {
+		return nil, err
+	}
+	st := rt.Store.(*dynamostore.Store)
+	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := st.CheckTable(checkCtx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
