@@ -314,10 +314,10 @@ func TestLoopbackByDefault(t *testing.T) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("ServeLocal(%q): %v", addr, err)
+				t.Fatalf("local.Serve(%q): %v", addr, err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatal("ServeLocal did not stop")
+			t.Fatal("local.Serve did not stop")
 		}
 		cancel()
 		return buf.String()
@@ -326,7 +326,7 @@ func TestLoopbackByDefault(t *testing.T) {
 		t.Errorf("loopback bind warned: %s", logs)
 	}
 	if logs := serve("0.0.0.0:0"); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "non-loopback address") {
-		t.Errorf("ServeLocal(0.0.0.0:0) did not warn: %q", logs)
+		t.Errorf("local.Serve(0.0.0.0:0) did not warn: %q", logs)
 	}
 }
 

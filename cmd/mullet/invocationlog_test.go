@@ -90,14 +90,14 @@ func serveAndLog(t *testing.T, format string) []string {
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ServeLocal: %v", err)
+			t.Errorf("local.Serve: %v", err)
 		}
 	}()
 	var url string
 	select {
 	case url = <-ready:
 	case err := <-done:
-		t.Fatalf("ServeLocal: %v", err)
+		t.Fatalf("local.Serve: %v", err)
 	}
 	if got := askFrame(url, `{"action":"whoami"}`); len(got) != 16 {
 		t.Fatalf("whoami answered %q", got)

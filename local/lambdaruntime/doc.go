@@ -12,7 +12,7 @@
 // every instance is busy, up to Options.MaxInstances, reusing warm ones and
 // stopping those left idle for Options.IdleTimeout.
 //
-//	if err := lambdaruntime.Build(ctx, "./examples/chat", bin); err != nil { ... }
+//	if err := bootstrap.Build(ctx, "./examples/chat", bin, nil); err != nil { ... }
 //	pool, err := lambdaruntime.NewPool(&lambdaruntime.Options{
 //		Bootstrap: bin,
 //		Env:       []string{"MULLET_TABLE=chat", "MULLET_CALLBACK_URL=" + callbackURL},

@@ -12,7 +12,7 @@ import (
 )
 
 // A pool runs a function's real bootstrap (here testdata/function, an
-// aws-lambda-go handler, built by TestMain with lambdaruntime.Build) and
+// aws-lambda-go handler, built by TestMain with bootstrap.Build) and
 // reports its failures as Lambda does.
 func ExamplePool() {
 	pool, err := lambdaruntime.NewPool(&lambdaruntime.Options{Bootstrap: bootstrap, Timeout: 3 * time.Second})
