@@ -28,8 +28,8 @@ type Options struct {
 	Local bool
 }
 
-// Args returns the go build arguments Build uses for opts, before "-o".
-func Args(opts *Options) []string {
+// buildArgs returns the go build arguments Build uses for opts, before "-o".
+func buildArgs(opts *Options) []string {
 	if opts != nil && opts.Local {
 		return []string{"build"}
 	}
@@ -59,7 +59,7 @@ func Build(ctx context.Context, dir, out string, opts *Options) error {
 	if err := os.Remove(bin); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("bootstrap: build %s: %w", dir, err)
 	}
-	cmd := exec.CommandContext(ctx, "go", append(Args(&o), "-o", bin, ".")...)
+	cmd := exec.CommandContext(ctx, "go", append(buildArgs(&o), "-o", bin, ".")...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	target := "this machine"

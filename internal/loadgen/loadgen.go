@@ -28,6 +28,7 @@ import (
 
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
 	"github.com/mulletgo/mullet/local"
 )
 
@@ -894,10 +895,10 @@ func timeToFirstPoll(ctx context.Context, bin string) (time.Duration, error) {
 	defer srv.Close()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{
-		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
+		runtimeenv.LambdaRuntimeAPI + "=" + ln.Addr().String(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
 		"AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-		"MULLET_TABLE=bench-table", "MULLET_CALLBACK_URL=https://example.execute-api.us-east-1.amazonaws.com/prod",
+		runtimeenv.Table + "=bench-table", runtimeenv.CallbackURL + "=https://example.execute-api.us-east-1.amazonaws.com/prod",
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
