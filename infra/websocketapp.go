@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -82,6 +83,9 @@ type WebSocketAppProps struct {
 	PointInTimeRecovery bool
 	// ConnectAuthorizer, if set, guards the $connect route.
 	ConnectAuthorizer *ConnectAuthorizer
+	// Observability adds stage logs, throttling, alarms and tracing. nil:
+	// none of them (the function's own log group is always there).
+	Observability *Observability
 	// Environment holds extra environment variables for the function. It
 	// may not set runtimeenv.Table, runtimeenv.CallbackURL or runtimeenv.Stage.
 	Environment map[string]string
@@ -133,6 +137,14 @@ type WebSocketApp interface {
 	// {stage}/{POST,GET,DELETE}/@connections/*), e.g. for a scheduled
 	// function that pushes to clients.
 	GrantManageConnections(grantee awsiam.IGrantable) awsiam.Grant
+	// AccessLogGroup receives the stage's access log; nil unless
+	// Observability.AccessLog.
+	AccessLogGroup() awslogs.LogGroup
+	// ExecutionLogGroup receives the stage's execution log; nil unless
+	// Observability.ExecutionLogLevel is set.
+	ExecutionLogGroup() awslogs.LogGroup
+	// Alarms are the alarms Observability.Alarms asked for.
+	Alarms() []awscloudwatch.Alarm
 	// GrantStore lets grantee use the table as the runtime's store does,
 	// with only the DynamoDB actions the store performs.
 	GrantStore(grantee awsiam.IGrantable) awsiam.Grant
@@ -147,6 +159,9 @@ type webSocketApp struct {
 	table    awsdynamodb.Table
 	function awslambda.Function
 	logGroup awslogs.LogGroup
+
+	accessLogs, executionLogs awslogs.LogGroup // nil unless Observability asks
+	alarms                    []awscloudwatch.Alarm
 }
 
 // NewWebSocketApp defines the infrastructure of the app described by
@@ -199,6 +214,15 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	models, err := modelSchemas(m)
 	if err != nil {
 		panic("infra: NewWebSocketApp: " + err.Error())
+	}
+	if p.Observability != nil {
+		routes := make(map[string]bool, len(m.Routes))
+		for _, r := range m.Routes {
+			routes[r.Key] = true
+		}
+		if err := p.Observability.validate(routes); err != nil {
+			panic("infra: NewWebSocketApp: " + err.Error())
+		}
 	}
 	authorizer := connectAuthorizer(p.ConnectAuthorizer)
 	if authorizer != nil {
@@ -282,7 +306,12 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		env[runtimeenv.SchedulerRoleARN] = timers.role.RoleArn()
 		env[runtimeenv.ScheduleGroup] = timers.group.Ref()
 	}
+	tracing := awslambda.Tracing_DISABLED
+	if p.Observability != nil && p.Observability.Tracing {
+		tracing = awslambda.Tracing_ACTIVE
+	}
 	c.function = awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
+		Tracing:      tracing,
 		Description:  jsii.String("mullet app " + m.Name),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -342,6 +371,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		cfnRoute.AddResourceDependency(model, jsii.String("API Gateway validates frames of this route against the model"))
 	}
 
+	if p.Observability != nil {
+		c.observe(this, p.Observability, p.StageName, p.LogRetention)
+	}
 	c.outputs(id)
 	return c
 }
@@ -409,6 +441,9 @@ func (c *webSocketApp) Stage() awsapigatewayv2.WebSocketStage { return c.stage }
 func (c *webSocketApp) Table() awsdynamodb.Table              { return c.table }
 func (c *webSocketApp) Function() awslambda.Function          { return c.function }
 func (c *webSocketApp) LogGroup() awslogs.LogGroup            { return c.logGroup }
+func (c *webSocketApp) AccessLogGroup() awslogs.LogGroup      { return c.accessLogs }
+func (c *webSocketApp) ExecutionLogGroup() awslogs.LogGroup   { return c.executionLogs }
+func (c *webSocketApp) Alarms() []awscloudwatch.Alarm         { return c.alarms }
 func (c *webSocketApp) WebSocketURL() *string                 { return c.stage.Url() }
 func (c *webSocketApp) CallbackURL() *string                  { return c.stage.CallbackUrl() }
 
