@@ -82,6 +82,9 @@ type WebSocketAppProps struct {
 	PointInTimeRecovery bool
 	// ConnectAuthorizer, if set, guards the $connect route.
 	ConnectAuthorizer *ConnectAuthorizer
+	// APIKeys are the API keys of an app that requires keys on $connect,
+	// each in one of the usage plans its manifest declares.
+	APIKeys []APIKey
 	// Environment holds extra environment variables for the function. It
 	// may not set runtimeenv.Table, runtimeenv.CallbackURL or runtimeenv.Stage.
 	Environment map[string]string
@@ -133,6 +136,13 @@ type WebSocketApp interface {
 	// {stage}/{POST,GET,DELETE}/@connections/*), e.g. for a scheduled
 	// function that pushes to clients.
 	GrantManageConnections(grantee awsiam.IGrantable) awsiam.Grant
+	// GrantConnect lets grantee open connections to an app whose $connect
+	// requires IAM: execute-api:Invoke on exactly this API, stage and
+	// $connect route.
+	GrantConnect(grantee awsiam.IGrantable) awsiam.Grant
+	// APIKey returns the API key of props.APIKeys with the given name, or
+	// nil.
+	APIKey(name string) awsapigatewayv2.ApiKey
 	// GrantStore lets grantee use the table as the runtime's store does,
 	// with only the DynamoDB actions the store performs.
 	GrantStore(grantee awsiam.IGrantable) awsiam.Grant
@@ -147,6 +157,7 @@ type webSocketApp struct {
 	table    awsdynamodb.Table
 	function awslambda.Function
 	logGroup awslogs.LogGroup
+	apiKeys  map[string]awsapigatewayv2.ApiKey
 }
 
 // NewWebSocketApp defines the infrastructure of the app described by
@@ -200,6 +211,21 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	if err != nil {
 		panic("infra: NewWebSocketApp: " + err.Error())
 	}
+	if err := validateAPIKeys(m, p.APIKeys); err != nil {
+		panic("infra: NewWebSocketApp: " + err.Error())
+	}
+	auth := m.ConnectAuth
+	if auth == nil {
+		auth = &manifest.ConnectAuth{}
+	}
+	if auth.IAM {
+		switch a := p.ConnectAuthorizer; {
+		case a == nil:
+			p.ConnectAuthorizer = &ConnectAuthorizer{IAM: true}
+		case a.Function != nil:
+			panic("infra: NewWebSocketApp: the app requires IAM on $connect, which excludes props.ConnectAuthorizer.Function")
+		}
+	}
 	authorizer := connectAuthorizer(p.ConnectAuthorizer)
 	if authorizer != nil {
 		if _, ok := m.Route(manifest.RouteConnect); !ok {
@@ -213,6 +239,7 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	c := &webSocketApp{
 		Construct: this,
 		routes:    make(map[string]awsapigatewayv2.WebSocketRoute, len(m.Routes)),
+		apiKeys:   make(map[string]awsapigatewayv2.ApiKey),
 		models:    make(map[string]awsapigatewayv2.CfnModel, len(models)),
 	}
 	stageOf := awscdk.Stage_Of(this)
@@ -227,11 +254,18 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		panic("infra: NewWebSocketApp: " + err.Error())
 	}
 
-	c.api = awsapigatewayv2.NewWebSocketApi(this, jsii.String("Api"), &awsapigatewayv2.WebSocketApiProps{
+	apiProps := &awsapigatewayv2.WebSocketApiProps{
 		ApiName:                  jsii.String(m.Name),
 		Description:              jsii.String("mullet app " + m.Name),
 		RouteSelectionExpression: jsii.String(m.RouteSelectionExpression),
-	})
+	}
+	if auth.APIKeys != nil {
+		apiProps.ApiKeySelectionExpression = awsapigatewayv2.WebSocketApiKeySelectionExpression_HEADER_X_API_KEY()
+		if auth.APIKeys.KeySelectionExpression() == manifest.APIKeyFromAuthorizer {
+			apiProps.ApiKeySelectionExpression = awsapigatewayv2.WebSocketApiKeySelectionExpression_AUTHORIZER_USAGE_IDENTIFIER_KEY()
+		}
+	}
+	c.api = awsapigatewayv2.NewWebSocketApi(this, jsii.String("Api"), apiProps)
 	c.stage = awsapigatewayv2.NewWebSocketStage(this, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: c.api,
 		StageName:    jsii.String(p.StageName),
@@ -321,6 +355,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		}
 		route := c.api.AddRoute(jsii.String(r.Key), opts)
 		c.routes[r.Key] = route
+		if r.Key == manifest.RouteConnect && auth.APIKeys != nil {
+			route.Node().DefaultChild().(awsapigatewayv2.CfnRoute).SetApiKeyRequired(true)
+		}
 		schema, ok := models[r.Key]
 		if !ok {
 			continue
@@ -342,6 +379,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		cfnRoute.AddResourceDependency(model, jsii.String("API Gateway validates frames of this route against the model"))
 	}
 
+	if auth.APIKeys != nil {
+		c.usagePlans(this, m.Name, auth.APIKeys, p.APIKeys)
+	}
 	c.outputs(id)
 	return c
 }

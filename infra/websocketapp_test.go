@@ -278,6 +278,7 @@ func checkFunction(t *testing.T, c cfn, fn resource, memory, timeout, retention 
 func TestLeastPrivilege(t *testing.T) {
 	templates := map[string]cfn{"defaults": defaultCfn(t)}
 	templates["barrier timeouts"] = template(t, timeoutProps(t))
+	templates["iam and api keys"] = authCfn(t)
 	for name, a := range map[string]*infra.ConnectAuthorizer{
 		"lambda authorizer": {IdentitySource: []string{"route.request.querystring.token"}},
 		"iam authorizer":    {IAM: true},
@@ -382,6 +383,11 @@ func checkLeastPrivilege(t *testing.T, c cfn) {
 		want["scheduler:CreateSchedule"] = []string{"arn:{AWS::Partition}:scheduler:{AWS::Region}:{AWS::AccountId}:schedule/{" + groups[0].ID + "}/*"}
 		want["iam:PassRole"] = []string{"{" + role.ID + ".Arn}"}
 		want["lambda:InvokeFunction"] = []string{"{" + fn.ID + ".Arn}", "{" + fn.ID + ".Arn}:*"}
+	}
+	if connect := c.resources("AWS::ApiGateway::UsagePlan"); len(connect) > 0 {
+		// TestConnectAuth's client role may connect, to this stage's
+		// $connect only.
+		want["execute-api:Invoke"] = []string{"arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{" + api.ID + "}/prod/$connect"}
 	}
 	for action, resources := range granted {
 		w, ok := want[action]
