@@ -86,6 +86,9 @@ type WebSocketAppProps struct {
 	// Observability adds stage logs, throttling, alarms and tracing. nil:
 	// none of them (the function's own log group is always there).
 	Observability *Observability
+	// APIKeys are the API keys of an app that requires keys on $connect,
+	// each in one of the usage plans its manifest declares.
+	APIKeys []APIKey
 	// Environment holds extra environment variables for the function. It
 	// may not set runtimeenv.Table, runtimeenv.CallbackURL or runtimeenv.Stage.
 	Environment map[string]string
@@ -145,6 +148,13 @@ type WebSocketApp interface {
 	ExecutionLogGroup() awslogs.LogGroup
 	// Alarms are the alarms Observability.Alarms asked for.
 	Alarms() []awscloudwatch.Alarm
+	// GrantConnect lets grantee open connections to an app whose $connect
+	// requires IAM: execute-api:Invoke on exactly this API, stage and
+	// $connect route.
+	GrantConnect(grantee awsiam.IGrantable) awsiam.Grant
+	// APIKey returns the API key of props.APIKeys with the given name, or
+	// nil.
+	APIKey(name string) awsapigatewayv2.ApiKey
 	// GrantStore lets grantee use the table as the runtime's store does,
 	// with only the DynamoDB actions the store performs.
 	GrantStore(grantee awsiam.IGrantable) awsiam.Grant
@@ -162,6 +172,7 @@ type webSocketApp struct {
 
 	accessLogs, executionLogs awslogs.LogGroup // nil unless Observability asks
 	alarms                    []awscloudwatch.Alarm
+	apiKeys                   map[string]awsapigatewayv2.ApiKey
 }
 
 // NewWebSocketApp defines the infrastructure of the app described by
@@ -224,6 +235,21 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 			panic("infra: NewWebSocketApp: " + err.Error())
 		}
 	}
+	if err := validateAPIKeys(m, p.APIKeys); err != nil {
+		panic("infra: NewWebSocketApp: " + err.Error())
+	}
+	auth := m.ConnectAuth
+	if auth == nil {
+		auth = &manifest.ConnectAuth{}
+	}
+	if auth.IAM {
+		switch a := p.ConnectAuthorizer; {
+		case a == nil:
+			p.ConnectAuthorizer = &ConnectAuthorizer{IAM: true}
+		case a.Function != nil:
+			panic("infra: NewWebSocketApp: the app requires IAM on $connect, which excludes props.ConnectAuthorizer.Function")
+		}
+	}
 	authorizer := connectAuthorizer(p.ConnectAuthorizer)
 	if authorizer != nil {
 		if _, ok := m.Route(manifest.RouteConnect); !ok {
@@ -237,6 +263,7 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	c := &webSocketApp{
 		Construct: this,
 		routes:    make(map[string]awsapigatewayv2.WebSocketRoute, len(m.Routes)),
+		apiKeys:   make(map[string]awsapigatewayv2.ApiKey),
 		models:    make(map[string]awsapigatewayv2.CfnModel, len(models)),
 	}
 	stageOf := awscdk.Stage_Of(this)
@@ -251,11 +278,18 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		panic("infra: NewWebSocketApp: " + err.Error())
 	}
 
-	c.api = awsapigatewayv2.NewWebSocketApi(this, jsii.String("Api"), &awsapigatewayv2.WebSocketApiProps{
+	apiProps := &awsapigatewayv2.WebSocketApiProps{
 		ApiName:                  jsii.String(m.Name),
 		Description:              jsii.String("mullet app " + m.Name),
 		RouteSelectionExpression: jsii.String(m.RouteSelectionExpression),
-	})
+	}
+	if auth.APIKeys != nil {
+		apiProps.ApiKeySelectionExpression = awsapigatewayv2.WebSocketApiKeySelectionExpression_HEADER_X_API_KEY()
+		if auth.APIKeys.KeySelectionExpression() == manifest.APIKeyFromAuthorizer {
+			apiProps.ApiKeySelectionExpression = awsapigatewayv2.WebSocketApiKeySelectionExpression_AUTHORIZER_USAGE_IDENTIFIER_KEY()
+		}
+	}
+	c.api = awsapigatewayv2.NewWebSocketApi(this, jsii.String("Api"), apiProps)
 	c.stage = awsapigatewayv2.NewWebSocketStage(this, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: c.api,
 		StageName:    jsii.String(p.StageName),
@@ -350,6 +384,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		}
 		route := c.api.AddRoute(jsii.String(r.Key), opts)
 		c.routes[r.Key] = route
+		if r.Key == manifest.RouteConnect && auth.APIKeys != nil {
+			route.Node().DefaultChild().(awsapigatewayv2.CfnRoute).SetApiKeyRequired(true)
+		}
 		schema, ok := models[r.Key]
 		if !ok {
 			continue
@@ -373,6 +410,9 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 
 	if p.Observability != nil {
 		c.observe(this, p.Observability, p.StageName, p.LogRetention)
+	}
+	if auth.APIKeys != nil {
+		c.usagePlans(this, m.Name, auth.APIKeys, p.APIKeys)
 	}
 	c.outputs(id)
 	return c

@@ -279,6 +279,7 @@ func TestLeastPrivilege(t *testing.T) {
 	templates := map[string]cfn{"defaults": defaultCfn(t)}
 	templates["barrier timeouts"] = template(t, timeoutProps(t))
 	templates["observability on"] = observedCfn(t)
+	templates["iam and api keys"] = authCfn(t)
 	for name, a := range map[string]*infra.ConnectAuthorizer{
 		"lambda authorizer": {IdentitySource: []string{"route.request.querystring.token"}},
 		"iam authorizer":    {IAM: true},
@@ -405,6 +406,11 @@ func checkLeastPrivilege(t *testing.T, c cfn) {
 		// "*" is the only resource they take.
 		want["xray:PutTraceSegments"] = []string{"*"}
 		want["xray:PutTelemetryRecords"] = []string{"*"}
+	}
+	if connect := c.resources("AWS::ApiGateway::UsagePlan"); len(connect) > 0 {
+		// TestConnectAuth's client role may connect, to this stage's
+		// $connect only.
+		want["execute-api:Invoke"] = []string{"arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{" + api.ID + "}/prod/$connect"}
 	}
 	for action, resources := range granted {
 		w, ok := want[action]

@@ -38,6 +38,84 @@ type Manifest struct {
 	// Authorizer, if set, says the app decides $connect itself (its
 	// function also serves API Gateway's Lambda REQUEST authorizer events).
 	Authorizer *Authorizer `json:"authorizer,omitempty"`
+	// ConnectAuth, if set, is API Gateway's own authorization of $connect:
+	// IAM signatures and API keys with usage plans.
+	ConnectAuth *ConnectAuth `json:"connectAuth,omitempty"`
+}
+
+// ConnectAuth is API Gateway's own authorization of $connect.
+type ConnectAuth struct {
+	// IAM requires a SigV4 signature on the upgrade (signed headers or a
+	// presigned URL) by a principal allowed execute-api:Invoke on the
+	// $connect route (AuthorizationType AWS_IAM). It excludes a Lambda
+	// authorizer: a route has one authorization type.
+	IAM bool `json:"iam,omitempty"`
+	// APIKeys, if set, requires an API key on $connect (apiKeyRequired),
+	// counted against the key's usage plan.
+	APIKeys *APIKeys `json:"apiKeys,omitempty"`
+}
+
+// The API key selection expressions API Gateway accepts.
+const (
+	// APIKeyFromHeader reads the key from the x-api-key header.
+	APIKeyFromHeader = "$request.header.x-api-key"
+	// APIKeyFromAuthorizer takes the key a Lambda authorizer returned as
+	// usageIdentifierKey.
+	APIKeyFromAuthorizer = "$context.authorizer.usageIdentifierKey"
+)
+
+// APIKeys describes API keys on $connect and the usage plans keys belong
+// to. Which keys exist is deploy-time data (infra props, or local
+// configuration), not part of the declaration.
+type APIKeys struct {
+	// SelectionExpression is where API Gateway reads the key:
+	// APIKeyFromHeader (empty means this) or APIKeyFromAuthorizer.
+	SelectionExpression string `json:"selectionExpression,omitempty"`
+	// Plans are the usage plans, sorted by name. At least one.
+	Plans []UsagePlan `json:"plans"`
+}
+
+// UsagePlan is an API Gateway usage plan: a throttle and a quota that
+// every key of the plan gets separately.
+type UsagePlan struct {
+	// Name identifies the plan, e.g. "free" or "paid".
+	Name string `json:"name"`
+	// Throttle limits each key's request rate; nil: the stage's limits.
+	Throttle *Throttle `json:"throttle,omitempty"`
+	// Quota limits each key's requests per period; nil: no quota.
+	Quota *Quota `json:"quota,omitempty"`
+}
+
+// Throttle is a token bucket: a steady-state rate and a burst.
+type Throttle struct {
+	RatePerSecond float64 `json:"ratePerSecond"`
+	Burst         int     `json:"burst"`
+}
+
+// Quota is a number of requests per period.
+type Quota struct {
+	// Limit is the number of requests allowed per period.
+	Limit int `json:"limit"`
+	// Period is "DAY", "WEEK" or "MONTH".
+	Period string `json:"period"`
+}
+
+// Plan returns the usage plan with the given name.
+func (k *APIKeys) Plan(name string) (UsagePlan, bool) {
+	for _, p := range k.Plans {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return UsagePlan{}, false
+}
+
+// KeySelectionExpression returns SelectionExpression or its default.
+func (k *APIKeys) KeySelectionExpression() string {
+	if k.SelectionExpression == "" {
+		return APIKeyFromHeader
+	}
+	return k.SelectionExpression
 }
 
 // Authorizer describes the app's $connect authorizer.
@@ -144,9 +222,62 @@ func (m *Manifest) Validate() error {
 			}
 		}
 	}
+	if err := m.ConnectAuth.validate(m.Authorizer != nil); err != nil {
+		return err
+	}
 	for _, b := range m.Barriers {
 		if b.Name == "" || b.Size < 2 {
 			return fmt.Errorf("manifest: barrier %q: needs a name and a size of at least 2", b.Name)
+		}
+	}
+	return nil
+}
+
+var planName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (a *ConnectAuth) validate(lambdaAuthorizer bool) error {
+	if a == nil {
+		return nil
+	}
+	if a.IAM && lambdaAuthorizer {
+		return errors.New("manifest: connectAuth.iam and an authorizer exclude each other: API Gateway authorizes $connect with IAM or with a Lambda authorizer, not both")
+	}
+	k := a.APIKeys
+	if k == nil {
+		return nil
+	}
+	switch k.SelectionExpression {
+	case "", APIKeyFromHeader, APIKeyFromAuthorizer:
+	default:
+		return fmt.Errorf("manifest: apiKeys.selectionExpression %q: use %s or %s", k.SelectionExpression, APIKeyFromHeader, APIKeyFromAuthorizer)
+	}
+	if k.SelectionExpression == APIKeyFromAuthorizer && !lambdaAuthorizer {
+		return fmt.Errorf("manifest: apiKeys.selectionExpression %s needs an authorizer that returns the key", APIKeyFromAuthorizer)
+	}
+	if len(k.Plans) == 0 {
+		return errors.New("manifest: apiKeys needs at least one usage plan")
+	}
+	seen := map[string]bool{}
+	for _, p := range k.Plans {
+		if !planName.MatchString(p.Name) {
+			return fmt.Errorf("manifest: usage plan %q: use 1-64 letters, digits, '-' or '_'", p.Name)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("manifest: usage plan %q appears twice", p.Name)
+		}
+		seen[p.Name] = true
+		if t := p.Throttle; t != nil && (t.RatePerSecond <= 0 || t.Burst <= 0) {
+			return fmt.Errorf("manifest: usage plan %q: throttle rate and burst must be positive", p.Name)
+		}
+		if q := p.Quota; q != nil {
+			if q.Limit <= 0 {
+				return fmt.Errorf("manifest: usage plan %q: quota limit must be positive", p.Name)
+			}
+			switch q.Period {
+			case "DAY", "WEEK", "MONTH":
+			default:
+				return fmt.Errorf("manifest: usage plan %q: quota period %q: use DAY, WEEK or MONTH", p.Name, q.Period)
+			}
 		}
 	}
 	return nil
@@ -166,6 +297,10 @@ func (m *Manifest) Route(key string) (Route, bool) {
 func (m *Manifest) Normalize() {
 	sort.Slice(m.Routes, func(i, j int) bool { return m.Routes[i].Key < m.Routes[j].Key })
 	sort.Slice(m.Barriers, func(i, j int) bool { return m.Barriers[i].Name < m.Barriers[j].Name })
+	if m.ConnectAuth != nil && m.ConnectAuth.APIKeys != nil {
+		plans := m.ConnectAuth.APIKeys.Plans
+		sort.Slice(plans, func(i, j int) bool { return plans[i].Name < plans[j].Name })
+	}
 }
 
 // Marshal returns the manifest as indented, deterministic JSON.
@@ -173,6 +308,15 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	c := *m
 	c.Routes = append([]Route(nil), m.Routes...)
 	c.Barriers = append([]Barrier(nil), m.Barriers...)
+	if m.ConnectAuth != nil {
+		auth := *m.ConnectAuth
+		if auth.APIKeys != nil {
+			keys := *auth.APIKeys
+			keys.Plans = append([]UsagePlan(nil), keys.Plans...)
+			auth.APIKeys = &keys
+		}
+		c.ConnectAuth = &auth
+	}
 	c.Normalize()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

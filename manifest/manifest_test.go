@@ -62,3 +62,54 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatal("Marshal mutated the caller's manifest")
 	}
 }
+
+func TestConnectAuth(t *testing.T) {
+	base := func(auth string, authorizer bool) string {
+		a := ""
+		if authorizer {
+			a = `,"authorizer":{}`
+		}
+		return `{"version":1,"name":"a","routeSelectionExpression":"$request.body.action","routes":[{"key":"$connect"}],"state":{"ttlSeconds":1},"connectAuth":` + auth + a + `}`
+	}
+	ok := []struct{ name, json string }{
+		{"iam", base(`{"iam":true}`, false)},
+		{"keys", base(`{"apiKeys":{"plans":[{"name":"free","throttle":{"ratePerSecond":1,"burst":2},"quota":{"limit":100,"period":"DAY"}},{"name":"paid"}]}}`, false)},
+		{"iam and keys", base(`{"iam":true,"apiKeys":{"plans":[{"name":"free"}]}}`, false)},
+		{"keys from the authorizer", base(`{"apiKeys":{"selectionExpression":"$context.authorizer.usageIdentifierKey","plans":[{"name":"p"}]}}`, true)},
+	}
+	for _, tt := range ok {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := manifest.Decode([]byte(tt.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := m.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := manifest.Decode(data)
+			if err != nil || again.ConnectAuth == nil {
+				t.Fatalf("round trip: %v %+v", err, again)
+			}
+		})
+	}
+	bad := []struct{ name, json, want string }{
+		{"iam with an authorizer", base(`{"iam":true}`, true), "exclude each other"},
+		{"no plans", base(`{"apiKeys":{"plans":[]}}`, false), "at least one usage plan"},
+		{"bad expression", base(`{"apiKeys":{"selectionExpression":"$request.querystring.key","plans":[{"name":"p"}]}}`, false), "selectionExpression"},
+		{"authorizer key without authorizer", base(`{"apiKeys":{"selectionExpression":"$context.authorizer.usageIdentifierKey","plans":[{"name":"p"}]}}`, false), "needs an authorizer"},
+		{"duplicate plan", base(`{"apiKeys":{"plans":[{"name":"p"},{"name":"p"}]}}`, false), "appears twice"},
+		{"bad plan name", base(`{"apiKeys":{"plans":[{"name":"a b"}]}}`, false), "letters, digits"},
+		{"zero throttle", base(`{"apiKeys":{"plans":[{"name":"p","throttle":{"ratePerSecond":0,"burst":1}}]}}`, false), "must be positive"},
+		{"bad period", base(`{"apiKeys":{"plans":[{"name":"p","quota":{"limit":1,"period":"HOUR"}}]}}`, false), "DAY, WEEK or MONTH"},
+		{"zero quota", base(`{"apiKeys":{"plans":[{"name":"p","quota":{"limit":0,"period":"DAY"}}]}}`, false), "quota limit"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := manifest.Decode([]byte(tt.json))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
