@@ -28,7 +28,8 @@ const strictSchema = `{"$schema":"http://json-schema.org/draft-04/schema#","type
 // testManifest declares the routes the tests use:
 //   - echo, $default: two-way, reply "<route> <body>"
 //   - oneway: one-way
-//   - fail: the integration returns an error; fail502: it returns 502
+//   - fail, failoneway: the integration returns an error (an invocation
+//     error); fail502: it returns statusCode 502 with a body
 //   - strict: two-way with a request model
 func testManifest() *manifest.Manifest {
 	return &manifest.Manifest{
