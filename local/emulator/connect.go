@@ -54,9 +54,11 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		resp, _, err := e.callInvoke(ev)
 		switch {
 		case err != nil:
-			e.log.LogAttrs(r.Context(), slog.LevelWarn, "emulator: $connect integration failed; handshake rejected with 500",
+			// An integration that throws gives 502 on the handshake in
+			// API Gateway, not 500.
+			e.log.LogAttrs(r.Context(), slog.LevelWarn, "emulator: $connect integration failed; handshake rejected with 502",
 				slog.String("connectionId", c.id), slog.String("error", err.Error()))
-			e.writeError(w, http.StatusInternalServerError, nil, `{"message":"Internal server error"}`)
+			e.writeError(w, http.StatusBadGateway, nil, `{"message":"Internal server error"}`)
 			return
 		case resp.StatusCode != 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
 			status := resp.StatusCode
@@ -99,8 +101,9 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			slog.String("connectionId", c.id), slog.String("error", err.Error()))
 		return
 	}
-	c.nc, c.br, c.bw = nc, rw.Reader, rw.Writer
+	c.nc, c.br = nc, rw.Reader
 	c.start = time.Now()
+	c.startWriter()
 	c.wmu.Unlock()
 	established = true
 	if !registered {
