@@ -19,11 +19,9 @@ type BarrierOptions struct {
 	Size int
 	// TTL is how long a barrier waits for its party. Default 10 minutes.
 	TTL time.Duration
-	// FullWait is ignored. An arrival at a full barrier used to retry the
-	// store for this long; it is now refused at once, with the one store
-	// operation that found the barrier full (see Arrive).
-	//
-	// Deprecated: arrivals never wait; setting it has no effect.
+	// FullWait is how long an arrival at a full barrier keeps retrying
+	// before it is refused: a release that finds a participant gone evicts
+	// it and reopens a place. Default 1 second.
 	FullWait time.Duration
 }
 
@@ -38,10 +36,11 @@ type Participant[P any] struct {
 // releases everyone, pushing each waiting participant its frame through
 // @connections and answering itself. See Arrive for the guarantees.
 type Barrier[P any] struct {
-	name    string
-	size    int
-	ttl     time.Duration
-	release func(to Participant[P], others []Participant[P]) any
+	name     string
+	size     int
+	ttl      time.Duration
+	fullWait time.Duration
+	release  func(to Participant[P], others []Participant[P]) any
 	// timeout builds the frame of a participant still waiting when the
 	// barrier expires; nil: they are not told.
 	timeout func(to Participant[P]) any
@@ -74,7 +73,11 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 		ttl = 10 * time.Minute
 	}
 	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: opts.Size, TTLSeconds: int64(ttl / time.Second)})
-	b := &Barrier[P]{name: name, size: opts.Size, ttl: ttl, release: release}
+	fullWait := opts.FullWait
+	if fullWait <= 0 {
+		fullWait = time.Second
+	}
+	b := &Barrier[P]{name: name, size: opts.Size, ttl: ttl, fullWait: fullWait, release: release}
 	b.declareTimeout = func(expire timeoutFunc) {
 		for i := range app.barriers {
 			if app.barriers[i].Name == name {
@@ -167,14 +170,9 @@ func (b *Barrier[P]) tellExpired(ctx context.Context, inv *Invocation, key strin
 // no one is released with a peer known to be gone.
 //
 // A second arrival of the same connection changes nothing and returns nil.
-// An arrival at a full barrier (released, or being released) is refused at
-// once: the conditional write that found it full is its only store
-// operation, and nothing waits or polls. It returns an *Error (409)
-// wrapping ErrBarrierFull, which the framework turns into an error frame.
-// What the app sees in the one window this gives up: while a release is
-// finding a participant gone and evicting it, a newcomer is refused (409)
-// although a place is about to reopen; the remaining participant keeps
-// waiting, and the next arrival after the eviction takes the place.
+// An arrival at a full barrier is retried for up to FullWait (a release that
+// evicts a gone participant reopens a place), then returns an *Error (409) wrapping
+// ErrBarrierFull, which the framework turns into an error frame.
 func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, payload P) error {
 	data, err := json.Marshal(payload)
 	if err != nil {
@@ -202,9 +200,20 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 		return st, err
 	}
 	st, err := arrive()
+	// A full barrier may be in the middle of a release that finds a
+	// participant gone and evicts it, reopening a place. Retry for up to
+	// FullWait before refusing, so that a newcomer is not turned away by that
+	// window. Only refused arrivals pay for this.
+	deadline := time.Now().Add(b.fullWait)
+	for wait := 5 * time.Millisecond; errors.Is(err, store.ErrBarrierFull) && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		st, err = arrive()
+	}
 	if errors.Is(err, store.ErrBarrierFull) {
-		// Refused at once: any client could otherwise make an invocation
-		// and a dozen store requests out of every spurious arrival.
 		return &Error{Status: http.StatusConflict, Err: err,
 			Message: fmt.Sprintf("%s %q already has its %d participants", b.name, key, b.size)}
 	}
