@@ -256,9 +256,13 @@ func TestAuthorizerRecordGone(t *testing.T) {
 	if err := h.store.DeleteConnection(context.Background(), "c1"); err != nil {
 		t.Fatal(err)
 	}
-	resp := h.send("c1", `{"action":"whoami"}`)
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Fatalf("whoami with the record gone = %d %q, want 500", resp.StatusCode, resp.Body)
+	ev := loadEvent(t, "message.json")
+	ev.RequestContext.ConnectionID = "c1"
+	ev.RequestContext.RouteKey = "whoami"
+	ev.Body = `{"action":"whoami"}`
+	payload, _ := json.Marshal(ev)
+	if out, err := h.invokeRaw(payload); err == nil {
+		t.Fatalf("whoami with the record gone answered %s; want an invocation error", out)
 	}
 }
 

@@ -28,6 +28,28 @@ var (
 	ErrAlreadyReplied = errors.New("framework: already replied")
 )
 
+// HandlerError is what Invoke returns when a message handler fails (an
+// error that is not a 4xx *Error, or a panic turned into one by
+// middleware). Returned from the Lambda function it is an invocation error,
+// and API Gateway answers the caller with its Internal server error frame,
+// on one-way and two-way routes alike; the emulator does the same. A
+// response with statusCode >= 500 would not do that: API Gateway sends a
+// one-way caller nothing and a two-way caller the body.
+type HandlerError struct {
+	// RequestID is the requestId of the failed invocation.
+	RequestID string
+	// Err is the handler's error; it is logged, never shown to the client.
+	Err error
+}
+
+// Error implements error.
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("framework: handler failed (requestId %s): %v", e.RequestID, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *HandlerError) Unwrap() error { return e.Err }
+
 // Error is an error a handler returns to tell the client what went wrong.
 // On $connect, Status (a 4xx) rejects the connection with that HTTP status.
 // On other routes the caller gets an error frame shaped like API Gateway's

@@ -215,11 +215,25 @@ func TestHandlerErrors(t *testing.T) {
 	app := newTestApp(false)
 	h := newHarness(t, app)
 	h.connect("c1")
-	resp := h.send("c1", `{"action":"fail"}`)
-	if resp.StatusCode != 500 {
-		t.Fatalf("failing handler: status %d, want 500", resp.StatusCode)
+	// A failing handler is an invocation error: API Gateway answers it with
+	// its Internal server error frame on one-way routes too, which a
+	// returned 500 would not get.
+	ev := loadEvent(t, "message.json")
+	ev.RequestContext.ConnectionID = "c1"
+	ev.RequestContext.RouteKey = "fail"
+	ev.Body = `{"action":"fail"}`
+	payload, _ := json.Marshal(ev)
+	if out, err := h.invokeRaw(payload); err == nil {
+		t.Fatalf("failing handler answered %s; want an invocation error", out)
 	}
-	resp = h.send("c1", `{"action":"refuse"}`)
+	var he *framework.HandlerError
+	if _, err := app.Bind(nil).Invoke(context.Background(), &ev); !errors.As(err, &he) || he.RequestID != ev.RequestContext.RequestID {
+		t.Fatalf("Invoke of a failing handler: %v; want a *HandlerError with the requestId", err)
+	}
+	if frames := h.api.framesOf("c1"); len(frames) != 0 {
+		t.Fatalf("failing handler posted %q; API Gateway sends the error frame itself", frames)
+	}
+	resp := h.send("c1", `{"action":"refuse"}`)
 	if resp.StatusCode != http.StatusConflict {
 		t.Fatalf("refusing handler: status %d", resp.StatusCode)
 	}

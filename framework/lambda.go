@@ -15,8 +15,9 @@ import (
 //	lambda.StartHandlerFunc(framework.LambdaHandler(app.Bind(rt)))
 //
 // A $connect answered with a non-2xx status rejects the connection. A
-// handler failure is logged and answered with 500, and API Gateway sends the
-// caller its "Internal server error" frame.
+// message handler failure is logged and returned as an invocation error
+// (*HandlerError), for which API Gateway sends the caller its "Internal
+// server error" frame.
 func LambdaHandler(inv Invoker) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, event events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return inv.Invoke(ctx, &event)

@@ -138,9 +138,12 @@ func isReserved(key string) bool {
 	return key == manifest.RouteConnect || key == manifest.RouteDisconnect || key == manifest.RouteDefault
 }
 
-// Invoke serves one event. It never returns an error: failures become the
-// status code and frame API Gateway would produce, so that API Gateway and
-// the emulator behave the same.
+// Invoke serves one event. A frame the app refuses (a 4xx *Error, a body
+// that fails its model) becomes the status code and error frame API Gateway
+// would produce. A message handler that fails (any other error) makes
+// Invoke return a *HandlerError: an invocation error, for which API Gateway,
+// and the emulator alike, send the caller the Internal server error frame,
+// on one-way routes too. $connect and $disconnect never return an error.
 func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	switch event.RequestContext.EventType {
 	case "CONNECT":
@@ -156,7 +159,7 @@ func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsoc
 	case manifest.RouteDisconnect:
 		return f.disconnect(ctx, event), nil
 	}
-	return f.message(ctx, event), nil
+	return f.message(ctx, event)
 }
 
 func (f *function[S]) newConn(event *events.APIGatewayWebsocketProxyRequest, body []byte, twoWay bool) *Conn[S] {
@@ -292,12 +295,12 @@ func (f *function[S]) selectRoute(event *events.APIGatewayWebsocketProxyRequest,
 	return nil, key
 }
 
-func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	body := []byte(event.Body)
 	if event.IsBase64Encoded {
 		decoded, err := base64.StdEncoding.DecodeString(event.Body)
 		if err != nil {
-			return f.reject(ctx, event, nil, http.StatusBadRequest, "Invalid request body: body is not valid base64")
+			return f.reject(ctx, event, nil, http.StatusBadRequest, "Invalid request body: body is not valid base64"), nil
 		}
 		body = decoded
 	}
@@ -309,14 +312,14 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		} else {
 			msg = fmt.Sprintf("No route could be selected with %s and there is no $default route", f.app.rse)
 		}
-		return f.reject(ctx, event, nil, http.StatusForbidden, msg)
+		return f.reject(ctx, event, nil, http.StatusForbidden, msg), nil
 	}
 	if r.schema != nil {
 		if err := checkDepth(body, f.rt.maxDepth); err != nil {
-			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+err.Error())
+			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+err.Error()), nil
 		}
 		if err := r.schema.ValidateJSON(body); err != nil {
-			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err))
+			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err)), nil
 		}
 	}
 	if r.key != event.RequestContext.RouteKey {
@@ -330,10 +333,14 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {
+			// An invocation error, not a 5xx response: API Gateway sends
+			// its Internal server error frame only for an invocation error,
+			// on one-way routes too; a returned 5xx reaches a one-way
+			// caller as nothing at all.
 			f.logFailure(event, "handler failed", err)
-			return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError, Body: internalErrorFrame(event)}
+			return events.APIGatewayProxyResponse{}, &HandlerError{RequestID: event.RequestContext.RequestID, Err: err}
 		}
-		return f.reject(ctx, event, r, status, clientMessage(err))
+		return f.reject(ctx, event, r, status, clientMessage(err)), nil
 	}
 	resp := events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
 	if r.twoWay {
@@ -341,7 +348,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		resp.Body = string(c.reply)
 		c.replyMu.Unlock()
 	}
-	return resp
+	return resp, nil
 }
 
 // reject answers a frame the app refuses with an error frame shaped like
@@ -374,11 +381,6 @@ func (f *function[S]) logFailure(event *events.APIGatewayWebsocketProxyRequest, 
 
 func errorFrame(message string, event *events.APIGatewayWebsocketProxyRequest) []byte {
 	return errorframe.New(message, event.RequestContext.ConnectionID, event.RequestContext.RequestID)
-}
-
-// internalErrorFrame is API Gateway's frame for a failed integration.
-func internalErrorFrame(event *events.APIGatewayWebsocketProxyRequest) string {
-	return string(errorFrame(errorframe.InternalServerError, event))
 }
 
 func clientMessage(err error) string {

@@ -22,12 +22,21 @@ import (
 // errGone reports a write to a connection that is closing or closed.
 var errGone = errors.New("emulator: connection is gone")
 
+// errSendBufferFull reports a message refused because the connection's
+// send buffer holds Options.SendBufferSize bytes the client has not read
+// yet: @connections answers 429 LimitExceededException.
+var errSendBufferFull = errors.New("emulator: the client's send buffer is full")
+
 // conn is one established WebSocket connection.
 //
 // One goroutine, serve, reads the socket; it is the only one that reads and
 // the only one that ends the connection (finish), so $disconnect fires
 // exactly once. Writes come from message invocations, @connections calls and
-// the read loop (pongs, close frames) and are serialized by wmu.
+// the read loop (pongs, close frames). Each encodes its frames into the send
+// buffer (out) under wmu and returns; one goroutine, writeLoop, writes the
+// buffer to the socket. No caller ever waits for the client to read: a
+// full buffer refuses the message (errSendBufferFull) instead, so a client
+// that stops reading slows no one else.
 type conn struct {
 	e           *Emulator
 	id          string
@@ -41,13 +50,17 @@ type conn struct {
 	br *bufio.Reader
 
 	lastActive atomic.Int64 // UnixNano, on the emulator's clock, of the last client frame
+	lastSent   atomic.Int64 // real-clock UnixNano of the last data frame sent: it resets the idle timer too
 	closing    atomic.Bool  // a close frame was sent or the socket is gone
 	closeBy    atomic.Int64 // real-clock UnixNano deadline of the closing handshake
 
 	ctl [maxControlPayload]byte // control frame payloads; read loop only
 
 	wmu       sync.Mutex
-	bw        *bufio.Writer
+	out       []byte        // encoded frames the writer has yet to write
+	wake      chan struct{} // capacity 1: out has data
+	done      chan struct{} // closed by finish: the writer flushes what is left and stops
+	stopped   chan struct{} // closed by the writer when it stops
 	hdr       [maxHeaderSize]byte
 	closeSent bool // no more frames may be written
 	code      int  // the cause of the disconnect, first one wins
@@ -66,8 +79,9 @@ func (c *conn) serve() {
 	defer c.finish()
 	var st readState
 	maxEnd := c.start.Add(c.e.maxDuration)
+	idleFrom := time.Now() // the end of the last client frame
 	for {
-		c.setReadDeadline(maxEnd)
+		c.setReadDeadline(maxEnd, idleFrom)
 		h, err := readHeader(c.br)
 		if err != nil {
 			switch {
@@ -77,6 +91,11 @@ func (c *conn) serve() {
 				c.initiateClose(closeProtocolError, "Invalid frame length")
 				return
 			case isTimeout(err):
+				if c.idleSince(idleFrom).Add(c.e.idle).After(time.Now()) && time.Now().Before(maxEnd) {
+					// A frame sent to the client since the deadline was
+					// set reset the idle timer.
+					continue
+				}
 				// Idle timeout or maximum duration; the reader is at a frame
 				// boundary, so wait for the client's close frame.
 				c.initiateClose(closeGoingAway, reasonGoingAway)
@@ -96,14 +115,27 @@ func (c *conn) serve() {
 		if stop {
 			return
 		}
+		idleFrom = time.Now()
 	}
 }
 
-// setReadDeadline sets the deadline of the next read: the idle timeout, the
-// maximum duration or, once closing, the end of the closing handshake,
-// whichever comes first.
-func (c *conn) setReadDeadline(maxEnd time.Time) {
-	d := time.Now().Add(c.e.idle)
+// idleSince returns when the connection last saw a frame either way: the
+// end of the last client frame (from) or the last frame sent to the client.
+// API Gateway's idle timer counts both: a client that only receives a push
+// every 9.5 minutes stays connected.
+func (c *conn) idleSince(from time.Time) time.Time {
+	if sent := time.Unix(0, c.lastSent.Load()); sent.After(from) {
+		return sent
+	}
+	return from
+}
+
+// setReadDeadline sets the deadline of the next read: the idle timeout
+// (counted from the last frame either way, see idleSince), the maximum
+// duration or, once closing, the end of the closing handshake, whichever
+// comes first.
+func (c *conn) setReadDeadline(maxEnd, idleFrom time.Time) {
+	d := c.idleSince(idleFrom).Add(c.e.idle)
 	if maxEnd.Before(d) {
 		d = maxEnd
 	}
@@ -329,6 +361,13 @@ func (c *conn) finish() {
 	c.setCauseLocked(closeAbnormal, "")
 	code, reason := c.code, c.reason
 	c.wmu.Unlock()
+	close(c.done)
+	t := time.NewTimer(finalFlush)
+	select {
+	case <-c.stopped:
+	case <-t.C: // the client does not read; closing the socket stops the writer
+	}
+	t.Stop()
 	_ = c.nc.Close()
 	c.e.unregister(c)
 	e := c.e
@@ -346,68 +385,134 @@ func (c *conn) finish() {
 	e.connWG.Done()
 }
 
-// writeText sends p as a text message, in frames of at most MaxFrameSize
-// bytes. It returns errGone if the connection is closing or closed.
+// writeText queues p as a text message, in frames of at most MaxFrameSize
+// bytes, for the writer. It returns errGone if the connection is closing or
+// closed, and errSendBufferFull if the client has SendBufferSize bytes
+// unread already (a message alone larger than that is accepted into an
+// empty buffer). It never waits for the client.
 func (c *conn) writeText(p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return errGone
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if len(c.out) > 0 && len(c.out)+len(p) > c.e.sendBuffer {
+		return errSendBufferFull
+	}
 	op := ws.OpText
 	for {
 		n := min(len(p), c.e.maxFrame)
 		fin := n == len(p)
 		k := putHeader(&c.hdr, fin, op, n)
-		_, _ = c.bw.Write(c.hdr[:k])
-		_, _ = c.bw.Write(p[:n])
+		c.out = append(c.out, c.hdr[:k]...)
+		c.out = append(c.out, p[:n]...)
 		if fin {
 			break
 		}
 		p, op = p[n:], ws.OpContinuation
 	}
-	return c.flushLocked()
+	c.lastSent.Store(time.Now().UnixNano())
+	c.wakeWriter()
+	return nil
 }
 
 // writeTextString is writeText for a string, without copying it: the
-// frames only read the bytes, which bufio copies into its buffer.
+// frames only read the bytes, which are copied into the send buffer.
 func (c *conn) writeTextString(s string) error {
 	return c.writeText(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-// writeControl sends a control frame unless the connection is closing.
+// writeControl queues a control frame unless the connection is closing. A
+// pong that finds the send buffer full is dropped: the client is not
+// reading, and RFC 6455 lets a pong answer only the latest ping.
 func (c *conn) writeControl(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return errGone
 	}
+	if len(c.out)+len(p) > c.e.sendBuffer {
+		return errSendBufferFull
+	}
 	return c.writeFrameLocked(op, p)
 }
 
-// writeFrameLocked writes one final frame. c.wmu must be held.
+// writeFrameLocked queues one final frame. c.wmu must be held.
 func (c *conn) writeFrameLocked(op ws.OpCode, p []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	k := putHeader(&c.hdr, true, op, len(p))
-	_, _ = c.bw.Write(c.hdr[:k])
-	_, _ = c.bw.Write(p)
-	return c.flushLocked()
-}
-
-// flushLocked flushes buffered frames. A failed write means the client is
-// gone or does not read; the socket is closed so that the read loop ends
-// the connection. c.wmu must be held.
-func (c *conn) flushLocked() error {
-	if err := c.bw.Flush(); err != nil {
-		c.closeSent = true
-		c.closing.Store(true)
-		c.setCauseLocked(closeAbnormal, "")
-		_ = c.nc.Close()
-		return errGone
-	}
+	c.out = append(c.out, c.hdr[:k]...)
+	c.out = append(c.out, p...)
+	c.wakeWriter()
 	return nil
 }
+
+// wakeWriter tells the writer that out has data. c.wmu must be held.
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// startWriter starts the goroutine that writes the send buffer to the
+// socket. It runs until finish.
+func (c *conn) startWriter() {
+	c.wake = make(chan struct{}, 1)
+	c.done = make(chan struct{})
+	c.stopped = make(chan struct{})
+	go c.writeLoop()
+}
+
+// writeLoop writes queued frames to the socket, in order, as the client
+// reads them. A client that reads nothing for writeTimeout while frames
+// wait is gone: the socket is closed so that the read loop ends the
+// connection (1006).
+func (c *conn) writeLoop() {
+	defer close(c.stopped)
+	var buf []byte
+	for {
+		final := false
+		select {
+		case <-c.wake:
+		case <-c.done:
+			final = true // flush the last frames (a close frame) and stop
+		}
+		c.wmu.Lock()
+		buf, c.out = c.out, buf[:0]
+		c.wmu.Unlock()
+		if len(buf) == 0 {
+			if final {
+				return
+			}
+			continue
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.nc.Write(buf); err != nil {
+			c.wmu.Lock()
+			c.closeSent = true
+			c.closing.Store(true)
+			c.setCauseLocked(closeAbnormal, "")
+			c.out = nil
+			c.wmu.Unlock()
+			_ = c.nc.Close()
+			return
+		}
+		if final {
+			return
+		}
+		if cap(buf) > maxKeptBuffer {
+			buf = nil // a burst is over; do not keep its memory per connection
+		}
+	}
+}
+
+// maxKeptBuffer is the largest send buffer a connection keeps between
+// bursts.
+const maxKeptBuffer = 64 << 10
+
+// finalFlush bounds how long finish lets the writer send the last frames
+// (the echo of the client's close frame) before it closes the socket.
+const finalFlush = 50 * time.Millisecond
 
 func isTimeout(err error) bool {
 	var ne net.Error

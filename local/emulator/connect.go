@@ -16,13 +16,19 @@ import (
 // the WebSocket handshake and serves the connection until it ends.
 func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// Reject a malformed handshake before $connect, so that the
-	// integration never sees a connection that cannot be established.
+	// integration never sees a connection that cannot be established:
+	// everything the upgrader checks is checked here first, and no
+	// $connect runs (so no record is written) for a handshake that would
+	// fail after it.
 	switch {
-	case !isUpgrade(r) || r.Header.Get("Sec-WebSocket-Version") != "13":
+	case !isUpgrade(r) || len(r.Header.Values("Sec-WebSocket-Version")) != 1 || r.Header.Get("Sec-WebSocket-Version") != "13":
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		e.writeError(w, http.StatusUpgradeRequired, nil, `{"message":"Upgrade Required"}`)
 		return
-	case !validKey(r.Header.Get("Sec-WebSocket-Key")):
+	case !r.ProtoAtLeast(1, 1), r.Host == "",
+		len(r.Header.Values("Upgrade")) != 1,
+		len(r.Header.Values("Sec-WebSocket-Key")) != 1 || !validKey(r.Header.Get("Sec-WebSocket-Key")),
+		!validTokenLists(r.Header.Values("Sec-WebSocket-Protocol")):
 		e.writeError(w, http.StatusBadRequest, nil, `{"message":"Bad Request"}`)
 		return
 	}
@@ -54,9 +60,11 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		resp, _, err := e.callInvoke(ev)
 		switch {
 		case err != nil:
-			e.log.LogAttrs(r.Context(), slog.LevelWarn, "emulator: $connect integration failed; handshake rejected with 500",
+			// An integration that throws gives 502 on the handshake in
+			// API Gateway, not 500.
+			e.log.LogAttrs(r.Context(), slog.LevelWarn, "emulator: $connect integration failed; handshake rejected with 502",
 				slog.String("connectionId", c.id), slog.String("error", err.Error()))
-			e.writeError(w, http.StatusInternalServerError, nil, `{"message":"Internal server error"}`)
+			e.writeError(w, http.StatusBadGateway, nil, `{"message":"Internal server error"}`)
 			return
 		case resp.StatusCode != 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
 			status := resp.StatusCode
@@ -77,6 +85,9 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// The upgrader reads only the first Connection line; RFC 7230 lets the
+	// token be on any, which isUpgrade accepted.
+	r.Header["Connection"] = []string{"Upgrade"}
 	u := ws.HTTPUpgrader{Timeout: writeTimeout}
 	if subprotocol != "" {
 		u.Protocol = func(p string) bool { return p == subprotocol }
@@ -99,8 +110,9 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			slog.String("connectionId", c.id), slog.String("error", err.Error()))
 		return
 	}
-	c.nc, c.br, c.bw = nc, rw.Reader, rw.Writer
+	c.nc, c.br = nc, rw.Reader
 	c.start = time.Now()
+	c.startWriter()
 	c.wmu.Unlock()
 	established = true
 	if !registered {
@@ -114,12 +126,32 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.serve()
 }
 
-// isUpgrade reports whether r asks for a WebSocket upgrade. The upgrader
-// checks the rest of the handshake.
+// isUpgrade reports whether r asks for a WebSocket upgrade: a GET whose
+// Connection names "upgrade" (on any line) and whose Upgrade is
+// "websocket" alone, as the upgrader requires (so not "h2c, websocket").
 func isUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
 		headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket")
+		strings.EqualFold(strings.TrimSpace(r.Header.Get("Upgrade")), "websocket")
+}
+
+// validTokenLists reports whether each value is a comma-separated list of
+// HTTP tokens, as the upgrader parses Sec-WebSocket-Protocol.
+func validTokenLists(values []string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				return false
+			}
+			for i := 0; i < len(t); i++ {
+				if c := t[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // validKey reports whether a Sec-WebSocket-Key is base64 of 16 bytes

@@ -3,12 +3,17 @@ package emulator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 )
+
+// reasonDeleted is the $disconnect reason after DeleteConnection, as API
+// Gateway's execution logs show it (with code 1000).
+const reasonDeleted = "Connection Closed Normally"
 
 // connectionTimeLayout is the ISO 8601 layout of GetConnection's
 // connectedAt and lastActiveAt.
@@ -23,8 +28,9 @@ type getConnectionOutput struct {
 }
 
 type connectionIdentity struct {
-	SourceIP  string `json:"sourceIp"`
-	UserAgent string `json:"userAgent"`
+	SourceIP string `json:"sourceIp"`
+	// UserAgent is null when the client sent no User-Agent, as in AWS.
+	UserAgent *string `json:"userAgent"`
 }
 
 // serveConnections serves the @connections API for one connection ID:
@@ -49,7 +55,7 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 	}
 	c := e.lookup(id)
 	if c == nil || c.closing.Load() {
-		e.writeError(w, http.StatusGone, e.hdrGone, `{"message":null}`)
+		e.writeGone(w)
 		return
 	}
 	switch r.Method {
@@ -58,8 +64,10 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 	case http.MethodGet:
 		e.getConnection(w, c)
 	case http.MethodDelete:
-		if !c.initiateClose(closeNormal, "") {
-			e.writeError(w, http.StatusGone, e.hdrGone, `{"message":null}`)
+		// Queued behind whatever the client has not read: a client that
+		// stopped reading delays no one, and DELETE answers at once.
+		if !c.initiateClose(closeNormal, reasonDeleted) {
+			e.writeGone(w)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -86,19 +94,36 @@ func (e *Emulator) postToConnection(w http.ResponseWriter, r *http.Request, c *c
 		e.writeError(w, http.StatusRequestEntityTooLarge, e.hdrTooLarge, `{"message":"Request entity too large"}`)
 		return
 	}
-	if err := c.writeText((*bp)[:n]); err != nil {
-		e.writeError(w, http.StatusGone, e.hdrGone, `{"message":null}`)
+	switch err := c.writeText((*bp)[:n]); {
+	case errors.Is(err, errSendBufferFull):
+		e.writeError(w, http.StatusTooManyRequests, e.hdrLimit, `{"message":"Limit Exceeded"}`)
+		return
+	case err != nil:
+		e.writeGone(w)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// writeGone answers 410 GoneException. API Gateway's has an empty body
+// (content-length: 0); the SDK reads the type from x-amzn-ErrorType.
+func (e *Emulator) writeGone(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = e.hdrJSON
+	h["x-amzn-ErrorType"] = e.hdrGone
+	h["Content-Length"] = e.hdrZero
+	w.WriteHeader(http.StatusGone)
 }
 
 // getConnection answers GetConnection for c.
 func (e *Emulator) getConnection(w http.ResponseWriter, c *conn) {
 	out := getConnectionOutput{
 		ConnectedAt:  c.connectedAt.UTC().Format(connectionTimeLayout),
-		Identity:     connectionIdentity{SourceIP: c.sourceIP, UserAgent: c.userAgent},
+		Identity:     connectionIdentity{SourceIP: c.sourceIP},
 		LastActiveAt: time.Unix(0, c.lastActive.Load()).UTC().Format(connectionTimeLayout),
+	}
+	if c.userAgent != "" {
+		out.Identity.UserAgent = &c.userAgent
 	}
 	body, err := json.Marshal(&out)
 	if err != nil {

@@ -37,6 +37,12 @@ const (
 	// DefaultIntegrationTimeout is API Gateway's maximum integration
 	// timeout.
 	DefaultIntegrationTimeout = 29 * time.Second
+	// DefaultSendBufferSize (4 MiB, 32 messages of the largest size) is
+	// how many bytes of frames the emulator holds for a client that has
+	// not read them yet, beyond what the operating system buffers; past
+	// it, @connections answers 429. API Gateway does not document its own
+	// figure.
+	DefaultSendBufferSize = 4 << 20
 )
 
 // Timeouts of the emulator's own that API Gateway does not document.
@@ -45,8 +51,8 @@ const (
 	// waits for the client's close frame after sending its own.
 	closeTimeout = 3 * time.Second
 	// writeTimeout bounds one write to a client. A client that does not
-	// read for that long is disconnected (1006), so that @connections calls
-	// never hang.
+	// read for that long while frames wait for it is disconnected (1006).
+	// No @connections call waits for it: they queue, or get 429.
 	writeTimeout = 10 * time.Second
 	// closeWait is how long Close waits for connections to close and for
 	// their $disconnect events.
@@ -90,6 +96,11 @@ type Options struct {
 	// IntegrationTimeout is the deadline of the ctx passed to Invoke.
 	// Default DefaultIntegrationTimeout.
 	IntegrationTimeout time.Duration
+	// SendBufferSize bounds the bytes of frames held for one client that
+	// does not read them: when they exceed it, PostToConnection answers 429
+	// LimitExceededException, as API Gateway does to a slow client, and
+	// nothing waits. Default DefaultSendBufferSize.
+	SendBufferSize int
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
 	// Fallback serves requests for paths other than the two endpoints,
@@ -135,6 +146,7 @@ type Emulator struct {
 	maxFrame    int
 	maxMessage  int
 	integration time.Duration
+	sendBuffer  int
 	log         *slog.Logger
 	now         func() time.Time
 	fallback    http.Handler
@@ -146,7 +158,7 @@ type Emulator struct {
 	schedulerPrefix string     // "/{stage}/@scheduler"
 
 	// Header values shared by responses; never modified.
-	hdrJSON, hdrForbidden, hdrGone, hdrBadRequest, hdrTooLarge []string
+	hdrJSON, hdrForbidden, hdrGone, hdrBadRequest, hdrTooLarge, hdrLimit, hdrZero []string
 
 	bodies sync.Pool // *[]byte of MaxMessageSize+1 bytes, for @connections bodies
 
@@ -195,6 +207,7 @@ func New(opts *Options) (*Emulator, error) {
 		maxFrame:    cmpOr(opts.MaxFrameSize, DefaultMaxFrameSize),
 		maxMessage:  cmpOr(opts.MaxMessageSize, DefaultMaxMessageSize),
 		integration: cmpOr(opts.IntegrationTimeout, DefaultIntegrationTimeout),
+		sendBuffer:  cmpOr(opts.SendBufferSize, DefaultSendBufferSize),
 		log:         opts.Logger,
 		now:         opts.Now,
 		fallback:    opts.Fallback,
@@ -206,6 +219,8 @@ func New(opts *Options) (*Emulator, error) {
 		hdrGone:       []string{"GoneException"},
 		hdrBadRequest: []string{"BadRequestException"},
 		hdrTooLarge:   []string{"PayloadTooLargeException"},
+		hdrLimit:      []string{"LimitExceededException"},
+		hdrZero:       []string{"0"},
 	}
 	if !validStage(e.stage) {
 		return nil, fmt.Errorf("emulator: stage %q: use letters, digits, '-' and '_' (at most 128)", e.stage)
@@ -213,7 +228,7 @@ func New(opts *Options) (*Emulator, error) {
 	if e.apiID == "" {
 		e.apiID = randomAPIID()
 	}
-	if e.maxFrame < 0 || e.maxMessage < 0 || e.idle < 0 || e.maxDuration < 0 || e.integration < 0 {
+	if e.maxFrame < 0 || e.maxMessage < 0 || e.idle < 0 || e.maxDuration < 0 || e.integration < 0 || e.sendBuffer < 0 {
 		return nil, errors.New("emulator: negative limit or timeout in Options")
 	}
 	if e.log == nil {

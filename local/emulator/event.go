@@ -26,11 +26,13 @@ const requestTimeLayout = "02/Jan/2006:15:04:05 +0000"
 // "L0SM9cOFvHcCIhw=".
 const idLen = 16
 
-// idAlphabet is the base64 alphabet without '+' and '/', so that IDs need
-// no escaping in URLs. idLast holds the characters whose base64 value has
-// its two low bits clear, so that an ID is canonical base64 of 11 bytes.
+// idAlphabet is the URL-safe base64 alphabet (RFC 4648 section 5), the one
+// real connection IDs use ("eHrdFcnvvHcCE-w=", "FYnvDeD_NjMCKlg="), so
+// that IDs need no escaping in URLs. idLast holds the characters whose
+// base64 value has its two low bits clear, so that an ID is canonical
+// base64 of 11 bytes.
 const (
-	idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	idLast     = "AEIMQUYcgkosw048"
 )
 
@@ -44,14 +46,14 @@ func newID() string {
 }
 
 // validID reports whether id has the shape of a connection ID: 16
-// characters of standard base64 ending in '='.
+// characters of URL-safe base64 ending in '='.
 func validID(id string) bool {
 	if len(id) != idLen || id[idLen-1] != '=' {
 		return false
 	}
 	for i := 0; i < idLen-1; i++ {
 		c := id[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}

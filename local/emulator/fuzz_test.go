@@ -103,8 +103,9 @@ func FuzzFrames(f *testing.F) {
 		server, client := net.Pipe()
 		now := time.Now()
 		c := &conn{e: e, id: newID(), sourceIP: "127.0.0.1", domainName: "fuzz", connectedAt: now, start: now,
-			nc: server, br: bufio.NewReader(server), bw: bufio.NewWriter(server)}
+			nc: server, br: bufio.NewReader(server)}
 		c.lastActive.Store(now.UnixNano())
+		c.startWriter()
 		if !e.begin() || !e.register(c) {
 			t.Fatal("emulator closed")
 		}

@@ -28,7 +28,8 @@ const strictSchema = `{"$schema":"http://json-schema.org/draft-04/schema#","type
 // testManifest declares the routes the tests use:
 //   - echo, $default: two-way, reply "<route> <body>"
 //   - oneway: one-way
-//   - fail: the integration returns an error; fail502: it returns 502
+//   - fail, failoneway: the integration returns an error (an invocation
+//     error); fail502: it returns statusCode 502 with a body
 //   - strict: two-way with a request model
 func testManifest() *manifest.Manifest {
 	return &manifest.Manifest{
@@ -326,12 +327,12 @@ func parseErrorFrame(t testing.TB, frame, message, connectionID string) string {
 	return v.RequestID
 }
 
-// checkID checks the shape of an AWS ID: 16 characters of base64 (11
-// bytes) ending in one '='.
+// checkID checks the shape of an AWS ID: 16 characters of URL-safe
+// base64 (11 bytes) ending in one '='.
 func checkID(t testing.TB, what, id string) {
 	t.Helper()
-	b, err := base64.StdEncoding.Strict().DecodeString(id)
+	b, err := base64.URLEncoding.Strict().DecodeString(id)
 	if len(id) != 16 || err != nil || len(b) != 11 {
-		t.Fatalf("%s %q does not have AWS's shape (16 base64 characters, 11 bytes, ending in one '=')", what, id)
+		t.Fatalf("%s %q does not have AWS's shape (16 URL-safe base64 characters, 11 bytes, ending in one '=')", what, id)
 	}
 }

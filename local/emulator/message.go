@@ -48,11 +48,10 @@ func (c *conn) handleMessage(body []byte) {
 		e.log.LogAttrs(context.Background(), slog.LevelWarn, "emulator: integration failed",
 			slog.String("route", r.key), slog.String("connectionId", c.id), slog.String("requestId", requestID), slog.String("error", err.Error()))
 		_ = c.writeText(errorframe.New(errorframe.InternalServerError, c.id, requestID))
-	case resp.StatusCode >= 500:
-		e.log.LogAttrs(context.Background(), slog.LevelWarn, "emulator: integration returned a server error",
-			slog.String("route", r.key), slog.String("connectionId", c.id), slog.String("requestId", requestID), slog.Int("statusCode", resp.StatusCode))
-		_ = c.writeText(errorframe.New(errorframe.InternalServerError, c.id, requestID))
 	case r.twoWay && resp.Body != "":
+		// Whatever the status: API Gateway sends the error frame only for
+		// an invocation error, and delivers a returned 5xx's body as the
+		// route response.
 		_ = c.writeTextString(resp.Body)
 	}
 }

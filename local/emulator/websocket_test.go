@@ -224,8 +224,9 @@ func TestConnectRejection(t *testing.T) {
 		{client: "401", status: 401},
 		{client: "403", status: 403},
 		{client: "302", status: 302},
-		{client: "error", status: 500},
-		{client: "panic", status: 500},
+		// An integration that throws gives 502, not 500.
+		{client: "error", status: 502},
+		{client: "panic", status: 502},
 		{client: "204"},
 		{client: "zero"},
 	}
@@ -409,7 +410,6 @@ func TestIntegrationErrors(t *testing.T) {
 	c, id := dial(t, srv, rec, "errors")
 	tests := []struct{ body, message string }{
 		{body: `{"action":"fail"}`, message: "Internal server error"},
-		{body: `{"action":"fail502"}`, message: "Internal server error"},
 		{body: `{"action":"failoneway"}`, message: "Internal server error"},
 		{body: `panic`, message: "Internal server error"},
 		{body: `slow`, message: "Endpoint request timed out"},
@@ -421,6 +421,29 @@ func TestIntegrationErrors(t *testing.T) {
 	}
 	if got := roundTrip(t, c, `{"action":"echo"}`); got != `echo {"action":"echo"}` {
 		t.Fatalf("connection unusable after errors: %q", got)
+	}
+}
+
+// TestReturned5xxIsNotAnError: API Gateway sends its Internal server error
+// frame only for an invocation error. A returned statusCode >= 500 sends a
+// one-way caller nothing and a two-way caller the body, as wscat against a
+// deployed API showed (middyjs/middy#1219, Stack Overflow 56394190).
+func TestReturned5xxIsNotAnError(t *testing.T) {
+	srv, rec := startServer(t, nil)
+	rec.handle = func(_ context.Context, ev *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, bool, error) {
+		if ev.RequestContext.RouteKey == "oneway" {
+			return events.APIGatewayProxyResponse{StatusCode: 501, Body: "not for the client"}, true, nil
+		}
+		return events.APIGatewayProxyResponse{}, false, nil
+	}
+	c, id := dial(t, srv, rec, "5xx")
+	if got := roundTrip(t, c, `{"action":"fail502"}`); got != "bad gateway body" {
+		t.Fatalf("two-way route returning 502: got %q; want its body as the route response", got)
+	}
+	send(t, c, `{"action":"oneway"}`)
+	rec.waitRouted(t, id, 2)
+	if got := roundTrip(t, c, `{"action":"echo"}`); got != `echo {"action":"echo"}` {
+		t.Fatalf("one-way route returning 501 sent %q; want nothing", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package lambdaruntime
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -224,7 +225,7 @@ type Request struct {
 // APIGatewayProxyResponse is an error too, as API Gateway fails such an
 // integration.
 func (p *Pool) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	payload, err := json.Marshal(event)
+	payload, err := encodeEvent(event)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("lambdaruntime: encode event: %w", err)
 	}
@@ -579,4 +580,27 @@ func newTraceID(now time.Time) string {
 	_, _ = rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + h[:24] + ";Parent=" + h[24:40] + ";Sampled=0"
+}
+
+// encodeEvent encodes an event as API Gateway sends it. aws-lambda-go's
+// identity.userAgent has no omitempty, but API Gateway leaves the key out
+// when the client sent no User-Agent: an empty one is dropped here, so that
+// a handler reading the raw JSON sees what it would see in AWS. Only
+// requestContext holds an object under "identity" (header and query values
+// are strings or arrays, and the body is an escaped string).
+func encodeEvent(event *events.APIGatewayWebsocketProxyRequest) ([]byte, error) {
+	payload, err := json.Marshal(event)
+	if err != nil || event.RequestContext.Identity.UserAgent != "" {
+		return payload, err
+	}
+	i := bytes.Index(payload, []byte(`"identity":{`))
+	if i < 0 {
+		return payload, nil
+	}
+	end := i + bytes.IndexByte(payload[i:], '}')
+	const empty = `,"userAgent":""`
+	if j := bytes.Index(payload[i:end], []byte(empty)); j >= 0 {
+		payload = append(payload[:i+j], payload[i+j+len(empty):]...)
+	}
+	return payload, nil
 }
