@@ -1,6 +1,6 @@
 module github.com/mulletgo/mullet
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1
@@ -15,6 +15,12 @@ require (
 )
 
 require github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
+
+require (
+	github.com/quic-go/quic-go v0.65.0 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
+)
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
