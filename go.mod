@@ -14,13 +14,13 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 )
 
-require github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
-
 require (
-	github.com/quic-go/quic-go v0.65.0 // indirect
-	golang.org/x/crypto v0.54.0 // indirect
-	golang.org/x/net v0.57.0 // indirect
+	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
+	github.com/quic-go/quic-go v0.65.0
+	golang.org/x/net v0.57.0
 )
+
+require golang.org/x/crypto v0.54.0 // indirect
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect

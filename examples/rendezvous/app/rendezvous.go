@@ -37,7 +37,7 @@ type Answer struct {
 // Arrival is what the barrier keeps of each participant.
 type Arrival struct {
 	SourceIP    string
-	Ports       []int `json:",omitempty"`
+	Ports       []int  `json:",omitempty"`
 	Fingerprint string `json:",omitempty"`
 }
 
