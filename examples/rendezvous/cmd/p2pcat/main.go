@@ -182,4 +182,3 @@ func recvStream(ctx context.Context, conn *peer.Conn, out io.Writer) (int64, err
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
