@@ -25,7 +25,7 @@ import (
 
 // dialPair dials both ends of pairing name at once and returns them, left
 // first.
-func dialPair(t *testing.T, url, name string, left, right *peer.Options) (*peer.Conn, *peer.Conn) {
+func dialPair(t testing.TB, url, name string, left, right *peer.Options) (*peer.Conn, *peer.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -46,7 +46,7 @@ func dialPair(t *testing.T, url, name string, left, right *peer.Options) (*peer.
 
 // transfer sends n pseudo-random bytes from a to b on one stream and checks
 // their SHA-256 on arrival; b confirms with the digest before a returns.
-func transfer(t *testing.T, a, b *peer.Conn, n int64) {
+func transfer(t testing.TB, a, b *peer.Conn, n int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -21,6 +21,9 @@ func (a relayAddr) String() string  { return string(a) }
 // are dropped, as a router drops them, and QUIC's congestion control slows
 // down.
 const (
+	// relayLinger is how long a batch under half a frame waits for more
+	// packets before it is sent.
+	relayLinger   = 2 * time.Millisecond
 	maxRelayQueue = 1 << 20
 	relayInbound  = 4096
 )
@@ -127,6 +130,19 @@ func (r *relayConn) flush() {
 		case <-r.kick:
 		case <-r.closed:
 			return
+		}
+		// A frame costs the same whether full or not: give a small batch
+		// a moment to grow. Against the relay's round trip through
+		// API Gateway and Lambda (tens of milliseconds) this is noise.
+		r.mu.Lock()
+		small := len(r.out) < maxRelayFrame/2
+		r.mu.Unlock()
+		if small {
+			select {
+			case <-time.After(relayLinger):
+			case <-r.closed:
+				return
+			}
 		}
 		for {
 			r.mu.Lock()

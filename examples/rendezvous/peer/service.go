@@ -31,9 +31,10 @@ const (
 const flagRelayOnly byte = 1
 
 // maxRelayFrame bounds the raw data of one relay frame, so that the frame
-// (base64 plus about 100 bytes of JSON) stays inside API Gateway's 32 KB
-// frame quota and is metered as a single message each way.
-const maxRelayFrame = 24 << 10
+// (base64 plus the JSON around it, with a connection ID of up to 128
+// characters) stays inside API Gateway's 32 KB frame quota and is metered as
+// a single message each way (TestRelayFrameFitsTheFrameQuota).
+const maxRelayFrame = 24000
 
 // readLimit is what a link accepts in one frame from the service: API
 // Gateway's 128 KB message quota.
@@ -131,11 +132,22 @@ func (s *session) write(ctx context.Context, data []byte) error {
 
 // send relays data to the peer (after the answer).
 func (s *session) send(ctx context.Context, data []byte) error {
-	frame := make([]byte, 0, len(s.relayPrefix)+base64.StdEncoding.EncodedLen(len(data))+2)
-	frame = append(frame, s.relayPrefix...)
+	return s.write(ctx, relayFrame(s.relayPrefix, data))
+}
+
+// relayFrame is the relay frame of data after prefix
+// (`{"action":"relay","to":"<peer>","data":"`).
+func relayFrame(prefix, data []byte) []byte {
+	frame := make([]byte, 0, len(prefix)+base64.StdEncoding.EncodedLen(len(data))+2)
+	frame = append(frame, prefix...)
 	frame = base64.StdEncoding.AppendEncode(frame, data)
-	frame = append(frame, '"', '}')
-	return s.write(ctx, frame)
+	return append(frame, '"', '}')
+}
+
+// relayPrefix is the start of every relay frame to peer.
+func relayPrefix(peer string) []byte {
+	to, _ := json.Marshal(peer)
+	return append(append([]byte(`{"action":"relay","to":`), to...), `,"data":"`...)
 }
 
 // read is the session's one reader. Relayed frames that arrive before the
@@ -174,8 +186,7 @@ func (s *session) read(ctx context.Context) {
 			}
 		case !settled && f.SourceIP != "":
 			settled, peer = true, f.ConnectionID
-			to, _ := json.Marshal(peer)
-			s.relayPrefix = append(append([]byte(`{"action":"relay","to":`), to...), `,"data":"`...)
+			s.relayPrefix = relayPrefix(peer)
 			s.answer <- answerOrError{answer: f.Answer}
 			for _, e := range early {
 				if e.From == peer {
