@@ -191,8 +191,9 @@ func acceptDirect(ctx context.Context, l *link, tr *quic.Transport, ln *quic.Lis
 	defer cancel()
 	go punch(ctx, tr, l.peerIP, l.candidates, l.punchOwn, l.punchPeer, make(chan *net.UDPAddr, 8))
 	relay := make(chan error, 1)
+	s := l.s // the caller lets go of l.s once a direct link is up
 	go func() {
-		_, err := l.s.waitControl(ctx, kindUseRelay)
+		_, err := s.waitControl(ctx, kindUseRelay)
 		if err == nil {
 			err = errUseRelay
 		}
