@@ -1,41 +1,98 @@
 // Package app declares the NAT-punch rendezvous service: two clients send
 // the same pairing name, and each learns the other's source IP as soon as
-// both are there.
+// both are there. A peer-to-peer client (package peer) also sends its UDP
+// ports and key fingerprint, learns the peer's, and may relay packets
+// through the service when no direct path exists.
 package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"time"
 
 	"github.com/mulletgo/mullet/framework"
 )
 
-// Pair is the one frame a client sends: {"action":"pair","pairing_name":"..."}.
+// Pair is the frame a client sends: {"action":"pair","pairing_name":"..."}.
+// Ports and Fingerprint are opt-in: a client that sends neither gets the
+// original answer, {"SourceIP":"..."}, and nothing else.
 type Pair struct {
 	PairingName string `json:"pairing_name" schema:"minLength=1,maxLength=128,pattern=^[A-Za-z0-9_.:-]+$"`
+	Ports       []int  `json:"ports,omitempty" schema:"maxItems=8,minimum=1,maximum=65535"`
+	Fingerprint string `json:"fingerprint,omitempty" schema:"pattern=^[0-9a-f]{64}$"`
 }
 
-// Answer is the one frame each side receives: the other side's source IP.
+// Answer is the frame each side receives: the other side's source IP,
+// always first; to a client that sent a fingerprint, also the other side's
+// ports, fingerprint and connection ID (the address for Relay).
 type Answer struct {
-	SourceIP string `json:"SourceIP"`
+	SourceIP     string `json:"SourceIP"`
+	Ports        []int  `json:"Ports,omitempty"`
+	Fingerprint  string `json:"Fingerprint,omitempty"`
+	ConnectionID string `json:"ConnectionID,omitempty"`
+}
+
+// Arrival is what the barrier keeps of each participant.
+type Arrival struct {
+	SourceIP    string
+	Ports       []int  `json:",omitempty"`
+	Fingerprint string `json:",omitempty"`
+}
+
+// UnmarshalJSON also reads the bare source IP string that earlier versions
+// stored, so that a deploy does not strand barriers in flight.
+func (a *Arrival) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' {
+		*a = Arrival{}
+		return json.Unmarshal(data, &a.SourceIP)
+	}
+	type plain Arrival
+	return json.Unmarshal(data, (*plain)(a))
+}
+
+// Relay is the frame that carries opaque data to another connection:
+// {"action":"relay","to":"<connection id>","data":"<base64>"}.
+type Relay struct {
+	To   string `json:"to" schema:"minLength=1,maxLength=128"`
+	Data string `json:"data" schema:"maxLength=32768"`
+}
+
+// Relayed is what the addressee of a Relay frame receives.
+type Relayed struct {
+	From string `json:"From"`
+	Data string `json:"Data"`
 }
 
 // New declares the rendezvous app with parties of size n (2 for NAT punching).
 func New(n int) *framework.App[struct{}] {
 	app := framework.New[struct{}]("rendezvous", nil)
 	pairs := framework.NewBarrier(app, "pairing", framework.BarrierOptions{Size: n, TTL: 10 * time.Minute},
-		func(to framework.Participant[string], others []framework.Participant[string]) any {
+		func(to framework.Participant[Arrival], others []framework.Participant[Arrival]) any {
 			if len(others) == 1 {
-				return Answer{SourceIP: others[0].Payload}
+				other := others[0]
+				a := Answer{SourceIP: other.Payload.SourceIP}
+				if to.Payload.Fingerprint != "" {
+					a.Ports, a.Fingerprint, a.ConnectionID = other.Payload.Ports, other.Payload.Fingerprint, other.ConnectionID
+				}
+				return a
 			}
 			ips := make([]string, len(others))
 			for i, p := range others {
-				ips[i] = p.Payload
+				ips[i] = p.Payload.SourceIP
 			}
 			return map[string][]string{"SourceIPs": ips}
 		})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m Pair) error {
-		return pairs.Arrive(ctx, c.Invocation, m.PairingName, c.SourceIP())
+		return pairs.Arrive(ctx, c.Invocation, m.PairingName, Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
+	})
+	framework.Handle(app, "relay", func(ctx context.Context, c *framework.Conn[struct{}], m Relay) error {
+		err := c.Send(ctx, m.To, Relayed{From: c.ConnectionID(), Data: m.Data})
+		if errors.Is(err, framework.ErrGone) {
+			return framework.NewError(http.StatusGone, "connection %s is gone", m.To)
+		}
+		return err
 	})
 	return app
 }
