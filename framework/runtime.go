@@ -160,8 +160,8 @@ func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsoc
 }
 
 func (f *function[S]) newConn(event *events.APIGatewayWebsocketProxyRequest, body []byte, twoWay bool) *Conn[S] {
-	c := &Conn[S]{Invocation: &Invocation{event: event, id: event.RequestContext.ConnectionID, body: body, rt: f.rt, twoWay: twoWay}}
-	c.conn = c
+	c := &Conn[S]{inv: &Invocation{event: event, id: event.RequestContext.ConnectionID, body: body, rt: f.rt, twoWay: twoWay, route: event.RequestContext.RouteKey}}
+	c.inv.conn = c
 	return c
 }
 
@@ -231,15 +231,15 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 	switch {
 	case auth.fromGateway:
 		// API Gateway's own map, as later events will carry it.
-		c.auth, c.authLoaded = auth.ac, true
+		c.inv.auth, c.inv.authLoaded = auth.ac, true
 	case f.app.authorizer != nil:
 		// As later invocations will read it from the record.
-		c.auth, c.authLoaded = expandAuthContext(auth.flat), true
-		if c.auth == nil {
-			c.auth = AuthContext{}
+		c.inv.auth, c.inv.authLoaded = expandAuthContext(auth.flat), true
+		if c.inv.auth == nil {
+			c.inv.auth = AuthContext{}
 		}
 	}
-	if err := h(ctx, c.Invocation); err != nil {
+	if err := callHandler(ctx, h, c.inv); err != nil {
 		f.rt.forget(ctx, rc.ConnectionID)
 		status := statusOf(err)
 		if status >= 500 {
@@ -254,7 +254,7 @@ func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWe
 	status := http.StatusOK
 	if h, ok := f.handlers[manifest.RouteDisconnect]; ok {
 		c := f.newConn(event, nil, false)
-		if err := h(ctx, c.Invocation); err != nil {
+		if err := callHandler(ctx, h, c.inv); err != nil {
 			f.logFailure(event, "$disconnect handler failed", err)
 			status = http.StatusInternalServerError
 		}
@@ -326,7 +326,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		event = &ev
 	}
 	c := f.newConn(event, body, r.twoWay)
-	err := f.handlers[r.key](ctx, c.Invocation)
+	err := callHandler(ctx, f.handlers[r.key], c.inv)
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {
@@ -337,9 +337,9 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 	}
 	resp := events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
 	if r.twoWay {
-		c.replyMu.Lock()
-		resp.Body = string(c.reply)
-		c.replyMu.Unlock()
+		c.inv.replyMu.Lock()
+		resp.Body = string(c.inv.replyData)
+		c.inv.replyMu.Unlock()
 	}
 	return resp
 }

@@ -23,19 +23,19 @@ type Answer struct {
 // New declares the rendezvous app with parties of size n (2 for NAT punching).
 func New(n int) *framework.App[struct{}] {
 	app := framework.New[struct{}]("rendezvous", nil)
-	pairs := framework.NewBarrier(app, "pairing", framework.BarrierOptions{Size: n, TTL: 10 * time.Minute},
-		func(to framework.Participant[string], others []framework.Participant[string]) any {
-			if len(others) == 1 {
-				return Answer{SourceIP: others[0].Payload}
-			}
-			ips := make([]string, len(others))
-			for i, p := range others {
-				ips[i] = p.Payload
-			}
-			return map[string][]string{"SourceIPs": ips}
-		})
+	pairs := framework.NewBarrier(app, "pairing", func(to framework.Participant[string], others []framework.Participant[string]) any {
+		if len(others) == 1 {
+			return Answer{SourceIP: others[0].Payload}
+		}
+		ips := make([]string, len(others))
+		for i, p := range others {
+			ips[i] = p.Payload
+		}
+		return map[string][]string{"SourceIPs": ips}
+	}, &framework.BarrierOptions{Size: n, TTL: 10 * time.Minute})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m Pair) error {
-		return pairs.Arrive(ctx, c.Invocation, m.PairingName, c.SourceIP())
-	})
+		_, err := pairs.Arrive(ctx, c, m.PairingName, c.SourceIP())
+		return err
+	}, nil)
 	return app
 }
