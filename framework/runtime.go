@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -396,11 +397,23 @@ func invalidBody(err error) error {
 func describeInvalid(err error) string {
 	var ve *schema.ValidationError
 	if errors.As(err, &ve) {
-		path := ve.Path
-		if path == "" {
-			path = "/"
+		// Every violation, most specific first.
+		first := schema.Violation{Path: ve.Path, Keyword: ve.Keyword, Message: ve.Message}
+		var b strings.Builder
+		for _, v := range append([]schema.Violation{first}, ve.Violations...) {
+			if b.Len() > 0 && v == first {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			path := v.Path
+			if path == "" {
+				path = "/"
+			}
+			fmt.Fprintf(&b, "%s: %s: %s", path, v.Keyword, v.Message)
 		}
-		return fmt.Sprintf("%s: %s: %s", path, ve.Keyword, ve.Message)
+		return b.String()
 	}
 	var se *schema.SyntaxError
 	if errors.As(err, &se) {
