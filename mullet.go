@@ -44,10 +44,10 @@ func Main(app framework.Application) {
 	}
 	if os.Getenv(runtimeenv.LambdaRuntimeAPI) != "" {
 		inv := lambdaInvoker(app)
-		if a, ok := app.(framework.AuthorizingApplication); ok && a.Authorizer() != nil {
+		if a, ok := app.(framework.AuthorizingApplication); ok && app.Manifest().Authorizer != nil {
 			// infra/ deploys such an app's function as its $connect
 			// authorizer too; LambdaEntry tells the two events apart.
-			lambda.StartHandlerFunc(framework.LambdaEntry(inv, a.Authorizer()))
+			lambda.StartHandlerFunc(framework.LambdaEntry(inv, a.LambdaAuthorizer()))
 			return
 		}
 		lambda.StartHandlerFunc(framework.LambdaHandler(inv))

@@ -38,12 +38,12 @@ type App[S any] struct {
 	rse      *selection.Expression
 	stateTTL time.Duration
 
-	routes       map[string]*route[S]
-	middleware   []Middleware
-	barriers     []manifest.Barrier
-	timeouts     map[string]timeoutFunc // by barrier name
-	authorizer   Authorizer
-	authorizeCfg authorizeConfig
+	routes          map[string]*route[S]
+	middleware      []Middleware
+	barriers        []manifest.Barrier
+	timeouts        map[string]timeoutFunc // by barrier name
+	authorizer      AuthorizeFunc
+	identitySources []string
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -103,44 +103,39 @@ func (a *App[S]) Use(mw ...Middleware) {
 	a.middleware = append(a.middleware, mw...)
 }
 
-// RouteOption configures one route.
-type RouteOption func(*routeConfig)
-
-type routeConfig struct {
-	twoWay     bool
-	schema     *schema.Schema
-	allowExtra bool
+// RouteOptions configures one route (Handle, Default). nil means defaults;
+// the caller's struct is never modified.
+type RouteOptions struct {
+	// TwoWay gives the route a route response: what the handler replies
+	// (ReplyText, ReplyJSON) is sent back by API Gateway itself, with no
+	// @connections call.
+	TwoWay bool
+	// Schema replaces the schema derived from the payload type with a
+	// literal one (see schema.Parse).
+	Schema *schema.Schema
+	// AllowExtraFields lets frames carry fields the payload type does not
+	// declare. By default they are rejected.
+	AllowExtraFields bool
 }
-
-// TwoWay gives the route a route response: what the handler passes to Reply
-// is sent back by API Gateway itself, with no @connections call.
-func TwoWay() RouteOption { return func(c *routeConfig) { c.twoWay = true } }
-
-// WithSchema replaces the schema derived from the payload type with a
-// literal one (see schema.Parse).
-func WithSchema(s *schema.Schema) RouteOption { return func(c *routeConfig) { c.schema = s } }
-
-// AllowExtraFields lets frames carry fields the payload type does not
-// declare. By default they are rejected.
-func AllowExtraFields() RouteOption { return func(c *routeConfig) { c.allowExtra = true } }
 
 // Handle declares a route whose frames decode into T. The schema of T
 // (see package schema) is enforced before fn runs, so fn only ever sees
-// valid payloads. It panics on a duplicate or reserved key, or a type that
-// has no schema.
-func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Conn[S], msg T) error, opts ...RouteOption) {
+// valid payloads. opts may be nil. It panics on a duplicate or reserved
+// key, a key whose API Gateway model name another route already has, or a
+// type that has no schema.
+func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Conn[S], msg T) error, opts *RouteOptions) {
 	if key == "" || strings.HasPrefix(key, "$") {
 		panic(fmt.Sprintf("framework.Handle(%q): custom route keys must be non-empty and must not start with '$'; use OnConnect, OnDisconnect or Default for reserved routes", key))
 	}
 	if fn == nil {
 		panic(fmt.Sprintf("framework.Handle(%q): nil handler", key))
 	}
-	var cfg routeConfig
-	for _, o := range opts {
-		o(&cfg)
+	var cfg RouteOptions
+	if opts != nil {
+		cfg = *opts
 	}
 	checkSelectionFields[T](a.rse, key)
-	s := cfg.schema
+	s := cfg.Schema
 	if s == nil {
 		extra := make(map[string]json.RawMessage)
 		for _, f := range a.rse.TopLevelFields() {
@@ -154,14 +149,14 @@ func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Con
 			}
 		}
 		var err error
-		s, err = schema.For[T](&schema.Options{AllowAdditionalProperties: cfg.allowExtra, ExtraProperties: extra})
+		s, err = schema.For[T](&schema.Options{AllowAdditionalProperties: cfg.AllowExtraFields, ExtraProperties: extra})
 		if err != nil {
-			panic(fmt.Sprintf("framework.Handle(%q): cannot derive a schema from %s: %v; pass framework.WithSchema to give one", key, typeName[T](), err))
+			panic(fmt.Sprintf("framework.Handle(%q): cannot derive a schema from %s: %v; give one with framework.RouteOptions{Schema: ...}", key, typeName[T](), err))
 		}
 	}
-	a.add(&route[S]{key: key, twoWay: cfg.twoWay, schema: s, run: func(ctx context.Context, c *Conn[S]) error {
+	a.add(&route[S]{key: key, twoWay: cfg.TwoWay, schema: s, run: func(ctx context.Context, c *Conn[S]) error {
 		var msg T
-		if err := json.Unmarshal(c.body, &msg); err != nil {
+		if err := json.Unmarshal(c.inv.body, &msg); err != nil {
 			return invalidBody(err)
 		}
 		return fn(ctx, c, msg)
@@ -183,17 +178,18 @@ func (a *App[S]) OnDisconnect(fn func(ctx context.Context, c *Conn[S]) error) {
 
 // Default declares the $default handler: frames whose route cannot be
 // selected (not JSON, no action field) or that match no route. It receives
-// the raw body; no schema applies.
-func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) error, opts ...RouteOption) {
-	var cfg routeConfig
-	for _, o := range opts {
-		o(&cfg)
+// the raw body; no schema applies unless opts.Schema gives one. opts may be
+// nil.
+func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) error, opts *RouteOptions) {
+	var cfg RouteOptions
+	if opts != nil {
+		cfg = *opts
 	}
 	if fn == nil {
 		panic("framework: Default: nil handler")
 	}
-	a.add(&route[S]{key: manifest.RouteDefault, twoWay: cfg.twoWay, schema: cfg.schema, run: func(ctx context.Context, c *Conn[S]) error {
-		return fn(ctx, c, c.body)
+	a.add(&route[S]{key: manifest.RouteDefault, twoWay: cfg.TwoWay, schema: cfg.Schema, run: func(ctx context.Context, c *Conn[S]) error {
+		return fn(ctx, c, c.inv.body)
 	}})
 }
 
@@ -204,7 +200,7 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 // or 403; any other error gives 500 and is logged) and nothing is stored.
 // The AuthContext it returns for an allowed connection is kept with the
 // connection's record and handed to every later invocation of that
-// connection by Invocation.Authorizer, as API Gateway hands a Lambda
+// connection by Invocation.AuthContext, as API Gateway hands a Lambda
 // authorizer's context to every later event in requestContext.authorizer.
 //
 // When API Gateway has already run a Lambda authorizer for $connect (the
@@ -213,37 +209,33 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 // the context API Gateway passed.
 //
 // In AWS, infra/ deploys fn as API Gateway's Lambda REQUEST authorizer for
-// $connect, served by the app's own function (see IdentitySources); without
-// infra it still runs inside $connect.
+// $connect, served by the app's own function (see
+// AuthorizeOptions.IdentitySources); without infra it still runs inside
+// $connect. opts may be nil.
 //
 // It panics if fn is nil or if the app already has an authorizer.
-func (a *App[S]) Authorize(fn Authorizer, opts ...AuthorizeOption) {
-	for _, o := range opts {
-		o(&a.authorizeCfg)
-	}
+func (a *App[S]) Authorize(fn AuthorizeFunc, opts *AuthorizeOptions) {
 	if fn == nil {
 		panic("framework: Authorize: nil authorizer")
 	}
 	if a.authorizer != nil {
 		panic(fmt.Sprintf("framework: Authorize is called twice in app %q; an app has one $connect authorizer", a.name))
 	}
+	if opts != nil {
+		a.identitySources = append([]string(nil), opts.IdentitySources...)
+	}
 	a.authorizer = fn
 }
 
-// AuthorizeOption configures App.Authorize.
-type AuthorizeOption func(*authorizeConfig)
-
-type authorizeConfig struct {
-	identitySources []string
-}
-
-// IdentitySources names the request parts API Gateway's REQUEST authorizer
-// requires, e.g. "route.request.querystring.token" (browsers cannot set
-// headers on a WebSocket) or "route.request.header.Authorization" (the
-// default). A $connect request missing one is refused with 401 before the
-// authorizer runs.
-func IdentitySources(sources ...string) AuthorizeOption {
-	return func(c *authorizeConfig) { c.identitySources = append(c.identitySources, sources...) }
+// AuthorizeOptions configures App.Authorize. nil means defaults; the
+// caller's struct is never modified.
+type AuthorizeOptions struct {
+	// IdentitySources names the request parts API Gateway's REQUEST
+	// authorizer requires, e.g. "route.request.querystring.token" (browsers
+	// cannot set headers on a WebSocket) or
+	// "route.request.header.Authorization" (the default). A $connect request
+	// missing one is refused with 401 before the authorizer runs.
+	IdentitySources []string
 }
 
 func (a *App[S]) addReserved(key string, fn func(ctx context.Context, c *Conn[S]) error, twoWay bool) {
@@ -256,6 +248,18 @@ func (a *App[S]) addReserved(key string, fn func(ctx context.Context, c *Conn[S]
 func (a *App[S]) add(r *route[S]) {
 	if _, dup := a.routes[r.key]; dup {
 		panic(fmt.Sprintf("framework: route %q is declared twice in app %q; each route key may be declared once", r.key, a.name))
+	}
+	if r.schema != nil {
+		// Each route with a schema becomes an API Gateway model named
+		// after its key; two keys with one model name would collide at
+		// deployment.
+		model := manifest.ModelName(r.key)
+		for _, other := range a.routes {
+			if other.schema != nil && manifest.ModelName(other.key) == model {
+				panic(fmt.Sprintf("framework: routes %q and %q of app %q both get the API Gateway model name %q (model names keep only letters and digits); rename one of them",
+					other.key, r.key, a.name, model))
+			}
+		}
 	}
 	a.routes[r.key] = r
 }
@@ -285,7 +289,7 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 	}
 	m.Barriers = append(m.Barriers, a.barriers...)
 	if a.authorizer != nil {
-		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.authorizeCfg.identitySources...)}
+		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.identitySources...)}
 	}
 	m.Normalize()
 	return m

@@ -37,8 +37,9 @@ type ConnectRequest struct {
 	UserAgent string
 }
 
-// Authorizer decides whether a connection may be made; see App.Authorize.
-type Authorizer func(ctx context.Context, req *ConnectRequest) (AuthContext, error)
+// AuthorizeFunc decides whether a connection may be made, and with what
+// AuthContext; see App.Authorize.
+type AuthorizeFunc func(ctx context.Context, req *ConnectRequest) (AuthContext, error)
 
 // principalIDKey is the key under which API Gateway puts a Lambda
 // authorizer's principalId into requestContext.authorizer.
@@ -165,11 +166,11 @@ func expandAuthContext(m map[string]string) AuthContext {
 	return out
 }
 
-// AuthorizerEvent is the input API Gateway gives a Lambda REQUEST authorizer
+// LambdaAuthorizerEvent is the input API Gateway gives a Lambda REQUEST authorizer
 // of a WebSocket API's $connect route: the CONNECT event's headers, query
 // string and request context, plus the type and the method ARN
 // (arn:aws:execute-api:{region}:{account}:{api}/{stage}/$connect).
-type AuthorizerEvent struct {
+type LambdaAuthorizerEvent struct {
 	Type      string `json:"type"`
 	MethodArn string `json:"methodArn"`
 	events.APIGatewayWebsocketProxyRequest
@@ -191,12 +192,12 @@ type AuthorizerEvent struct {
 // context to every invocation of the connection in
 // requestContext.authorizer, where the framework finds it. It panics if the
 // app has no authorizer.
-func (a *App[S]) LambdaAuthorizer() func(context.Context, AuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error) {
+func (a *App[S]) LambdaAuthorizer() LambdaAuthorizerFunc {
 	fn := a.authorizer
 	if fn == nil {
 		panic(fmt.Sprintf("framework: LambdaAuthorizer: app %q declares no authorizer; call app.Authorize first", a.name))
 	}
-	return func(ctx context.Context, ev AuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return func(ctx context.Context, ev LambdaAuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error) {
 		ac, err := runAuthorizer(ctx, fn, newConnectRequest(&ev.APIGatewayWebsocketProxyRequest))
 		principal := ev.RequestContext.ConnectionID
 		if p, ok := ac[principalIDKey].(string); ok && p != "" {
@@ -246,10 +247,10 @@ func policy(principal, effect, resource string, ctx map[string]any) events.APIGa
 
 // runAuthorizer calls fn, turning a panic into an error so that a broken
 // authorizer refuses the connection rather than taking the function down.
-func runAuthorizer(ctx context.Context, fn Authorizer, req *ConnectRequest) (ac AuthContext, err error) {
+func runAuthorizer(ctx context.Context, fn AuthorizeFunc, req *ConnectRequest) (ac AuthContext, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			ac, err = nil, fmt.Errorf("framework: authorizer panicked: %v", p)
+			ac, err = nil, newPanicError("the $connect authorizer", p, "runAuthorizer")
 		}
 	}()
 	return fn(ctx, req)

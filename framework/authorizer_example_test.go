@@ -27,14 +27,14 @@ func ExampleApp_Authorize() {
 			return framework.AuthContext{"user": "ann", "admin": true}, nil
 		}
 		return nil, framework.Reject(http.StatusForbidden, "bad token")
-	})
+	}, nil)
 	framework.Handle(app, "whoami", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		auth, err := c.Authorizer(ctx)
+		auth, err := c.AuthContext(ctx)
 		if err != nil {
 			return err
 		}
-		return c.Reply(ctx, fmt.Sprintf("%s (admin: %s)", auth["user"], auth["admin"]))
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, fmt.Sprintf("%s (admin: %s)", auth["user"], auth["admin"]))
+	}, &framework.RouteOptions{TwoWay: true})
 
 	fn := app.Bind(nil)
 	ctx := context.Background()

@@ -55,9 +55,9 @@ func newAuthApp() *authApp {
 			return framework.AuthContext{"user": map[string]string{"name": "ann"}}, nil
 		}
 		return nil, framework.Reject(http.StatusForbidden, "bad token")
-	})
+	}, nil)
 	record := func(ctx context.Context, c *framework.Conn[profile]) error {
-		ac, err := c.Authorizer(ctx)
+		ac, err := c.AuthContext(ctx)
 		if err != nil {
 			return err
 		}
@@ -72,9 +72,9 @@ func newAuthApp() *authApp {
 		if err := record(ctx, c); err != nil {
 			return err
 		}
-		ac, _ := c.Authorizer(ctx)
-		return c.Reply(ctx, ac)
-	}, framework.TwoWay())
+		ac, _ := c.AuthContext(ctx)
+		return c.ReplyJSON(ctx, ac)
+	}, &framework.RouteOptions{TwoWay: true})
 	return a
 }
 
@@ -236,9 +236,9 @@ func TestAuthorizerWithoutOne(t *testing.T) {
 	var got framework.AuthContext
 	var gotErr error
 	framework.Handle(app, "who", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		got, gotErr = c.Authorizer(ctx)
+		got, gotErr = c.AuthContext(ctx)
 		return nil
-	})
+	}, nil)
 	h := newHarness(t, app)
 	h.connect("c1")
 	h.send("c1", `{"action":"who"}`)

@@ -12,10 +12,12 @@ import (
 	"github.com/mulletgo/mullet/store"
 )
 
-// BarrierOptions configures a barrier.
+// BarrierOptions configures a barrier. nil means defaults; the caller's
+// struct is never modified.
 type BarrierOptions struct {
 	// Size is the party size n: the barrier releases when n distinct
-	// connections have arrived under one key. At least 2.
+	// connections have arrived under one key. Default 2, a pair; a size
+	// of 1 or less is a mistake NewBarrier panics on.
 	Size int
 	// TTL is how long a barrier waits for its party. Default 10 minutes.
 	TTL time.Duration
@@ -54,11 +56,18 @@ var ErrBarrierFull = store.ErrBarrierFull
 
 // NewBarrier declares a barrier named name on app. release builds the frame
 // each participant receives when the barrier completes, from that
-// participant and the others. It panics on a size below 2, a nil release
-// or a duplicate name.
-func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release func(to Participant[P], others []Participant[P]) any) *Barrier[P] {
-	if opts.Size < 2 {
-		panic(fmt.Sprintf("framework.NewBarrier(%q): Size must be at least 2, got %d", name, opts.Size))
+// participant and the others; it is sent as JSON. opts may be nil. It
+// panics on a size below 2, a nil release or a duplicate name.
+func NewBarrier[S, P any](app *App[S], name string, release func(to Participant[P], others []Participant[P]) any, opts *BarrierOptions) *Barrier[P] {
+	o := BarrierOptions{Size: 2}
+	if opts != nil {
+		o = *opts
+		if o.Size == 0 {
+			o.Size = 2
+		}
+	}
+	if o.Size < 2 {
+		panic(fmt.Sprintf("framework.NewBarrier(%q): Size must be at least 2, got %d", name, o.Size))
 	}
 	if release == nil {
 		panic(fmt.Sprintf("framework.NewBarrier(%q): release func is nil; it builds the frame each participant receives", name))
@@ -68,16 +77,16 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 			panic(fmt.Sprintf("framework.NewBarrier(%q): declared twice", name))
 		}
 	}
-	ttl := opts.TTL
+	ttl := o.TTL
 	if ttl <= 0 {
 		ttl = 10 * time.Minute
 	}
-	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: opts.Size, TTLSeconds: int64(ttl / time.Second)})
-	fullWait := opts.FullWait
+	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: o.Size, TTLSeconds: int64(ttl / time.Second)})
+	fullWait := o.FullWait
 	if fullWait <= 0 {
 		fullWait = time.Second
 	}
-	b := &Barrier[P]{name: name, size: opts.Size, ttl: ttl, fullWait: fullWait, release: release}
+	b := &Barrier[P]{name: name, size: o.Size, ttl: ttl, fullWait: fullWait, release: release}
 	b.declareTimeout = func(expire timeoutFunc) {
 		for i := range app.barriers {
 			if app.barriers[i].Name == name {
@@ -94,7 +103,7 @@ func NewBarrier[S, P any](app *App[S], name string, opts BarrierOptions, release
 
 // OnTimeout makes the barrier tell every participant still waiting when it
 // expires (TTL after its first arrival): frame builds each one's frame,
-// pushed through @connections. The expired barrier is gone; a later arrival
+// pushed as JSON through @connections. The expired barrier is gone; a later arrival
 // under the same key starts a new one. Exactly one of the release and the
 // timeout happens to a barrier, and each waiting participant gets one
 // timeout frame.
@@ -147,7 +156,7 @@ func (b *Barrier[P]) tellExpired(ctx context.Context, inv *Invocation, key strin
 		p := Participant[P]{ConnectionID: a.ConnectionID}
 		err := json.Unmarshal(a.Payload, &p.Payload)
 		if err == nil {
-			err = inv.Send(ctx, a.ConnectionID, b.timeout(p))
+			err = inv.SendJSON(ctx, a.ConnectionID, b.timeout(p))
 		}
 		if err != nil && !errors.Is(err, ErrGone) {
 			inv.rt.logger.Warn("could not tell a participant that its barrier timed out",
@@ -156,27 +165,53 @@ func (b *Barrier[P]) tellExpired(ctx context.Context, inv *Invocation, key strin
 	}
 }
 
-// Arrive records the caller's arrival at the barrier key with payload.
+// Arrival is what Arrive did with the caller's arrival.
+type Arrival struct {
+	// Released reports that this arrival completed the party and released
+	// everyone: each waiting participant got its frame, and the caller got
+	// its own as the invocation's reply (so it must not reply again).
+	// Otherwise the caller waits for the rest of the party.
+	Released bool
+	// Arrived is how many participants the barrier holds after this
+	// arrival, the caller included: Size when released.
+	Arrived int
+	// Size is the barrier's party size.
+	Size int
+}
+
+// Arrive records the arrival of c, the caller (a handler's *Conn, or the
+// *Invocation middleware has), at the barrier key with payload, and
+// reports whether the caller waits or released the party, and how many
+// have arrived: enough for a reply such as "waiting 1/3".
 //
 // The arrival is one conditional write to the store, which returns the
 // barrier as written. If the party is not complete the caller waits: Arrive
-// returns nil and sends nothing. Exactly one arrival observes the write that
-// completed the party, and that invocation releases everyone: each waiting
-// participant gets its frame through @connections, then the caller gets its
-// own through Reply. A participant found gone (410) is evicted, is never
-// released, and the others keep waiting for a new arrival. Before releasing
-// anyone the releaser checks with GetConnection that its own connection is
-// still there (and, with more than two participants, everyone's), so that
-// no one is released with a peer known to be gone.
+// sends nothing and returns an Arrival with Released false. Exactly one
+// arrival observes the write that completed the party, and that invocation
+// releases everyone: each waiting participant gets its frame through
+// @connections, then the caller gets its own as its reply (ReplyJSON). A
+// participant found gone (410) is evicted, is never released, and the
+// others keep waiting for a new arrival. Before releasing anyone the
+// releaser checks with GetConnection that its own connection is still there
+// (and, with more than two participants, everyone's), so that no one is
+// released with a peer known to be gone.
 //
-// A second arrival of the same connection changes nothing and returns nil.
-// An arrival at a full barrier is retried for up to FullWait (a release that
-// evicts a gone participant reopens a place), then returns an *Error (409) wrapping
-// ErrBarrierFull, which the framework turns into an error frame.
-func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, payload P) error {
+// A second arrival of the same connection changes nothing and reports the
+// barrier as it is. An arrival at a full barrier is retried for up to
+// FullWait (a release that evicts a gone participant reopens a place), then
+// returns an *Error (409) wrapping ErrBarrierFull, which the framework
+// turns into an error frame.
+func (b *Barrier[P]) Arrive(ctx context.Context, c Caller, key string, payload P) (Arrival, error) {
+	inv := c.invocation()
+	a, err := b.arrive(ctx, inv, key, payload)
+	a.Size = b.size
+	return a, err
+}
+
+func (b *Barrier[P]) arrive(ctx context.Context, inv *Invocation, key string, payload P) (Arrival, error) {
 	data, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("framework: barrier %q: encode payload: %w", b.name, err)
+		return Arrival{}, fmt.Errorf("framework: barrier %q: encode payload: %w", b.name, err)
 	}
 	now := inv.rt.now()
 	storeKey := b.name + "/" + key
@@ -208,17 +243,17 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 	for wait := 5 * time.Millisecond; errors.Is(err, store.ErrBarrierFull) && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return Arrival{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		st, err = arrive()
 	}
 	if errors.Is(err, store.ErrBarrierFull) {
-		return &Error{Status: http.StatusConflict, Err: err,
+		return Arrival{}, &Error{Status: http.StatusConflict, Err: err,
 			Message: fmt.Sprintf("%s %q already has its %d participants", b.name, key, b.size)}
 	}
 	if err != nil {
-		return fmt.Errorf("framework: barrier %q: arrive: %w", b.name, err)
+		return Arrival{}, fmt.Errorf("framework: barrier %q: arrive: %w", b.name, err)
 	}
 	if b.timeout != nil {
 		if len(st.Expired) > 0 {
@@ -236,8 +271,9 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 			}
 		}
 	}
+	waiting := Arrival{Arrived: len(st.Arrivals)}
 	if !st.Complete() {
-		return nil
+		return waiting, nil
 	}
 	if st.Duplicate {
 		// A genuine second arrival of this connection changes nothing. But
@@ -247,18 +283,21 @@ func (b *Barrier[P]) Arrive(ctx context.Context, inv *Invocation, key string, pa
 		// the completing arrival is the last one.
 		last := st.Arrivals[len(st.Arrivals)-1]
 		if !uncertain || last.ConnectionID != inv.ConnectionID() {
-			return nil
+			return waiting, nil
 		}
 	}
 	return b.releaseAll(ctx, inv, storeKey, st)
 }
 
-func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey string, st store.Barrier) error {
+// releaseAll releases the complete barrier st, unless it finds a
+// participant gone: it then evicts them and reports the caller waiting with
+// those who remain.
+func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey string, st store.Barrier) (Arrival, error) {
 	all := make([]Participant[P], len(st.Arrivals))
 	for i, a := range st.Arrivals {
 		all[i].ConnectionID = a.ConnectionID
 		if err := json.Unmarshal(a.Payload, &all[i].Payload); err != nil {
-			return fmt.Errorf("framework: barrier %q: decode payload of %s: %w", b.name, a.ConnectionID, err)
+			return Arrival{}, fmt.Errorf("framework: barrier %q: decode payload of %s: %w", b.name, a.ConnectionID, err)
 		}
 	}
 	me := inv.ConnectionID()
@@ -278,34 +317,34 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 		probe = nil
 	}
 	probe = append(probe, Participant[P]{ConnectionID: me})
-	evicted := false
+	evicted := 0
 	for _, p := range probe {
 		if _, err := inv.Info(ctx, p.ConnectionID); errors.Is(err, ErrGone) {
 			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
-				return err
+				return Arrival{}, err
 			}
-			evicted = true
+			evicted++
 		} else if err != nil {
-			return fmt.Errorf("framework: barrier %q: check %s: %w", b.name, p.ConnectionID, err)
+			return Arrival{}, fmt.Errorf("framework: barrier %q: check %s: %w", b.name, p.ConnectionID, err)
 		}
 	}
-	if evicted {
-		return nil
+	if evicted > 0 {
+		return Arrival{Arrived: len(all) - evicted}, nil
 	}
 	for _, p := range waiting {
-		err := inv.Send(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))
+		err := inv.SendJSON(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))
 		if errors.Is(err, ErrGone) {
 			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
-				return err
+				return Arrival{}, err
 			}
 			if len(waiting) == 1 {
 				// The only peer is gone: the caller keeps waiting.
-				return nil
+				return Arrival{Arrived: 1}, nil
 			}
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("framework: barrier %q: release %s: %w", b.name, p.ConnectionID, err)
+			return Arrival{}, fmt.Errorf("framework: barrier %q: release %s: %w", b.name, p.ConnectionID, err)
 		}
 	}
 	self := Participant[P]{ConnectionID: me}
@@ -314,7 +353,10 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 			self = p
 		}
 	}
-	return inv.Reply(ctx, b.release(self, others(all, me)))
+	if err := inv.ReplyJSON(ctx, b.release(self, others(all, me))); err != nil {
+		return Arrival{}, err
+	}
+	return Arrival{Released: true, Arrived: len(all)}, nil
 }
 
 func (b *Barrier[P]) evict(ctx context.Context, inv *Invocation, storeKey, id string) error {

@@ -21,18 +21,18 @@ type pairMsg struct {
 // n; each participant is released with the sorted IDs of the others.
 func newPartyApp(n int) *framework.App[struct{}] {
 	app := framework.New[struct{}]("party", nil)
-	b := framework.NewBarrier(app, "party", framework.BarrierOptions{Size: n},
-		func(to framework.Participant[string], others []framework.Participant[string]) any {
-			ids := make([]string, len(others))
-			for i, p := range others {
-				ids[i] = p.Payload
-			}
-			sort.Strings(ids)
-			return map[string]any{"me": to.Payload, "others": ids}
-		})
+	b := framework.NewBarrier(app, "party", func(to framework.Participant[string], others []framework.Participant[string]) any {
+		ids := make([]string, len(others))
+		for i, p := range others {
+			ids[i] = p.Payload
+		}
+		sort.Strings(ids)
+		return map[string]any{"me": to.Payload, "others": ids}
+	}, &framework.BarrierOptions{Size: n})
 	framework.Handle(app, "arrive", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
-		return b.Arrive(ctx, c.Invocation, m.Key, c.ConnectionID())
-	})
+		_, err := b.Arrive(ctx, c, m.Key, c.ConnectionID())
+		return err
+	}, nil)
 	return app
 }
 

@@ -56,19 +56,19 @@ type timeoutFrame struct {
 // newTimeoutApp is newPartyApp with a one-minute TTL and a timeout frame.
 func newTimeoutApp(n int) *framework.App[struct{}] {
 	app := framework.New[struct{}]("party", nil)
-	b := framework.NewBarrier(app, "party", framework.BarrierOptions{Size: n, TTL: time.Minute},
-		func(to framework.Participant[string], others []framework.Participant[string]) any {
-			ids := make([]string, len(others))
-			for i, p := range others {
-				ids[i] = p.Payload
-			}
-			return map[string]any{"me": to.Payload, "others": ids}
-		}).OnTimeout(func(to framework.Participant[string]) any {
+	b := framework.NewBarrier(app, "party", func(to framework.Participant[string], others []framework.Participant[string]) any {
+		ids := make([]string, len(others))
+		for i, p := range others {
+			ids[i] = p.Payload
+		}
+		return map[string]any{"me": to.Payload, "others": ids}
+	}, &framework.BarrierOptions{Size: n, TTL: time.Minute}).OnTimeout(func(to framework.Participant[string]) any {
 		return timeoutFrame{TimedOut: to.Payload}
 	})
 	framework.Handle(app, "arrive", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
-		return b.Arrive(ctx, c.Invocation, m.Key, c.ConnectionID())
-	})
+		_, err := b.Arrive(ctx, c, m.Key, c.ConnectionID())
+		return err
+	}, nil)
 	return app
 }
 

@@ -29,11 +29,12 @@ type Invocation struct {
 	body   []byte
 	rt     *boundRuntime
 	twoWay bool
-	conn   any // the *Conn[S] of this invocation
+	conn   any    // the *Conn[S] of this invocation
+	route  string // the declared route that serves it, for PanicError
 
-	replyMu sync.Mutex
-	reply   []byte
-	replied bool
+	replyMu   sync.Mutex
+	replyData []byte // the route response of a two-way route
+	replied   bool
 
 	authMu     sync.Mutex
 	auth       AuthContext
@@ -43,7 +44,7 @@ type Invocation struct {
 // ConnectionID returns the caller's connection ID.
 func (inv *Invocation) ConnectionID() string { return inv.id }
 
-// Authorizer returns the context the app's authorizer (see App.Authorize)
+// AuthContext returns the context the app's authorizer (see App.Authorize)
 // returned for the caller's connection at $connect, or, when API Gateway
 // ran a Lambda authorizer, the context API Gateway passes in the event's
 // requestContext.authorizer. Values kept by the framework are strings
@@ -53,7 +54,7 @@ func (inv *Invocation) ConnectionID() string { return inv.id }
 // connection whose record is gone gives an error matching
 // store.ErrNotFound, never a nil context that could pass for "no
 // authorizer".
-func (inv *Invocation) Authorizer(ctx context.Context) (AuthContext, error) {
+func (inv *Invocation) AuthContext(ctx context.Context) (AuthContext, error) {
 	inv.authMu.Lock()
 	defer inv.authMu.Unlock()
 	if inv.authLoaded {
@@ -122,32 +123,58 @@ func (inv *Invocation) endpoint() (string, error) {
 	return inv.rt.callback.Endpoint(rc.DomainName, rc.Stage), nil
 }
 
-// Reply answers the caller. On a two-way route (see TwoWay) the frame is the
-// route response that API Gateway sends back; elsewhere it is posted to the
-// caller through @connections. v is sent as is if it is a []byte,
-// json.RawMessage or string, and as JSON otherwise.
-func (inv *Invocation) Reply(ctx context.Context, v any) error {
-	data, err := encodeFrame(v)
+// ReplyText answers the caller with text, sent as it is. On a two-way route
+// (see RouteOptions.TwoWay) the frame is the route response that API
+// Gateway sends back; elsewhere it is posted to the caller through
+// @connections. An invocation replies once: a second ReplyText or ReplyJSON
+// sends nothing and returns an error matching ErrAlreadyReplied (use
+// SendText or SendJSON with ConnectionID for more frames). A reply that
+// could not be posted does not count.
+func (inv *Invocation) ReplyText(ctx context.Context, text string) error {
+	return inv.reply(ctx, []byte(text))
+}
+
+// ReplyJSON answers the caller with v encoded as JSON, as ReplyText does.
+func (inv *Invocation) ReplyJSON(ctx context.Context, v any) error {
+	data, err := encodeJSON(v)
 	if err != nil {
 		return err
 	}
-	if inv.twoWay {
-		inv.replyMu.Lock()
-		defer inv.replyMu.Unlock()
-		if inv.replied {
-			return ErrAlreadyReplied
-		}
-		inv.reply, inv.replied = data, true
-		return nil
-	}
-	return inv.post(ctx, inv.ConnectionID(), data)
+	return inv.reply(ctx, data)
 }
 
-// Send posts a frame to any connection through @connections. If the
-// connection is gone it returns an error matching ErrGone, after removing the
-// connection's record, state and group memberships.
-func (inv *Invocation) Send(ctx context.Context, connectionID string, v any) error {
-	data, err := encodeFrame(v)
+func (inv *Invocation) reply(ctx context.Context, data []byte) error {
+	inv.replyMu.Lock()
+	if inv.replied {
+		inv.replyMu.Unlock()
+		return ErrAlreadyReplied
+	}
+	inv.replied = true
+	if inv.twoWay {
+		inv.replyData = data
+		inv.replyMu.Unlock()
+		return nil
+	}
+	inv.replyMu.Unlock()
+	err := inv.post(ctx, inv.ConnectionID(), data)
+	if err != nil {
+		inv.replyMu.Lock()
+		inv.replied = false
+		inv.replyMu.Unlock()
+	}
+	return err
+}
+
+// SendText posts text, as it is, to any connection through @connections.
+// If the connection is gone it returns an error matching ErrGone, after
+// removing the connection's record, state and group memberships.
+func (inv *Invocation) SendText(ctx context.Context, connectionID, text string) error {
+	return inv.post(ctx, connectionID, []byte(text))
+}
+
+// SendJSON posts v encoded as JSON to any connection, as SendText does.
+func (inv *Invocation) SendJSON(ctx context.Context, connectionID string, v any) error {
+	data, err := encodeJSON(v)
 	if err != nil {
 		return err
 	}
@@ -222,14 +249,24 @@ type BroadcastResult struct {
 // broadcast.
 const broadcastWorkers = 32
 
-// Broadcast posts a frame to every member of a group, the caller included
-// if it is a member. Members found gone are removed and counted, never
-// reported as an error; the error joins the other failures.
-func (inv *Invocation) Broadcast(ctx context.Context, group string, v any) (BroadcastResult, error) {
-	data, err := encodeFrame(v)
+// BroadcastText posts text, as it is, to every member of a group, the
+// caller included if it is a member. Members found gone are removed and
+// counted, never reported as an error; the error joins the other failures.
+func (inv *Invocation) BroadcastText(ctx context.Context, group, text string) (BroadcastResult, error) {
+	return inv.broadcast(ctx, group, []byte(text))
+}
+
+// BroadcastJSON posts v encoded as JSON to every member of a group, as
+// BroadcastText does.
+func (inv *Invocation) BroadcastJSON(ctx context.Context, group string, v any) (BroadcastResult, error) {
+	data, err := encodeJSON(v)
 	if err != nil {
 		return BroadcastResult{}, err
 	}
+	return inv.broadcast(ctx, group, data)
+}
+
+func (inv *Invocation) broadcast(ctx context.Context, group string, data []byte) (BroadcastResult, error) {
 	ep, err := inv.endpoint()
 	if err != nil {
 		return BroadcastResult{}, err
@@ -281,27 +318,21 @@ func (inv *Invocation) Broadcast(ctx context.Context, group string, v any) (Broa
 	return res, nil
 }
 
-func encodeFrame(v any) ([]byte, error) {
-	switch x := v.(type) {
-	case []byte:
-		return x, nil
-	case json.RawMessage:
-		return x, nil
-	case string:
-		return []byte(x), nil
-	}
+// encodeJSON encodes a frame of the JSON calls: always JSON, whatever the
+// dynamic type of v.
+func encodeJSON(v any) ([]byte, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("framework: encode frame: %w", err)
+		return nil, fmt.Errorf("framework: encode frame as JSON: %w", err)
 	}
 	return data, nil
 }
 
 // Conn is the per-invocation view a typed handler gets: everything
-// Invocation offers plus the caller's own state of type S. A connection can
-// only ever read or change its own state.
+// Invocation offers (the same methods, listed here) plus the caller's own
+// state of type S. A connection can only ever read or change its own state.
 type Conn[S any] struct {
-	*Invocation
+	inv *Invocation
 
 	stateMu     sync.Mutex
 	state       S
@@ -309,6 +340,106 @@ type Conn[S any] struct {
 	version     int64
 	raw         []byte
 }
+
+// Invocation returns the invocation c serves, as middleware sees it.
+func (c *Conn[S]) Invocation() *Invocation { return c.inv }
+
+// ConnectionID returns the caller's connection ID.
+func (c *Conn[S]) ConnectionID() string { return c.inv.id }
+
+// AuthContext returns the caller's authorizer context; see
+// Invocation.AuthContext.
+func (c *Conn[S]) AuthContext(ctx context.Context) (AuthContext, error) {
+	return c.inv.AuthContext(ctx)
+}
+
+// RequestID returns API Gateway's request ID for this invocation.
+func (c *Conn[S]) RequestID() string { return c.inv.RequestID() }
+
+// RouteKey returns the route that was selected for this invocation.
+func (c *Conn[S]) RouteKey() string { return c.inv.RouteKey() }
+
+// SourceIP returns the caller's source IP address as API Gateway saw it.
+func (c *Conn[S]) SourceIP() string { return c.inv.SourceIP() }
+
+// UserAgent returns the caller's User-Agent header from $connect.
+func (c *Conn[S]) UserAgent() string { return c.inv.UserAgent() }
+
+// ConnectedAt returns when the caller connected.
+func (c *Conn[S]) ConnectedAt() time.Time { return c.inv.ConnectedAt() }
+
+// Body returns the raw frame (nil on $connect and $disconnect). Do not
+// modify it.
+func (c *Conn[S]) Body() []byte { return c.inv.body }
+
+// Event returns the API Gateway event as aws-lambda-go decoded it. Do not
+// modify it.
+func (c *Conn[S]) Event() *events.APIGatewayWebsocketProxyRequest { return c.inv.event }
+
+// Logger returns the runtime's logger with this invocation's requestId,
+// connectionId and routeKey attached.
+func (c *Conn[S]) Logger() *slog.Logger { return c.inv.Logger() }
+
+// ReplyText answers the caller with text, sent as it is; see
+// Invocation.ReplyText. A second reply returns an error matching
+// ErrAlreadyReplied.
+func (c *Conn[S]) ReplyText(ctx context.Context, text string) error {
+	return c.inv.ReplyText(ctx, text)
+}
+
+// ReplyJSON answers the caller with v encoded as JSON; see
+// Invocation.ReplyText. A second reply returns an error matching
+// ErrAlreadyReplied.
+func (c *Conn[S]) ReplyJSON(ctx context.Context, v any) error { return c.inv.ReplyJSON(ctx, v) }
+
+// SendText posts text, as it is, to any connection; see Invocation.SendText.
+func (c *Conn[S]) SendText(ctx context.Context, connectionID, text string) error {
+	return c.inv.SendText(ctx, connectionID, text)
+}
+
+// SendJSON posts v encoded as JSON to any connection; see
+// Invocation.SendText.
+func (c *Conn[S]) SendJSON(ctx context.Context, connectionID string, v any) error {
+	return c.inv.SendJSON(ctx, connectionID, v)
+}
+
+// BroadcastText posts text, as it is, to every member of a group; see
+// Invocation.BroadcastText.
+func (c *Conn[S]) BroadcastText(ctx context.Context, group, text string) (BroadcastResult, error) {
+	return c.inv.BroadcastText(ctx, group, text)
+}
+
+// BroadcastJSON posts v encoded as JSON to every member of a group; see
+// Invocation.BroadcastText.
+func (c *Conn[S]) BroadcastJSON(ctx context.Context, group string, v any) (BroadcastResult, error) {
+	return c.inv.BroadcastJSON(ctx, group, v)
+}
+
+// Close disconnects a connection; see Invocation.Close.
+func (c *Conn[S]) Close(ctx context.Context, connectionID string) error {
+	return c.inv.Close(ctx, connectionID)
+}
+
+// Info returns what API Gateway knows of a connection; see Invocation.Info.
+func (c *Conn[S]) Info(ctx context.Context, connectionID string) (ConnectionInfo, error) {
+	return c.inv.Info(ctx, connectionID)
+}
+
+// Join adds the caller to a group; see Invocation.Join.
+func (c *Conn[S]) Join(ctx context.Context, group string) error { return c.inv.Join(ctx, group) }
+
+// Leave removes the caller from a group; see Invocation.Leave.
+func (c *Conn[S]) Leave(ctx context.Context, group string) error { return c.inv.Leave(ctx, group) }
+
+// Caller is the invocation a handler serves, as the handler holds it: a
+// *Conn of any state type, or the *Invocation middleware sees. Barrier's
+// Arrive takes one.
+type Caller interface {
+	invocation() *Invocation
+}
+
+func (inv *Invocation) invocation() *Invocation { return inv }
+func (c *Conn[S]) invocation() *Invocation      { return c.inv }
 
 // maxStateAttempts bounds the optimistic retries of UpdateState.
 const maxStateAttempts = 10
@@ -332,7 +463,7 @@ func (c *Conn[S]) loadLocked(ctx context.Context, force bool) error {
 	var st store.State
 	err := retryStore(ctx, func() error {
 		var err error
-		st, err = c.rt.store.LoadState(ctx, c.ConnectionID())
+		st, err = c.inv.rt.store.LoadState(ctx, c.ConnectionID())
 		return err
 	})
 	if err != nil {
@@ -387,7 +518,7 @@ func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 		if err != nil {
 			return fmt.Errorf("framework: encode state: %w", err)
 		}
-		if c.version > 0 && string(data) == string(c.raw) || c.version == 0 && isZero(data, c.rt) {
+		if c.version > 0 && string(data) == string(c.raw) || c.version == 0 && isZero(data, c.inv.rt) {
 			c.state = next
 			return nil
 		}
@@ -413,9 +544,9 @@ func (c *Conn[S]) saveState(ctx context.Context, data []byte) (int64, error) {
 	var uncertain bool
 	err := retryStore(ctx, func() error {
 		var err error
-		v, err = c.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
+		v, err = c.inv.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
 		if errors.Is(err, store.ErrConflict) && uncertain {
-			st, lerr := c.rt.store.LoadState(ctx, c.ConnectionID())
+			st, lerr := c.inv.rt.store.LoadState(ctx, c.ConnectionID())
 			if lerr == nil && st.Version == c.version+1 && string(st.Data) == string(data) {
 				v = st.Version
 				return nil

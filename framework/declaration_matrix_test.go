@@ -42,59 +42,63 @@ func badDeclarations() []badDeclaration {
 		{"route selection expression with an empty field name", []string{"empty field name"}, rse("$request.body..x")},
 		{"route selection expression that reads no field", []string{"refers to no field", "$request.body.<field>"}, rse("hello")},
 		{"state type that JSON cannot encode (`chan int`)", []string{"state type chan int cannot be stored as JSON", "without channels or funcs"}, func() { framework.New[chan int]("x", nil) }},
-		{"empty route key", []string{"must be non-empty"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "", nop) })},
-		{"custom route named `$connect`", []string{"must not start with '$'", "use OnConnect"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "$connect", nop) })},
-		{"custom route named `$default`", []string{"must not start with '$'", "Default"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "$default", nop) })},
-		{"nil route handler", []string{`Handle("a"): nil handler`}, handleT(func(app *framework.App[noState]) { framework.Handle[noState, struct{}](app, "a", nil) })},
+		{"empty route key", []string{"must be non-empty"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "", nop, nil) })},
+		{"custom route named `$connect`", []string{"must not start with '$'", "use OnConnect"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "$connect", nop, nil) })},
+		{"custom route named `$default`", []string{"must not start with '$'", "Default"}, handleT(func(app *framework.App[noState]) { framework.Handle(app, "$default", nop, nil) })},
+		{"nil route handler", []string{`Handle("a"): nil handler`}, handleT(func(app *framework.App[noState]) { framework.Handle[noState, struct{}](app, "a", nil, nil) })},
+		{"routes whose keys give one model name (`say-hi`, `sayHi`)", []string{`routes "say-hi" and "sayHi"`, `model name "SayHiModel"`, "rename one"}, handleT(func(app *framework.App[noState]) {
+			framework.Handle(app, "say-hi", nop, nil)
+			framework.Handle(app, "sayHi", nop, nil)
+		})},
 		{"route declared twice", []string{`route "a" is declared twice`}, handleT(func(app *framework.App[noState]) {
-			framework.Handle(app, "a", nop)
-			framework.Handle(app, "a", nop)
+			framework.Handle(app, "a", nop, nil)
+			framework.Handle(app, "a", nop, nil)
 		})},
-		{"payload type with no schema (`chan int`)", []string{"cannot derive a schema from chan int", "framework.WithSchema"}, handleT(func(app *framework.App[noState]) {
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ chan int) error { return nil })
+		{"payload type with no schema (`chan int`)", []string{"cannot derive a schema from chan int", "framework.RouteOptions{Schema"}, handleT(func(app *framework.App[noState]) {
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ chan int) error { return nil }, nil)
 		})},
-		{"payload field of func type", []string{"field F: unsupported type func()", "framework.WithSchema"}, handleT(func(app *framework.App[noState]) {
+		{"payload field of func type", []string{"field F: unsupported type func()", "framework.RouteOptions{Schema"}, handleT(func(app *framework.App[noState]) {
 			type T struct {
 				F func() `json:"f"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil }, nil)
 		})},
-		{"recursive payload type", []string{"recursive type", "framework.WithSchema"}, handleT(func(app *framework.App[noState]) {
+		{"recursive payload type", []string{"recursive type", "framework.RouteOptions{Schema"}, handleT(func(app *framework.App[noState]) {
 			type N struct {
 				Next *N `json:"next"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ N) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ N) error { return nil }, nil)
 		})},
 		{"schema tag with a bad number (`minLength=abc`)", []string{`keyword "minLength": value "abc" is not a non-negative integer`}, handleT(func(app *framework.App[noState]) {
 			type T struct {
 				A string `json:"a" schema:"minLength=abc"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil }, nil)
 		})},
 		{"schema tag with a bad pattern (`pattern=[a-`)", []string{`keyword "pattern": invalid regular expression`}, handleT(func(app *framework.App[noState]) {
 			type T struct {
 				A string `json:"a" schema:"pattern=[a-"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil }, nil)
 		})},
 		{"schema tag with an unknown keyword (`minlen=3`)", []string{`keyword "minlen": unknown keyword`}, handleT(func(app *framework.App[noState]) {
 			type T struct {
 				A string `json:"a" schema:"minlen=3"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil }, nil)
 		})},
 		{"payload declares the selection field as a non-string (`Action int`)", []string{`declares field "action" as int`, "make it a string"}, handleT(func(app *framework.App[noState]) {
 			type T struct {
 				Action int `json:"action"`
 			}
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ T) error { return nil }, nil)
 		})},
 		{"`$default` declared twice", []string{`route "$default" is declared twice`}, handleT(func(app *framework.App[noState]) {
 			d := func(ctx context.Context, c *framework.Conn[noState], b []byte) error { return nil }
-			app.Default(d)
-			app.Default(d)
+			app.Default(d, nil)
+			app.Default(d, nil)
 		})},
-		{"nil `$default` handler", []string{"Default: nil handler"}, handleT(func(app *framework.App[noState]) { app.Default(nil) })},
+		{"nil `$default` handler", []string{"Default: nil handler"}, handleT(func(app *framework.App[noState]) { app.Default(nil, nil) })},
 		{"nil `$connect` handler", []string{"$connect: nil handler"}, handleT(func(app *framework.App[noState]) { app.OnConnect(nil) })},
 		{"`$connect` declared twice", []string{`route "$connect" is declared twice`}, handleT(func(app *framework.App[noState]) {
 			f := func(ctx context.Context, c *framework.Conn[noState]) error { return nil }
@@ -107,25 +111,28 @@ func badDeclarations() []badDeclaration {
 			app.OnDisconnect(f)
 		})},
 		{"middleware added after a route", []string{"Use must be called before any route", "move app.Use above"}, handleT(func(app *framework.App[noState]) {
-			framework.Handle(app, "a", nop)
+			framework.Handle(app, "a", nop, nil)
 			app.Use(func(h framework.Handler) framework.Handler { return h })
 		})},
-		{"nil authorizer", []string{"Authorize: nil authorizer"}, handleT(func(app *framework.App[noState]) { app.Authorize(nil) })},
+		{"nil authorizer", []string{"Authorize: nil authorizer"}, handleT(func(app *framework.App[noState]) { app.Authorize(nil, nil) })},
 		{"two authorizers", []string{"Authorize is called twice", "one $connect authorizer"}, handleT(func(app *framework.App[noState]) {
 			a := func(context.Context, *framework.ConnectRequest) (framework.AuthContext, error) { return nil, nil }
-			app.Authorize(a)
-			app.Authorize(a)
+			app.Authorize(a, nil)
+			app.Authorize(a, nil)
 		})},
 		{"Lambda authorizer of an app without an authorizer", []string{"declares no authorizer", "call app.Authorize first"}, handleT(func(app *framework.App[noState]) { app.LambdaAuthorizer() })},
+		{"barrier of negative size", []string{"Size must be at least 2, got -1"}, handleT(func(app *framework.App[noState]) {
+			framework.NewBarrier(app, "b", noRelease, &framework.BarrierOptions{Size: -1})
+		})},
 		{"barrier of size 1", []string{"Size must be at least 2, got 1"}, handleT(func(app *framework.App[noState]) {
-			framework.NewBarrier(app, "b", framework.BarrierOptions{Size: 1}, noRelease)
+			framework.NewBarrier(app, "b", noRelease, &framework.BarrierOptions{Size: 1})
 		})},
 		{"barrier without a release func", []string{"release func is nil"}, handleT(func(app *framework.App[noState]) {
-			framework.NewBarrier[noState, string](app, "b", framework.BarrierOptions{Size: 2}, nil)
+			framework.NewBarrier[noState, string](app, "b", nil, &framework.BarrierOptions{Size: 2})
 		})},
 		{"barrier declared twice", []string{`NewBarrier("b"): declared twice`}, handleT(func(app *framework.App[noState]) {
-			framework.NewBarrier(app, "b", framework.BarrierOptions{Size: 2}, noRelease)
-			framework.NewBarrier(app, "b", framework.BarrierOptions{Size: 2}, noRelease)
+			framework.NewBarrier(app, "b", noRelease, &framework.BarrierOptions{Size: 2})
+			framework.NewBarrier(app, "b", noRelease, &framework.BarrierOptions{Size: 2})
 		})},
 	}
 }
@@ -161,15 +168,15 @@ func TestSelectionFieldsThatCanHoldTheKey(t *testing.T) {
 	type withNumber struct {
 		Action int `json:"action"`
 	}
-	framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ withString) error { return nil })
-	framework.Handle(app, "5", func(ctx context.Context, c *framework.Conn[noState], _ withNumber) error { return nil })
+	framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[noState], _ withString) error { return nil }, nil)
+	framework.Handle(app, "5", func(ctx context.Context, c *framework.Conn[noState], _ withNumber) error { return nil }, nil)
 	nested := framework.New[noState]("y", &framework.Options{RouteSelectionExpression: "$request.body.action.name"})
 	type withObject struct {
 		Action struct {
 			Name string `json:"name"`
 		} `json:"action"`
 	}
-	framework.Handle(nested, "a", func(ctx context.Context, c *framework.Conn[noState], _ withObject) error { return nil })
+	framework.Handle(nested, "a", func(ctx context.Context, c *framework.Conn[noState], _ withObject) error { return nil }, nil)
 }
 
 // TestReliabilityDocListsEveryDeclaration keeps docs/reliability.md in

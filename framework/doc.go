@@ -14,13 +14,25 @@
 //
 //	app := framework.New[Profile]("chat", nil)
 //	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[Profile], m SetNick) error {
-//		return c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil })
-//	})
+//		if err := c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil }); err != nil {
+//			return err
+//		}
+//		return c.ReplyText(ctx, "nick set")
+//	}, nil)
+//
+// Options are *Options structs (Options, RouteOptions, AuthorizeOptions,
+// BarrierOptions, CallbackOptions) where nil means defaults. Frames go out
+// with the encoding the call names: ReplyText, SendText and BroadcastText
+// send text as it is; ReplyJSON, SendJSON and BroadcastJSON send a value as
+// JSON. An invocation replies once.
 //
 // Handlers receive a decoded payload that already satisfies its schema;
 // invalid frames never reach them. Middleware has the shape
 // func(Handler) Handler and applies to every route. Mistakes in a
-// declaration (a duplicate route, a bad route selection expression) panic at
-// setup with a message that says what to fix; failures at run time are
-// errors.
+// declaration (a duplicate route, two routes with one API Gateway model
+// name, a bad route selection expression) panic at setup with a message that
+// says what to fix; failures at run time are errors. A handler's panic is
+// panicked again as a *PanicError that names the route and the app's own
+// stack frames first, which is what the emulator, `mullet dev` and
+// aws-lambda-go report.
 package framework

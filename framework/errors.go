@@ -6,8 +6,9 @@ import (
 	"net/http"
 )
 
-// Errors returned by the callback helpers (Send, Reply, Broadcast, Close,
-// Info). Match them with errors.Is.
+// Errors returned by the callback helpers (SendText, SendJSON, ReplyText,
+// ReplyJSON, BroadcastText, BroadcastJSON, Close, Info). Match them with
+// errors.Is.
 var (
 	// ErrGone: the connection no longer exists (API Gateway answered 410
 	// GoneException). The framework has already removed its record, state
@@ -24,8 +25,10 @@ var (
 	ErrForbidden = errors.New("framework: callback API forbidden (check execute-api:ManageConnections)")
 	// ErrNoCallback: the runtime has no callback client configured.
 	ErrNoCallback = errors.New("framework: no callback client configured")
-	// ErrAlreadyReplied: Reply was called twice on a two-way route.
-	ErrAlreadyReplied = errors.New("framework: already replied")
+	// ErrAlreadyReplied: an invocation replied (ReplyText, ReplyJSON, or a
+	// barrier's release) and was asked to reply again; the second frame was
+	// not sent.
+	ErrAlreadyReplied = errors.New("framework: already replied: an invocation replies once; use SendText or SendJSON to the caller's ConnectionID for more frames")
 )
 
 // HandlerError is what Invoke returns when a message handler fails (an

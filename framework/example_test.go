@@ -18,8 +18,8 @@ type Greeting struct {
 func ExampleHandle() {
 	app := framework.New[struct{}]("hello", nil)
 	framework.Handle(app, "greet", func(ctx context.Context, c *framework.Conn[struct{}], g Greeting) error {
-		return c.Reply(ctx, "hello, "+g.Name)
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, "hello, "+g.Name)
+	}, &framework.RouteOptions{TwoWay: true})
 
 	fn := app.Bind(nil)
 	ctx := context.Background()

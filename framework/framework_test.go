@@ -41,41 +41,41 @@ func newTestApp(withDefault bool) *testApp {
 	ta := &testApp{App: framework.New[profile]("test", nil)}
 	framework.Handle(ta.App, "echo", func(ctx context.Context, c *framework.Conn[profile], m echoMsg) error {
 		ta.calls.Add(1)
-		return c.Reply(ctx, map[string]string{"echo": m.Text})
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, map[string]string{"echo": m.Text})
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(ta.App, "nick", func(ctx context.Context, c *framework.Conn[profile], m nickMsg) error {
 		ta.calls.Add(1)
 		return c.UpdateState(ctx, func(p *profile) error { p.Nick = m.Nick; return nil })
-	})
+	}, nil)
 	framework.Handle(ta.App, "incr", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		ta.calls.Add(1)
 		return c.UpdateState(ctx, func(p *profile) error { p.Count++; return nil })
-	})
+	}, nil)
 	framework.Handle(ta.App, "whoami", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		ta.calls.Add(1)
 		p, err := c.State(ctx)
 		if err != nil {
 			return err
 		}
-		return c.Reply(ctx, p)
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, p)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(ta.App, "measure", func(ctx context.Context, c *framework.Conn[profile], m measureMsg) error {
 		ta.calls.Add(1)
-		return c.Reply(ctx, m)
-	})
+		return c.ReplyJSON(ctx, m)
+	}, nil)
 	framework.Handle(ta.App, "fail", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		ta.calls.Add(1)
 		return errors.New("database on fire")
-	})
+	}, nil)
 	framework.Handle(ta.App, "refuse", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		ta.calls.Add(1)
 		return framework.NewError(http.StatusConflict, "room is full")
-	})
+	}, nil)
 	if withDefault {
 		ta.Default(func(ctx context.Context, c *framework.Conn[profile], body []byte) error {
 			ta.calls.Add(1)
-			return c.Reply(ctx, "default:"+string(body))
-		})
+			return c.ReplyText(ctx, "default:"+string(body))
+		}, nil)
 	}
 	return ta
 }
@@ -310,7 +310,7 @@ func TestStateTooLarge(t *testing.T) {
 			return framework.NewError(http.StatusRequestEntityTooLarge, "state too large")
 		}
 		return err
-	})
+	}, nil)
 	h := newHarness(t, app)
 	h.connect("c1")
 	h.send("c1", `{"action":"grow","n":10}`)
@@ -340,14 +340,14 @@ func TestGroupsAndGone(t *testing.T) {
 	var mu sync.Mutex
 	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[struct{}], m room) error {
 		return c.Join(ctx, m.Room)
-	})
+	}, nil)
 	framework.Handle(app, "say", func(ctx context.Context, c *framework.Conn[struct{}], m say) error {
-		res, err := c.Broadcast(ctx, m.Room, map[string]string{"text": m.Text})
+		res, err := c.BroadcastJSON(ctx, m.Room, map[string]string{"text": m.Text})
 		mu.Lock()
 		results = append(results, res)
 		mu.Unlock()
 		return err
-	})
+	}, nil)
 	h := newHarness(t, app)
 	for i := range 10 {
 		id := fmt.Sprintf("c%d", i)
@@ -397,7 +397,7 @@ func TestMiddlewareOrder(t *testing.T) {
 		trace = append(trace, "handler")
 		mu.Unlock()
 		return nil
-	})
+	}, nil)
 	h := newHarness(t, app)
 	h.connect("c1")
 	h.send("c1", `{"action":"ping"}`)
@@ -416,25 +416,25 @@ func TestSetupPanics(t *testing.T) {
 		{"duplicate route", func() {
 			app := framework.New[struct{}]("x", nil)
 			h := func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error { return nil }
-			framework.Handle(app, "a", h)
-			framework.Handle(app, "a", h)
+			framework.Handle(app, "a", h, nil)
+			framework.Handle(app, "a", h, nil)
 		}, "declared twice"},
 		{"bad expression", func() {
 			framework.New[struct{}]("x", &framework.Options{RouteSelectionExpression: "$request.header.x"})
 		}, "RouteSelectionExpression"},
 		{"reserved key", func() {
 			app := framework.New[struct{}]("x", nil)
-			framework.Handle(app, "$connect", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error { return nil })
+			framework.Handle(app, "$connect", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error { return nil }, nil)
 		}, "OnConnect"},
 		{"middleware after route", func() {
 			app := framework.New[struct{}]("x", nil)
-			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error { return nil })
+			framework.Handle(app, "a", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error { return nil }, nil)
 			app.Use(func(h framework.Handler) framework.Handler { return h })
 		}, "before any route"},
 		{"no name", func() { framework.New[struct{}]("", nil) }, "needs a name"},
 		{"barrier size", func() {
 			app := framework.New[struct{}]("x", nil)
-			framework.NewBarrier(app, "b", framework.BarrierOptions{Size: 1}, func(framework.Participant[string], []framework.Participant[string]) any { return nil })
+			framework.NewBarrier(app, "b", func(framework.Participant[string], []framework.Participant[string]) any { return nil }, &framework.BarrierOptions{Size: 1})
 		}, "at least 2"},
 	}
 	for _, tt := range tests {
@@ -458,8 +458,8 @@ func TestTemplateSelectionExpression(t *testing.T) {
 	framework.Handle(app, "chat/send", func(ctx context.Context, c *framework.Conn[struct{}], m struct {
 		Text string `json:"text"`
 	}) error {
-		return c.Reply(ctx, m.Text)
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, m.Text)
+	}, &framework.RouteOptions{TwoWay: true})
 	h := newHarness(t, app)
 	h.connect("c1")
 	resp := h.send("c1", `{"service":"chat","action":"send","text":"yo"}`)

@@ -35,9 +35,9 @@ func fuzzApp() *framework.App[profile] {
 			return nil, errors.New("authorizer failed")
 		}
 		return framework.AuthContext{"user": req.Query.Get("user")}, nil
-	})
+	}, nil)
 	app.OnConnect(func(ctx context.Context, c *framework.Conn[profile]) error {
-		_, err := c.Authorizer(ctx)
+		_, err := c.AuthContext(ctx)
 		return err
 	})
 	app.OnDisconnect(func(ctx context.Context, c *framework.Conn[profile]) error {
@@ -45,33 +45,33 @@ func fuzzApp() *framework.App[profile] {
 		return err
 	})
 	framework.Handle(app, "echo", func(ctx context.Context, c *framework.Conn[profile], m echoMsg) error {
-		return c.Reply(ctx, m)
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, m)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[profile], m nickMsg) error {
 		if err := c.UpdateState(ctx, func(p *profile) error { p.Nick = m.Nick; return nil }); err != nil {
 			return err
 		}
-		_, err := c.Authorizer(ctx)
+		_, err := c.AuthContext(ctx)
 		return err
-	})
+	}, nil)
 	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[profile], m struct {
 		Room string `json:"room" schema:"minLength=1,maxLength=8"`
 	}) error {
 		if err := c.Join(ctx, m.Room); err != nil {
 			return err
 		}
-		_, err := c.Broadcast(ctx, m.Room, m)
+		_, err := c.BroadcastJSON(ctx, m.Room, m)
 		return err
-	})
+	}, nil)
 	framework.Handle(app, "refuse", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		return framework.NewError(http.StatusConflict, "no")
-	}, framework.TwoWay())
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "fail", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		return errors.New("failed")
-	})
+	}, nil)
 	app.Default(func(ctx context.Context, c *framework.Conn[profile], body []byte) error {
-		return c.Reply(ctx, body)
-	})
+		return c.ReplyText(ctx, string(body))
+	}, nil)
 	return app
 }
 

@@ -109,19 +109,19 @@ func TestStateIsolation(t *testing.T) {
 		As string `json:"as,omitempty"`
 	}) error {
 		return c.UpdateState(ctx, func(p *profile) error { p.Count++; return nil })
-	})
+	}, nil)
 	framework.Handle(app, "poke", func(ctx context.Context, c *framework.Conn[profile], m struct {
 		To string `json:"to"`
 	}) error {
-		return c.Send(ctx, m.To, `{"count":1000}`)
-	})
+		return c.SendText(ctx, m.To, `{"count":1000}`)
+	}, nil)
 	framework.Handle(app, "whoami", func(ctx context.Context, c *framework.Conn[profile], _ struct{}) error {
 		p, err := c.State(ctx)
 		if err != nil {
 			return err
 		}
-		return c.Reply(ctx, p)
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, p)
+	}, &framework.RouteOptions{TwoWay: true})
 	h := newHarness(t, app)
 	h.connect("alice")
 	h.connect("bob")

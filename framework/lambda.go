@@ -24,9 +24,9 @@ func LambdaHandler(inv Invoker) func(context.Context, events.APIGatewayWebsocket
 	}
 }
 
-// AuthorizerFunc is an API Gateway Lambda REQUEST authorizer, as
+// LambdaAuthorizerFunc is an API Gateway Lambda REQUEST authorizer, as
 // App.LambdaAuthorizer returns it.
-type AuthorizerFunc func(context.Context, AuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error)
+type LambdaAuthorizerFunc func(context.Context, LambdaAuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error)
 
 // LambdaEntry is the handler of a function that is both the app's
 // integration and, when auth is not nil, its $connect authorizer (infra/
@@ -34,7 +34,7 @@ type AuthorizerFunc func(context.Context, AuthorizerEvent) (events.APIGatewayCus
 // apart by the authorizer's methodArn:
 //
 //	lambda.StartHandlerFunc(framework.LambdaEntry(app.Bind(rt), app.LambdaAuthorizer()))
-func LambdaEntry(inv Invoker, auth AuthorizerFunc) func(context.Context, json.RawMessage) (any, error) {
+func LambdaEntry(inv Invoker, auth LambdaAuthorizerFunc) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {
 			MethodArn string `json:"methodArn"`
@@ -45,7 +45,7 @@ func LambdaEntry(inv Invoker, auth AuthorizerFunc) func(context.Context, json.Ra
 			if auth == nil {
 				return nil, errors.New("framework: an authorizer event reached an app that declares no authorizer (call app.Authorize, or remove the authorizer from $connect)")
 			}
-			var ev AuthorizerEvent
+			var ev LambdaAuthorizerEvent
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				return nil, fmt.Errorf("framework: decode authorizer event: %w", err)
 			}
@@ -60,18 +60,11 @@ func LambdaEntry(inv Invoker, auth AuthorizerFunc) func(context.Context, json.Ra
 }
 
 // AuthorizingApplication is an Application that may declare a $connect
-// authorizer; *App implements it.
+// authorizer; *App implements it. Its manifest's Authorizer is set when it
+// does.
 type AuthorizingApplication interface {
 	Application
-	// Authorizer returns the app's authorizer as an API Gateway Lambda
-	// REQUEST authorizer, or nil if it declares none.
-	Authorizer() AuthorizerFunc
-}
-
-// Authorizer implements AuthorizingApplication.
-func (a *App[S]) Authorizer() AuthorizerFunc {
-	if a.authorizer == nil {
-		return nil
-	}
-	return a.LambdaAuthorizer()
+	// LambdaAuthorizer returns the app's authorizer as an API Gateway
+	// Lambda REQUEST authorizer. It panics if the app declares none.
+	LambdaAuthorizer() LambdaAuthorizerFunc
 }

@@ -24,12 +24,12 @@ func TestLambdaEntry(t *testing.T) {
 			return nil, framework.Reject(http.StatusUnauthorized, "bad token")
 		}
 		return framework.AuthContext{"user": "ann"}, nil
-	}, framework.IdentitySources("route.request.querystring.token"))
+	}, &framework.AuthorizeOptions{IdentitySources: []string{"route.request.querystring.token"}})
 	if m := app.Manifest(); m.Authorizer == nil || len(m.Authorizer.IdentitySources) != 1 {
 		t.Fatalf("manifest authorizer = %+v", m.Authorizer)
 	}
 	var aa framework.AuthorizingApplication = app
-	h := lambda.NewHandler(framework.LambdaEntry(app.Bind(nil), aa.Authorizer()))
+	h := lambda.NewHandler(framework.LambdaEntry(app.Bind(nil), aa.LambdaAuthorizer()))
 
 	raw, err := os.ReadFile(filepath.Join("testdata", "authorizer-request.json"))
 	if err != nil {

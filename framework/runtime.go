@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -163,8 +164,8 @@ func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsoc
 }
 
 func (f *function[S]) newConn(event *events.APIGatewayWebsocketProxyRequest, body []byte, twoWay bool) *Conn[S] {
-	c := &Conn[S]{Invocation: &Invocation{event: event, id: event.RequestContext.ConnectionID, body: body, rt: f.rt, twoWay: twoWay}}
-	c.conn = c
+	c := &Conn[S]{inv: &Invocation{event: event, id: event.RequestContext.ConnectionID, body: body, rt: f.rt, twoWay: twoWay, route: event.RequestContext.RouteKey}}
+	c.inv.conn = c
 	return c
 }
 
@@ -234,15 +235,15 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 	switch {
 	case auth.fromGateway:
 		// API Gateway's own map, as later events will carry it.
-		c.auth, c.authLoaded = auth.ac, true
+		c.inv.auth, c.inv.authLoaded = auth.ac, true
 	case f.app.authorizer != nil:
 		// As later invocations will read it from the record.
-		c.auth, c.authLoaded = expandAuthContext(auth.flat), true
-		if c.auth == nil {
-			c.auth = AuthContext{}
+		c.inv.auth, c.inv.authLoaded = expandAuthContext(auth.flat), true
+		if c.inv.auth == nil {
+			c.inv.auth = AuthContext{}
 		}
 	}
-	if err := h(ctx, c.Invocation); err != nil {
+	if err := callHandler(ctx, h, c.inv); err != nil {
 		f.rt.forget(ctx, rc.ConnectionID)
 		status := statusOf(err)
 		if status >= 500 {
@@ -257,7 +258,7 @@ func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWe
 	status := http.StatusOK
 	if h, ok := f.handlers[manifest.RouteDisconnect]; ok {
 		c := f.newConn(event, nil, false)
-		if err := h(ctx, c.Invocation); err != nil {
+		if err := callHandler(ctx, h, c.inv); err != nil {
 			f.logFailure(event, "$disconnect handler failed", err)
 			status = http.StatusInternalServerError
 		}
@@ -329,7 +330,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		event = &ev
 	}
 	c := f.newConn(event, body, r.twoWay)
-	err := f.handlers[r.key](ctx, c.Invocation)
+	err := callHandler(ctx, f.handlers[r.key], c.inv)
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {
@@ -344,9 +345,9 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 	}
 	resp := events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
 	if r.twoWay {
-		c.replyMu.Lock()
-		resp.Body = string(c.reply)
-		c.replyMu.Unlock()
+		c.inv.replyMu.Lock()
+		resp.Body = string(c.inv.replyData)
+		c.inv.replyMu.Unlock()
 	}
 	return resp, nil
 }
@@ -398,11 +399,23 @@ func invalidBody(err error) error {
 func describeInvalid(err error) string {
 	var ve *schema.ValidationError
 	if errors.As(err, &ve) {
-		path := ve.Path
-		if path == "" {
-			path = "/"
+		// Every violation, most specific first.
+		first := schema.Violation{Path: ve.Path, Keyword: ve.Keyword, Message: ve.Message}
+		var b strings.Builder
+		for _, v := range append([]schema.Violation{first}, ve.Violations...) {
+			if b.Len() > 0 && v == first {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			path := v.Path
+			if path == "" {
+				path = "/"
+			}
+			fmt.Fprintf(&b, "%s: %s: %s", path, v.Keyword, v.Message)
 		}
-		return fmt.Sprintf("%s: %s: %s", path, ve.Keyword, ve.Message)
+		return b.String()
 	}
 	var se *schema.SyntaxError
 	if errors.As(err, &se) {

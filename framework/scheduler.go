@@ -18,7 +18,8 @@ type SchedulerAPI interface {
 	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
 }
 
-// EventBridgeSchedulerOptions configures an EventBridgeScheduler.
+// EventBridgeSchedulerOptions configures an EventBridgeScheduler. The
+// caller's struct is never modified.
 type EventBridgeSchedulerOptions struct {
 	// Group is the schedule group. Default "default".
 	Group string
@@ -42,15 +43,16 @@ type EventBridgeScheduler struct {
 var _ Scheduler = (*EventBridgeScheduler)(nil)
 
 // NewEventBridgeScheduler returns a Scheduler over api. It returns an error
-// if opts.RoleARN is empty.
-func NewEventBridgeScheduler(api SchedulerAPI, opts EventBridgeSchedulerOptions) (*EventBridgeScheduler, error) {
-	if opts.RoleARN == "" {
+// if opts is nil or its RoleARN is empty.
+func NewEventBridgeScheduler(api SchedulerAPI, opts *EventBridgeSchedulerOptions) (*EventBridgeScheduler, error) {
+	if opts == nil || opts.RoleARN == "" {
 		return nil, errors.New("framework: EventBridgeSchedulerOptions.RoleARN is empty: EventBridge Scheduler needs a role it can assume to invoke the function")
 	}
-	if opts.Group == "" {
-		opts.Group = "default"
+	o := *opts
+	if o.Group == "" {
+		o.Group = "default"
 	}
-	return &EventBridgeScheduler{api: api, opts: opts}, nil
+	return &EventBridgeScheduler{api: api, opts: o}, nil
 }
 
 // Schedule implements Scheduler. A schedule of the same name that already

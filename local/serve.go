@@ -59,6 +59,11 @@ type Options struct {
 	// InvocationLogFormat is the format of InvocationLog's lines:
 	// invocationlog.Text (the default), Color or JSON.
 	InvocationLogFormat invocationlog.Format
+	// Rejected, if set, is told of every frame the emulator refuses with
+	// API Gateway's error frame without invoking the app, and why (see
+	// emulator.Rejection). Refusals also get a line in InvocationLog; with
+	// neither, they are logged at Info level to Logger.
+	Rejected func(*emulator.Rejection)
 	// Integration, if set, replaces the app bound in this process as what
 	// the emulator invokes: it is called once, with the @connections base
 	// URL (http://ADDR/STAGE) the app must push to, before the server
@@ -135,6 +140,18 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	var invoke emulator.InvokeFunc // set below, before the server accepts connections
+	var invlog *invocationlog.Log  // set below, before the server accepts connections
+	var rejected func(*emulator.Rejection)
+	if o.InvocationLog != nil || o.Rejected != nil {
+		rejected = func(r *emulator.Rejection) {
+			if invlog != nil {
+				invlog.Refused(r.Time, r.Route, r.ConnectionID, r.RequestID, r.Status(), r.Reason())
+			}
+			if o.Rejected != nil {
+				o.Rejected(r)
+			}
+		}
+	}
 	srv, err := emulator.Listen(o.Addr, &emulator.Options{
 		Manifest: m,
 		Invoke: func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -144,6 +161,7 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		IdleTimeout: o.IdleTimeout,
 		MaxDuration: o.MaxDuration,
 		Logger:      o.Logger,
+		Rejected:    rejected,
 		Timers:      m.Timers(),
 		// The page, if any, serves paths outside the stage; without one
 		// they get API Gateway's 403 Forbidden from the emulator.
@@ -212,6 +230,7 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 			return err
 		}
 		invoke = l.Wrap(invoke)
+		invlog = l
 	}
 	printBanner(o.Out, m, wsURL, cbURL)
 	errc := make(chan error, 1)

@@ -34,7 +34,7 @@ func newLambdaServer(t testing.TB, pool *lambdaruntime.Options) *mullettest.Serv
 // frame.
 func TestLambdaFailures(t *testing.T) {
 	srv := newLambdaServer(t, &lambdaruntime.Options{Timeout: time.Second})
-	c := srv.Dial(t)
+	c := srv.Dial(t, nil)
 	c.Send(t, `{"action":"pid"}`)
 	pid := c.Read(t)
 
@@ -79,7 +79,7 @@ func TestLambdaScalesOut(t *testing.T) {
 	srv := newLambdaServer(t, &lambdaruntime.Options{MaxInstances: n})
 	clients := make([]*mullettest.Client, n)
 	for i := range clients {
-		clients[i] = srv.Dial(t)
+		clients[i] = srv.Dial(t, nil)
 	}
 	round := func() map[string]bool {
 		pids := map[string]bool{}
@@ -155,7 +155,7 @@ func BenchmarkLambdaRoundTrip(b *testing.B) {
 	for _, route := range []string{"pid", "count"} {
 		b.Run(route, func(b *testing.B) {
 			srv := newLambdaServer(b, &lambdaruntime.Options{MaxInstances: 1})
-			c := srv.Dial(b)
+			c := srv.Dial(b, nil)
 			frame := `{"action":"` + route + `"}`
 			c.Send(b, frame)
 			c.Read(b) // the cold start

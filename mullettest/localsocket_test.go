@@ -36,15 +36,15 @@ func TestPushesOverLocalSocket(t *testing.T) {
 	}
 	app := framework.New[struct{}]("sock", nil)
 	framework.Handle(app, "say", func(ctx context.Context, c *framework.Conn[struct{}], m say) error {
-		return c.Reply(ctx, m.Text)
-	})
+		return c.ReplyText(ctx, m.Text)
+	}, nil)
 	srv := mullettest.NewServer(t, app, nil)
 	if s := sockets(); len(s) != 1 {
 		t.Fatalf("sockets while serving: %v, want one", s)
 	} else if fi, err := os.Stat(s[0]); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("%s is not a socket: %v", s[0], err)
 	}
-	a, b := srv.Dial(t), srv.Dial(t)
+	a, b := srv.Dial(t, nil), srv.Dial(t, nil)
 	for i := range 50 {
 		a.Send(t, `{"action":"say","text":"a"}`)
 		b.Send(t, `{"action":"say","text":"b"}`)

@@ -103,7 +103,7 @@ func newMatrixApp(log *authLog) *framework.App[mState] {
 			return framework.AuthContext{"user": []string{"not", "a", "scalar"}}, nil
 		}
 		return nil, framework.Reject(http.StatusForbidden, "bad token")
-	})
+	}, nil)
 	app.OnConnect(func(ctx context.Context, c *framework.Conn[mState]) error {
 		if c.Event().QueryStringParameters["room"] == "full" {
 			return framework.Reject(http.StatusConflict, "room is full")
@@ -115,21 +115,21 @@ func newMatrixApp(log *authLog) *framework.App[mState] {
 		if err := c.UpdateState(ctx, func(p *mState) error { p.Nick = m.Nick; s = *p; return nil }); err != nil {
 			return err
 		}
-		return c.Reply(ctx, s)
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, s)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "incr", func(ctx context.Context, c *framework.Conn[mState], _ struct{}) error {
 		var s mState
 		if err := c.UpdateState(ctx, func(p *mState) error { p.Count++; s = *p; return nil }); err != nil {
 			return err
 		}
-		return c.Reply(ctx, s)
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, s)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "get", func(ctx context.Context, c *framework.Conn[mState], _ struct{}) error {
 		s, err := c.State(ctx)
 		if err != nil {
 			return err
 		}
-		ac, err := c.Authorizer(ctx)
+		ac, err := c.AuthContext(ctx)
 		if err != nil {
 			return err
 		}
@@ -137,19 +137,19 @@ func newMatrixApp(log *authLog) *framework.App[mState] {
 		for k, v := range ac {
 			auth[k] = fmt.Sprint(v)
 		}
-		return c.Reply(ctx, getReply{ID: c.ConnectionID(), State: s, Auth: auth})
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, getReply{ID: c.ConnectionID(), State: s, Auth: auth})
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "echo", func(ctx context.Context, c *framework.Conn[mState], m echo) error {
-		return c.Reply(ctx, m.Text)
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, m.Text)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "fail", func(ctx context.Context, c *framework.Conn[mState], _ struct{}) error {
 		return errors.New("database on fire")
-	}, framework.TwoWay())
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "refuse", func(ctx context.Context, c *framework.Conn[mState], _ struct{}) error {
 		return framework.NewError(http.StatusConflict, "not now")
-	}, framework.TwoWay())
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "push", func(ctx context.Context, c *framework.Conn[mState], m push) error {
-		err := c.Send(ctx, m.To, m.Text)
+		err := c.SendText(ctx, m.To, m.Text)
 		switch {
 		case errors.Is(err, framework.ErrGone):
 			return framework.NewError(http.StatusNotFound, "no such connection: %s", m.To)
@@ -157,7 +157,7 @@ func newMatrixApp(log *authLog) *framework.App[mState] {
 			return &framework.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("cannot push to %q", m.To), Err: err}
 		}
 		return nil
-	})
+	}, nil)
 	return app
 }
 

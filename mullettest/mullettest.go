@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,7 +21,9 @@ import (
 
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/framework/errorframe"
 	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 	"github.com/mulletgo/mullet/manifest"
 	"github.com/mulletgo/mullet/store"
@@ -80,6 +84,31 @@ type Server struct {
 	// Pool runs the app's Lambda instances when Options.Lambda is set, for
 	// its Stats; nil otherwise.
 	Pool *lambdaruntime.Pool
+
+	refusals *refusals
+}
+
+// refusals remembers why the emulator refused frames, by request ID, so
+// that a client that gets the error frame can say why.
+type refusals struct {
+	mu        sync.Mutex
+	byRequest map[string]string
+}
+
+func (r *refusals) add(rej *emulator.Rejection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byRequest[rej.RequestID] = rej.Reason()
+}
+
+func (r *refusals) reason(requestID string) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reason, ok := r.byRequest[requestID]
+	return reason, ok
 }
 
 // NewServer serves app on a free loopback port until the test ends. With
@@ -91,12 +120,20 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	if opts != nil {
 		o = *opts
 	}
+	if app == nil && o.Lambda == nil {
+		t.Fatal("mullettest: NewServer(t, nil, ...): give the app to serve, e.g. mullettest.NewServer(t, app.New(), nil), or Options.Lambda to serve its built binary")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	refusals := &refusals{byRequest: make(map[string]string)}
 	serveOpts := &local.Options{
 		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
 		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
+		Rejected: func(r *emulator.Rejection) {
+			refusals.add(r)
+			t.Logf("mullettest: the emulator answered a frame of %s with %q: %s", r.ConnectionID, r.Message, r.Reason())
+		},
 	}
 	var (
 		m      *manifest.Manifest
@@ -126,7 +163,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	serveOpts.Ready = func(ws, cb string) {
 		poolMu.Lock()
 		defer poolMu.Unlock()
-		ready <- &Server{URL: ws, CallbackURL: cb, Pool: pool}
+		ready <- &Server{URL: ws, CallbackURL: cb, Pool: pool, refusals: refusals}
 	}
 	go func() {
 		if m != nil {
@@ -232,52 +269,90 @@ func (w instanceLog) Write(p []byte) (int, error) {
 // Client is a websocket client of a Server.
 type Client struct {
 	Conn *websocket.Conn
+
+	srv      *Server
+	mu       sync.Mutex
+	lastSent string // the last frame Send wrote, for timeout messages
 }
 
-// Dial connects a client and closes it when the test ends.
-func (s *Server) Dial(t testing.TB) *Client {
+// DialOptions configures a client's connection. nil means defaults; the
+// caller's struct is never modified.
+type DialOptions struct {
+	// Header is sent with the upgrade request, e.g. an Authorization
+	// header for the app's authorizer (ConnectRequest.Header).
+	Header http.Header
+	// Query is added to the websocket URL's query string, e.g. a token
+	// (ConnectRequest.Query; browsers cannot set headers).
+	Query url.Values
+	// SourceIP is the address the app sees as the caller's source IP
+	// (Conn.SourceIP). The emulator takes it from the TCP connection, as
+	// API Gateway does (never from X-Forwarded-For), so the client binds
+	// its end of the connection to this address: a loopback address such
+	// as 127.0.0.2 (Linux routes all of 127.0.0.0/8 to the loopback
+	// interface; macOS has only 127.0.0.1 unless more are aliased). ""
+	// leaves the choice to the system: 127.0.0.1.
+	SourceIP string
+	// Subprotocols are offered in Sec-WebSocket-Protocol.
+	Subprotocols []string
+	// Timeout bounds the handshake. Default 10 seconds.
+	Timeout time.Duration
+}
+
+// Dial connects a client and closes it when the test ends. opts may be
+// nil. A refused handshake fails the test with the HTTP status.
+func (s *Server) Dial(t testing.TB, opts *DialOptions) *Client {
 	t.Helper()
-	c, err := s.DialErr(context.Background(), nil)
+	c, err := s.DialErr(context.Background(), opts)
 	if err != nil {
-		t.Fatalf("mullettest: dial %s: %v", s.URL, err)
+		t.Fatalf("mullettest: %v", err)
 	}
 	t.Cleanup(func() { c.Conn.CloseNow() })
 	return c
 }
 
-// DialFrom connects a client whose TCP connection starts from the given
-// loopback IP (any of 127.0.0.0/8 on Linux), so that the app sees it as that
-// source IP. It closes the client when the test ends.
-func (s *Server) DialFrom(t testing.TB, ip string) *Client {
-	t.Helper()
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
-	c, err := s.DialErr(context.Background(), &websocket.DialOptions{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("mullettest: dial %s from %s: %v", s.URL, ip, err)
+// DialErr connects a client, returning the error: a *HandshakeError for a
+// handshake the app or the emulator refused. opts may be nil. The caller
+// closes the client.
+func (s *Server) DialErr(ctx context.Context, opts *DialOptions) (*Client, error) {
+	var o DialOptions
+	if opts != nil {
+		o = *opts
 	}
-	t.Cleanup(func() { c.Conn.CloseNow() })
-	return c
-}
-
-// DialErr connects a client, returning the error (and the HTTP response
-// of a refused handshake through the error's text).
-func (s *Server) DialErr(ctx context.Context, opts *websocket.DialOptions) (*Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	u := s.URL
+	if len(o.Query) > 0 {
+		u += "?" + o.Query.Encode()
+	}
+	wo := &websocket.DialOptions{HTTPHeader: o.Header, Subprotocols: o.Subprotocols}
+	if o.SourceIP != "" {
+		ip := net.ParseIP(o.SourceIP)
+		if ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("dial %s: SourceIP %q: use a loopback address such as 127.0.0.2; the emulator takes the source IP from the TCP connection, as API Gateway does", u, o.SourceIP)
+		}
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: o.Timeout}
+		wo.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, s.URL, opts)
+	conn, resp, err := websocket.Dial(ctx, u, wo)
 	if err != nil {
 		if resp != nil {
-			return nil, &HandshakeError{Status: resp.StatusCode, Err: err}
+			return nil, &HandshakeError{Status: resp.StatusCode, Err: fmt.Errorf("dial %s: the handshake was refused with HTTP %d: %w", u, resp.StatusCode, err)}
 		}
-		return nil, err
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("dial %s: no handshake within %v: %w", u, o.Timeout, err)
+		}
+		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	conn.SetReadLimit(1 << 20)
-	return &Client{Conn: conn}, nil
+	return &Client{Conn: conn, srv: s}, nil
 }
 
 // HandshakeError reports a refused websocket handshake.
 type HandshakeError struct {
+	// Status is the HTTP status of the refusal, e.g. 401 or 403.
 	Status int
 	Err    error
 }
@@ -285,13 +360,19 @@ type HandshakeError struct {
 func (e *HandshakeError) Error() string { return e.Err.Error() }
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
+// DefaultReadTimeout is how long Read and ReadJSON wait for a frame.
+const DefaultReadTimeout = 5 * time.Second
+
 // Send writes a text frame.
 func (c *Client) Send(t testing.TB, frame string) {
 	t.Helper()
+	c.mu.Lock()
+	c.lastSent = frame
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
-		t.Fatalf("mullettest: send: %v", err)
+		t.Fatalf("mullettest: send %s: %v", frame, err)
 	}
 }
 
@@ -300,29 +381,109 @@ func (c *Client) SendJSON(t testing.TB, v any) {
 	t.Helper()
 	data, err := json.Marshal(v)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("mullettest: SendJSON: encode %T: %v", v, err)
 	}
 	c.Send(t, string(data))
 }
 
-// Read returns the next frame, failing the test after 5 seconds.
+// Read returns the next frame, failing the test after DefaultReadTimeout
+// with what the client was waiting for.
 func (c *Client) Read(t testing.TB) string {
 	t.Helper()
-	frame, err := c.ReadTimeout(5 * time.Second)
+	frame, err := c.ReadTimeout(DefaultReadTimeout)
 	if err != nil {
-		t.Fatalf("mullettest: read: %v", err)
+		t.Fatalf("mullettest: Read: %v", err)
 	}
 	return frame
 }
 
-// ReadTimeout returns the next frame or an error after d. A timeout
-// closes the connection (coder/websocket cannot resume a read cut off by
-// its context).
+// ReadJSON reads the next frame into v, a pointer, failing the test after
+// DefaultReadTimeout or if the frame does not decode into v. If the frame
+// is API Gateway's own error frame instead ("Invalid request body",
+// "Forbidden", "Internal server error", "Endpoint request timed out"), the
+// test fails with why, as far as the server knows it: for a frame the
+// emulator refused, the route and every schema violation, or the routes
+// there are. Use Read to check an error frame on purpose.
+func (c *Client) ReadJSON(t testing.TB, v any) {
+	t.Helper()
+	frame, err := c.ReadTimeout(DefaultReadTimeout)
+	if err != nil {
+		t.Fatalf("mullettest: ReadJSON into %T: %v", v, err)
+	}
+	if msg, requestID, ok := gatewayErrorFrame(frame); ok {
+		why, known := c.srv.refusals.reason(requestID)
+		switch {
+		case known:
+		case msg == errorframe.InternalServerError:
+			why = "the integration failed: the handler returned an error or panicked (see the log above)"
+		default:
+			why = "the server recorded no reason"
+		}
+		t.Fatalf("mullettest: ReadJSON into %T: got API Gateway's %q error frame %s\n  why: %s", v, msg, frame, why)
+	}
+	if err := json.Unmarshal([]byte(frame), v); err != nil {
+		t.Fatalf("mullettest: ReadJSON into %T: %v; the frame was %s", v, err, frame)
+	}
+}
+
+// gatewayErrorFrame reports whether frame is one of the error frames API
+// Gateway itself sends, and its message and request ID.
+func gatewayErrorFrame(frame string) (message, requestID string, ok bool) {
+	if !strings.HasPrefix(frame, `{"message": "`) {
+		return "", "", false
+	}
+	var v map[string]string
+	if json.Unmarshal([]byte(frame), &v) != nil || len(v) != 3 || v["connectionId"] == "" || v["requestId"] == "" {
+		return "", "", false
+	}
+	switch v["message"] {
+	case errorframe.Forbidden, errorframe.InvalidRequestBody, errorframe.InternalServerError, errorframe.EndpointRequestTimedOut:
+		return v["message"], v["requestId"], true
+	}
+	return "", "", false
+}
+
+// TimeoutError is what ReadTimeout returns when no frame arrived in time:
+// it says how long the client waited, and after sending what.
+type TimeoutError struct {
+	// Waited is how long the client waited.
+	Waited time.Duration
+	// LastSent is the last frame the client sent, "" if none.
+	LastSent string
+	// Err is the websocket library's error; it matches
+	// context.DeadlineExceeded.
+	Err error
+}
+
+func (e *TimeoutError) Error() string {
+	if e.LastSent == "" {
+		return fmt.Sprintf("no frame arrived within %v, and the client has sent none", e.Waited)
+	}
+	return fmt.Sprintf("no frame arrived within %v after the client sent %s", e.Waited, e.LastSent)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// ReadTimeout returns the next frame or an error after d: a *TimeoutError
+// if nothing arrived. A timeout closes the connection (coder/websocket
+// cannot resume a read cut off by its context).
 func (c *Client) ReadTimeout(d time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	_, data, err := c.Conn.Read(ctx)
-	return string(data), err
+	if err != nil {
+		if ctx.Err() != nil {
+			c.mu.Lock()
+			last := c.lastSent
+			c.mu.Unlock()
+			return "", &TimeoutError{Waited: d, LastSent: last, Err: err}
+		}
+		if st := websocket.CloseStatus(err); st != -1 {
+			return "", fmt.Errorf("the connection closed (status %d) while the client waited for a frame: %w", st, err)
+		}
+		return "", fmt.Errorf("reading a frame: %w", err)
+	}
+	return string(data), nil
 }
 
 // ExpectSilence fails the test if a frame arrives within d. It closes the
@@ -331,10 +492,11 @@ func (c *Client) ExpectSilence(t testing.TB, d time.Duration) {
 	t.Helper()
 	frame, err := c.ReadTimeout(d)
 	if err == nil {
-		t.Fatalf("mullettest: expected no frame, got %s", frame)
+		t.Fatalf("mullettest: expected no frame within %v, got %s", d, frame)
 	}
-	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
-		t.Fatalf("mullettest: expected no frame, got error %v", err)
+	var te *TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("mullettest: expected no frame within %v, got error %v", d, err)
 	}
 }
 

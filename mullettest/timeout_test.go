@@ -38,7 +38,7 @@ func TestBarrierTimeoutEndToEnd(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			srv := b.serve(t)
-			alone := srv.Dial(t)
+			alone := srv.Dial(t, nil)
 			sent := time.Now()
 			alone.Send(t, `{"action":"arrive","key":"k"}`)
 			// TTL, rounded up to the scheduler's whole second, and slack.
@@ -56,7 +56,7 @@ func TestBarrierTimeoutEndToEnd(t *testing.T) {
 
 			// The key is free: a new pair meets, and the timed-out client
 			// hears nothing more.
-			a, b := srv.Dial(t), srv.Dial(t)
+			a, b := srv.Dial(t, nil), srv.Dial(t, nil)
 			a.Send(t, `{"action":"arrive","key":"k"}`)
 			time.Sleep(100 * time.Millisecond)
 			b.Send(t, `{"action":"arrive","key":"k"}`)

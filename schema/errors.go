@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 // ValidationError is returned (possibly wrapped) when a document does not satisfy
-// the schema. When several constraints fail, it describes the most specific one:
-// the failure deepest in the document, ties broken deterministically.
+// the schema. Path, Keyword and Message describe the most specific failure: the
+// one deepest in the document, ties broken deterministically. Violations lists
+// every failure, that one included.
 type ValidationError struct {
 	// Path is the JSON pointer (RFC 6901) of the failing value, "" for the root,
 	// e.g. "/pairing_name" or "/items/2/name". For "required" and
@@ -26,17 +28,38 @@ type ValidationError struct {
 	// For "required" it names the missing properties, for "additionalProperties"
 	// the properties that are not allowed.
 	Message string
+	// Violations is every constraint the document fails, in document order
+	// (by path, then keyword), each with the JSON pointer of its value. It
+	// holds at least the failure that Path, Keyword and Message describe.
+	Violations []Violation
 }
 
-// Error returns a one-line description such as
-// `schema: /pairing_name: maxLength: length must be <= 64, but got 70`.
-// The root is shown as "(root)".
-func (e *ValidationError) Error() string {
-	p := e.Path
+// Violation is one constraint a document fails.
+type Violation struct {
+	// Path is the JSON pointer (RFC 6901) of the failing value, "" for the
+	// root, as in ValidationError.Path.
+	Path string
+	// Keyword is the draft-04 keyword that failed.
+	Keyword string
+	// Message describes the failure.
+	Message string
+}
+
+// String returns the violation as `/pairing_name: maxLength: length must be
+// <= 64, but got 70`, the root shown as "(root)".
+func (v Violation) String() string {
+	p := v.Path
 	if p == "" {
 		p = "(root)"
 	}
-	return "schema: " + p + ": " + e.Keyword + ": " + e.Message
+	return p + ": " + v.Keyword + ": " + v.Message
+}
+
+// Error returns a one-line description of the most specific failure, such
+// as `schema: /pairing_name: maxLength: length must be <= 64, but got 70`.
+// The root is shown as "(root)". Violations has the others.
+func (e *ValidationError) Error() string {
+	return "schema: " + Violation{Path: e.Path, Keyword: e.Keyword, Message: e.Message}.String()
 }
 
 // SyntaxError reports a body that is not valid JSON.
@@ -164,7 +187,8 @@ func keywordRank(k string) int {
 }
 
 // pick chooses the most specific failure: deepest path first, then path,
-// keyword evaluation order and message, so the choice is deterministic.
+// keyword evaluation order and message, so the choice is deterministic. The
+// error lists every failure in Violations. It runs only on the failure path.
 func pick(leaves []leaf) *ValidationError {
 	sort.SliceStable(leaves, func(i, j int) bool {
 		a, b := leaves[i], leaves[j]
@@ -180,7 +204,24 @@ func pick(leaves []leaf) *ValidationError {
 		return a.message < b.message
 	})
 	l := leaves[0]
-	return &ValidationError{Path: l.path, Keyword: l.keyword, Message: l.message}
+	all := make([]Violation, 0, len(leaves))
+	for _, x := range leaves {
+		v := Violation{Path: x.path, Keyword: x.keyword, Message: x.message}
+		if !slices.Contains(all, v) {
+			all = append(all, v)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if ra, rb := keywordRank(a.Keyword), keywordRank(b.Keyword); ra != rb {
+			return ra < rb
+		}
+		return a.Message < b.Message
+	})
+	return &ValidationError{Path: l.path, Keyword: l.keyword, Message: l.message, Violations: all}
 }
 
 // pointer builds a JSON pointer from unescaped reference tokens.

@@ -56,3 +56,18 @@ func ExampleParse() {
 	// schema: /n: maximum: must be <= 10 but found 1e400
 	// schema: invalid schema: /type: value must be one of "array", "boolean", "integer", "null", "number", "object", "string"
 }
+
+func ExampleValidationError_violations() {
+	s := schema.MustFor[PairRequest](nil)
+	err := s.ValidateJSON([]byte(`{"pairing_name":"Kitchen Display","role":"owner","extra":true}`))
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		for _, v := range ve.Violations {
+			fmt.Println(v)
+		}
+	}
+	// Output:
+	// (root): additionalProperties: property "extra" is not allowed
+	// /pairing_name: pattern: does not match pattern '^[a-z][a-z0-9-]*$'
+	// /role: enum: value must be one of "guest", "host"
+}

@@ -455,3 +455,33 @@ func TestValidationErrorString(t *testing.T) {
 		}
 	}
 }
+
+// TestValidationErrorListsEveryViolation: a document that breaks several
+// constraints gets every one, each by its JSON pointer, from the fast
+// validator and from the library alike.
+func TestValidationErrorListsEveryViolation(t *testing.T) {
+	s := MustFor[vMsg](nil)
+	doc := []byte(`{"pairing_name":"Bad Name","kind":"boss","items":[{"name":"much too long","qty":0}],"extra":1}`)
+	err := checkBoth(t, s, doc)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %T %v, want a *ValidationError", err, err)
+	}
+	want := []Violation{
+		{"", "additionalProperties", `property "extra" is not allowed`},
+		{"/items/0/name", "maxLength", "length must be <= 8, but got 13"},
+		{"/items/0/qty", "minimum", "must be >= 1 but found 0"},
+		{"/kind", "enum", `value must be one of "user", "admin"`},
+		{"/pairing_name", "pattern", "does not match pattern '^[a-z][a-z0-9-]*$'"},
+	}
+	if fmt.Sprint(ve.Violations) != fmt.Sprint(want) {
+		t.Errorf("violations:\n got %v\nwant %v", ve.Violations, want)
+	}
+	if ve.Path != "/items/0/name" || ve.Keyword != "maxLength" {
+		t.Errorf("most specific failure %s %s, want /items/0/name maxLength", ve.Path, ve.Keyword)
+	}
+	lib, _ := decode(doc)
+	if libErr := s.validateLib(lib); !errors.As(libErr, &ve) || fmt.Sprint(ve.Violations) != fmt.Sprint(want) {
+		t.Errorf("library: got %v", libErr)
+	}
+}

@@ -117,8 +117,8 @@ import (
 func main() {
 	app := framework.New[struct{}]("devtest", nil)
 	framework.Handle(app, "version", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		return c.Reply(ctx, "VERSION")
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, "VERSION")
+	}, &framework.RouteOptions{TwoWay: true})
 	mullet.Main(app)
 }
 `

@@ -21,11 +21,11 @@ import (
 func toolApp() *framework.App[struct{}] {
 	app := framework.New[struct{}]("tools", nil)
 	framework.Handle(app, "whoami", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		return c.Reply(ctx, c.ConnectionID())
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, c.ConnectionID())
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "bye", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
 		return c.Close(ctx, c.ConnectionID())
-	})
+	}, nil)
 	return app
 }
 

@@ -49,8 +49,8 @@ import (
 func main() {
 	app := framework.New[struct{}]("devlambda", nil)
 	framework.Handle(app, "version", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		return c.Reply(ctx, "VERSION")
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, "VERSION")
+	}, &framework.RouteOptions{TwoWay: true})
 	// EXTRA
 	mullet.Main(app)
 }
@@ -156,8 +156,8 @@ func TestDevLambda(t *testing.T) {
 
 	// New routes restart the API.
 	write("v3", `framework.Handle(app, "extra", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
-		return c.Reply(ctx, "EXTRA")
-	}, framework.TwoWay())`)
+		return c.ReplyText(ctx, "EXTRA")
+	}, &framework.RouteOptions{TwoWay: true})`)
 	waitFor(t, "the new route", 90*time.Second, func() bool { return askFrame(url, `{"action":"extra"}`) == "EXTRA" })
 	if !strings.Contains(stderr.String(), "the routes changed, so the API restarts") {
 		t.Errorf("stderr does not report the restart:\n%s", stderr.String())

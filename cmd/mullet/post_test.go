@@ -14,7 +14,7 @@ import (
 
 func TestPost(t *testing.T) {
 	srv := mullettest.NewServer(t, toolApp(), nil)
-	c := srv.Dial(t)
+	c := srv.Dial(t, nil)
 	c.Send(t, `{"action":"whoami"}`)
 	id := c.Read(t)
 	file := filepath.Join(t.TempDir(), "frame.json")

@@ -151,7 +151,7 @@ func NewRuntime(cfg aws.Config, c Config, logger *slog.Logger) (*framework.Runti
 		if c.SchedulerEndpoint != "" {
 			optFns = append(optFns, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(c.SchedulerEndpoint) })
 		}
-		s, err := framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...), framework.EventBridgeSchedulerOptions{
+		s, err := framework.NewEventBridgeScheduler(scheduler.NewFromConfig(cfg, optFns...), &framework.EventBridgeSchedulerOptions{
 			RoleARN: c.SchedulerRoleARN, Group: c.ScheduleGroup, TargetARN: c.SchedulerTargetARN,
 		})
 		if err != nil {

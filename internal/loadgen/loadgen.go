@@ -520,21 +520,21 @@ func benchApp() *framework.App[struct{}] {
 	}
 	app := framework.New[struct{}]("bench", nil)
 	framework.Handle(app, "echo", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
-		return c.Reply(ctx, m.Data)
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, m.Data)
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "push", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
-		return c.Reply(ctx, m.Data)
-	})
+		return c.ReplyText(ctx, m.Data)
+	}, nil)
 	type pairMsg struct {
 		PairingName string `json:"pairing_name" schema:"minLength=1,maxLength=128"`
 	}
-	pairs := framework.NewBarrier(app, "pairing", framework.BarrierOptions{Size: 2},
-		func(_ framework.Participant[string], others []framework.Participant[string]) any {
-			return map[string]string{"SourceIP": others[0].Payload}
-		})
+	pairs := framework.NewBarrier(app, "pairing", func(_ framework.Participant[string], others []framework.Participant[string]) any {
+		return map[string]string{"SourceIP": others[0].Payload}
+	}, &framework.BarrierOptions{Size: 2})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
-		return pairs.Arrive(ctx, c.Invocation, m.PairingName, c.SourceIP())
-	})
+		_, err := pairs.Arrive(ctx, c, m.PairingName, c.SourceIP())
+		return err
+	}, nil)
 	type roomMsg struct {
 		Room string `json:"room" schema:"minLength=1"`
 		Data string `json:"data,omitempty"`
@@ -543,12 +543,12 @@ func benchApp() *framework.App[struct{}] {
 		if err := c.Join(ctx, m.Room); err != nil {
 			return err
 		}
-		return c.Reply(ctx, "joined")
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, "joined")
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "shout", func(ctx context.Context, c *framework.Conn[struct{}], m roomMsg) error {
-		_, err := c.Broadcast(ctx, m.Room, m.Data)
+		_, err := c.BroadcastText(ctx, m.Room, m.Data)
 		return err
-	})
+	}, nil)
 	return app
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +104,12 @@ type Options struct {
 	SendBufferSize int
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
+	// Rejected, if set, is told of every frame the emulator answers with
+	// API Gateway's error frame itself, without invoking the integration:
+	// why the route's model refused it, or which routes exist when none
+	// matched (see Rejection). It is called on the frame's goroutine, after
+	// the error frame was sent. nil logs each at Info level to Logger.
+	Rejected func(*Rejection)
 	// Fallback serves requests for paths other than the two endpoints,
 	// e.g. a page for `mullet dev`. nil answers them 403
 	// {"message":"Forbidden"}, as API Gateway does.
@@ -148,6 +155,8 @@ type Emulator struct {
 	integration time.Duration
 	sendBuffer  int
 	log         *slog.Logger
+	rejected    func(*Rejection) // nil: logged
+	routeKeys   []string         // sorted, for NoRouteError
 	now         func() time.Time
 	fallback    http.Handler
 
@@ -209,6 +218,7 @@ func New(opts *Options) (*Emulator, error) {
 		integration: cmpOr(opts.IntegrationTimeout, DefaultIntegrationTimeout),
 		sendBuffer:  cmpOr(opts.SendBufferSize, DefaultSendBufferSize),
 		log:         opts.Logger,
+		rejected:    opts.Rejected,
 		now:         opts.Now,
 		fallback:    opts.Fallback,
 		conns:       make(map[string]*conn),
@@ -247,7 +257,9 @@ func New(opts *Options) (*Emulator, error) {
 			cr.schema = s
 		}
 		e.routes[r.Key] = cr
+		e.routeKeys = append(e.routeKeys, r.Key)
 	}
+	slices.Sort(e.routeKeys)
 	e.connectR = e.routes[manifest.RouteConnect]
 	e.disconnectR = e.routes[manifest.RouteDisconnect]
 	e.defaultR = e.routes[manifest.RouteDefault]

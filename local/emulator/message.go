@@ -26,14 +26,14 @@ func (c *conn) handleMessage(body []byte) {
 	requestID := newID()
 	r := e.selectRoute(body)
 	if r == nil {
-		e.debug("emulator: no route and no $default route", c.id, requestID, "")
 		_ = c.writeText(errorframe.New(errorframe.Forbidden, c.id, requestID))
+		e.reject(c.id, requestID, "", errorframe.Forbidden, e.noRoute(body))
 		return
 	}
 	if r.schema != nil {
 		if err := r.schema.ValidateJSON(body); err != nil {
-			e.debug("emulator: request body failed the route's model", c.id, requestID, err.Error())
 			_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
+			e.reject(c.id, requestID, r.key, errorframe.InvalidRequestBody, err)
 			return
 		}
 	}
@@ -68,13 +68,4 @@ func (e *Emulator) selectRoute(body []byte) *route {
 		return e.defaultR
 	}
 	return r
-}
-
-func (e *Emulator) debug(msg, connectionID, requestID, detail string) {
-	ctx := context.Background()
-	if !e.log.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	e.log.LogAttrs(ctx, slog.LevelDebug, msg,
-		slog.String("connectionId", connectionID), slog.String("requestId", requestID), slog.String("detail", detail))
 }

@@ -61,7 +61,7 @@ func startScheduler(t *testing.T, sink *timerSink) (*scheduler.Client, *httptest
 func TestSchedulerWithSDK(t *testing.T) {
 	sink := &timerSink{got: make(chan struct{}, 4), fail: 1}
 	client, _ := startScheduler(t, sink)
-	s, err := framework.NewEventBridgeScheduler(client, framework.EventBridgeSchedulerOptions{
+	s, err := framework.NewEventBridgeScheduler(client, &framework.EventBridgeSchedulerOptions{
 		RoleARN: "arn:aws:iam::000000000000:role/timers", TargetARN: "arn:aws:lambda:us-east-1:000000000000:function:app",
 	})
 	if err != nil {

@@ -1,7 +1,9 @@
 // Package invocationlog writes the local per-invocation log: one line per
 // invocation of an app (time, route, connection ID, status, latency, and
-// the error of a failed invocation), as aligned text, colored text or JSON
-// lines. Lines are built in one reused buffer under a mutex, so logging
+// the error of a failed invocation, a handler's panic with the app's
+// stack frames included), and one per frame the API refused without
+// invoking the app (with why: every schema violation, or the routes there
+// are), as aligned text, colored text or JSON lines. Lines are built in one reused buffer under a mutex, so logging
 // allocates nothing per invocation and lines never interleave.
 package invocationlog
 
@@ -103,13 +105,29 @@ func (l *Log) Wrap(next func(context.Context, *events.APIGatewayWebsocketProxyRe
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
-				l.write(start, ev, 0, fmt.Errorf("panic: %v", p))
+				perr, ok := p.(error) // such as the framework's *PanicError
+				if !ok {
+					perr = fmt.Errorf("panic: %v", p)
+				}
+				l.write(start, ev, 0, perr)
 				panic(p)
 			}
 			l.write(start, ev, resp.StatusCode, err)
 		}()
 		return next(ctx, ev)
 	}
+}
+
+// Refused writes the line of a frame the API answered with an error frame
+// itself, without invoking the app (an emulator.Rejection): route is the
+// route whose model refused it ("" when none matched, shown as "-"),
+// status the HTTP status API Gateway logs (400 or 403), reason why. The
+// line has no latency.
+func (l *Log) Refused(at time.Time, route, connectionID, requestID string, status int, reason string) {
+	if route == "" {
+		route = "-"
+	}
+	l.writeLine(at, -1, route, connectionID, requestID, status, reason, false)
 }
 
 const (
@@ -124,6 +142,17 @@ const (
 func (l *Log) write(start time.Time, ev *events.APIGatewayWebsocketProxyRequest, status int, err error) {
 	d := time.Since(start)
 	rc := &ev.RequestContext
+	var reason string
+	if err != nil {
+		reason = err.Error()
+	}
+	l.writeLine(start, d, rc.RouteKey, rc.ConnectionID, rc.RequestID, status, reason, err != nil)
+}
+
+// writeLine writes one line; d < 0 means no latency, failed an invocation
+// that returned an error (shown as ERR), reason the error or why the frame
+// was refused.
+func (l *Log) writeLine(start time.Time, d time.Duration, route, connectionID, requestID string, status int, reason string, failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buf[:0]
@@ -131,18 +160,20 @@ func (l *Log) write(start time.Time, ev *events.APIGatewayWebsocketProxyRequest,
 		b = append(b, `{"time":"`...)
 		b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
 		b = append(b, `","route":`...)
-		b = appendJSONString(b, rc.RouteKey)
+		b = appendJSONString(b, route)
 		b = append(b, `,"connectionId":`...)
-		b = appendJSONString(b, rc.ConnectionID)
+		b = appendJSONString(b, connectionID)
 		b = append(b, `,"requestId":`...)
-		b = appendJSONString(b, rc.RequestID)
+		b = appendJSONString(b, requestID)
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(status), 10)
-		b = append(b, `,"durationMs":`...)
-		b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', 3, 64)
-		if err != nil {
+		if d >= 0 {
+			b = append(b, `,"durationMs":`...)
+			b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', 3, 64)
+		}
+		if reason != "" {
 			b = append(b, `,"error":`...)
-			b = appendJSONString(b, err.Error())
+			b = appendJSONString(b, reason)
 		}
 		b = append(b, "}\n"...)
 	} else {
@@ -158,31 +189,35 @@ func (l *Log) write(start time.Time, ev *events.APIGatewayWebsocketProxyRequest,
 		b = paint(b, ansiReset)
 		b = append(b, "  "...)
 		b = paint(b, ansiCyan)
-		b = append(b, rc.RouteKey...)
+		b = append(b, route...)
 		b = paint(b, ansiReset)
-		for i := len(rc.RouteKey); i < l.routeWidth+2; i++ {
+		for i := len(route); i < l.routeWidth+2; i++ {
 			b = append(b, ' ')
 		}
-		b = append(b, rc.ConnectionID...)
+		b = append(b, connectionID...)
 		b = append(b, "  "...)
 		switch {
-		case err != nil || status >= 500:
+		case failed || status >= 500:
 			b = paint(b, ansiRed)
 		case status >= 400:
 			b = paint(b, ansiYellow)
 		default:
 			b = paint(b, ansiGreen)
 		}
-		if err != nil {
+		if failed {
 			b = append(b, "ERR"...)
 		} else {
 			b = strconv.AppendInt(b, int64(status), 10)
 		}
 		b = paint(b, ansiReset)
-		b = appendLatency(b, d)
-		if err != nil {
+		if d >= 0 {
+			b = appendLatency(b, d)
+		} else {
+			b = append(b, "         -"...)
+		}
+		if reason != "" {
 			b = append(b, "  "...)
-			b = append(b, err.Error()...)
+			b = append(b, reason...)
 		}
 		b = append(b, '\n')
 	}

@@ -49,8 +49,8 @@ func New() *framework.App[Profile] {
 		if err := c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil }); err != nil {
 			return err
 		}
-		return c.Reply(ctx, Event{Type: "nick", Nick: m.Nick})
-	}, framework.TwoWay())
+		return c.ReplyJSON(ctx, Event{Type: "nick", Nick: m.Nick})
+	}, &framework.RouteOptions{TwoWay: true})
 
 	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
 		var p Profile
@@ -67,9 +67,9 @@ func New() *framework.App[Profile] {
 		if err := c.Join(ctx, m.Room); err != nil {
 			return err
 		}
-		_, err = c.Broadcast(ctx, m.Room, Event{Type: "joined", Room: m.Room, Nick: nickOf(p, c)})
+		_, err = c.BroadcastJSON(ctx, m.Room, Event{Type: "joined", Room: m.Room, Nick: nickOf(p, c)})
 		return err
-	})
+	}, nil)
 
 	framework.Handle(app, "leave", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
 		var p Profile
@@ -82,11 +82,11 @@ func New() *framework.App[Profile] {
 			return err
 		}
 		// Tell the room, the leaver included, then leave.
-		if _, err := c.Broadcast(ctx, m.Room, Event{Type: "left", Room: m.Room, Nick: nickOf(p, c)}); err != nil {
+		if _, err := c.BroadcastJSON(ctx, m.Room, Event{Type: "left", Room: m.Room, Nick: nickOf(p, c)}); err != nil {
 			return err
 		}
 		return c.Leave(ctx, m.Room)
-	})
+	}, nil)
 
 	framework.Handle(app, "send", func(ctx context.Context, c *framework.Conn[Profile], m Send) error {
 		p, err := c.State(ctx)
@@ -98,9 +98,9 @@ func New() *framework.App[Profile] {
 		}
 		// Gone members are removed and counted; they are never an error
 		// for the sender.
-		_, err = c.Broadcast(ctx, m.Room, Event{Type: "message", Room: m.Room, From: nickOf(p, c), Text: m.Text})
+		_, err = c.BroadcastJSON(ctx, m.Room, Event{Type: "message", Room: m.Room, From: nickOf(p, c), Text: m.Text})
 		return err
-	})
+	}, nil)
 
 	return app
 }

@@ -58,7 +58,7 @@ func TestChatEndToEnd(t *testing.T) {
 }
 
 func testChatEndToEnd(t *testing.T, srv *mullettest.Server) {
-	ann, bob := srv.Dial(t), srv.Dial(t)
+	ann, bob := srv.Dial(t, nil), srv.Dial(t, nil)
 
 	ann.Send(t, `{"action":"nick","nick":"ann"}`)
 	if e := decode(t, ann.Read(t)); e.Type != "nick" || e.Nick != "ann" {
@@ -109,7 +109,7 @@ func testBroadcastWithGoneMembers(t *testing.T, srv *mullettest.Server) {
 	const n = 10
 	clients := make([]*mullettest.Client, n)
 	for i := range n {
-		clients[i] = srv.Dial(t)
+		clients[i] = srv.Dial(t, nil)
 		clients[i].Send(t, `{"action":"join","room":"r"}`)
 		// Drain the join notices seen so far by this and earlier clients.
 		for j := 0; j <= i; j++ {
@@ -142,7 +142,7 @@ func TestBusyRoom(t *testing.T) {
 			const n = 10
 			members := make([]*mullettest.Client, n)
 			for i := range members {
-				members[i] = srv.Dial(t)
+				members[i] = srv.Dial(t, nil)
 				members[i].Send(t, `{"action":"join","room":"busy"}`)
 				for j := 0; j <= i; j++ {
 					members[j].Read(t) // join notices

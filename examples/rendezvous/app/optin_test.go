@@ -19,7 +19,7 @@ func TestOriginalClientView(t *testing.T) {
 	const fpA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	const fpB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-	old, opted := srv.DialFrom(t, "127.0.0.2"), srv.DialFrom(t, "127.0.0.3")
+	old, opted := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
 	old.Send(t, `{"action":"pair","pairing_name":"mixed"}`)
 	time.Sleep(20 * time.Millisecond)
 	opted.Send(t, `{"action":"pair","pairing_name":"mixed","ports":[10000],"fingerprint":"`+fpB+`"}`)
@@ -30,7 +30,7 @@ func TestOriginalClientView(t *testing.T) {
 		t.Fatalf("the opted-in client paired with an original one got %s", f)
 	}
 
-	a, b := srv.DialFrom(t, "127.0.0.4"), srv.DialFrom(t, "127.0.0.5")
+	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.4"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.5"})
 	a.Send(t, `{"action":"pair","pairing_name":"both","ports":[10000],"fingerprint":"`+fpA+`"}`)
 	time.Sleep(20 * time.Millisecond)
 	b.Send(t, `{"action":"pair","pairing_name":"both","ports":[10001,10002],"fingerprint":"`+fpB+`"}`)
@@ -59,7 +59,7 @@ func TestOriginalClientView(t *testing.T) {
 // connection ID; one to a connection that is gone gets a 410 error frame.
 func TestRelay(t *testing.T) {
 	srv := mullettest.NewServer(t, app.New(2), nil)
-	a, b := srv.Dial(t), srv.Dial(t)
+	a, b := srv.Dial(t, nil), srv.Dial(t, nil)
 	const fp = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 	a.Send(t, `{"action":"pair","pairing_name":"r","fingerprint":"`+fp+`"}`)
 	time.Sleep(20 * time.Millisecond)

@@ -68,31 +68,31 @@ type Relayed struct {
 // New declares the rendezvous app with parties of size n (2 for NAT punching).
 func New(n int) *framework.App[struct{}] {
 	app := framework.New[struct{}]("rendezvous", nil)
-	pairs := framework.NewBarrier(app, "pairing", framework.BarrierOptions{Size: n, TTL: 10 * time.Minute},
-		func(to framework.Participant[Arrival], others []framework.Participant[Arrival]) any {
-			if len(others) == 1 {
-				other := others[0]
-				a := Answer{SourceIP: other.Payload.SourceIP}
-				if to.Payload.Fingerprint != "" {
-					a.Ports, a.Fingerprint, a.ConnectionID = other.Payload.Ports, other.Payload.Fingerprint, other.ConnectionID
-				}
-				return a
+	pairs := framework.NewBarrier(app, "pairing", func(to framework.Participant[Arrival], others []framework.Participant[Arrival]) any {
+		if len(others) == 1 {
+			other := others[0]
+			a := Answer{SourceIP: other.Payload.SourceIP}
+			if to.Payload.Fingerprint != "" {
+				a.Ports, a.Fingerprint, a.ConnectionID = other.Payload.Ports, other.Payload.Fingerprint, other.ConnectionID
 			}
-			ips := make([]string, len(others))
-			for i, p := range others {
-				ips[i] = p.Payload.SourceIP
-			}
-			return map[string][]string{"SourceIPs": ips}
-		})
+			return a
+		}
+		ips := make([]string, len(others))
+		for i, p := range others {
+			ips[i] = p.Payload.SourceIP
+		}
+		return map[string][]string{"SourceIPs": ips}
+	}, &framework.BarrierOptions{Size: n, TTL: 10 * time.Minute})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m Pair) error {
-		return pairs.Arrive(ctx, c.Invocation, m.PairingName, Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
-	})
+		_, err := pairs.Arrive(ctx, c, m.PairingName, Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
+		return err
+	}, nil)
 	framework.Handle(app, "relay", func(ctx context.Context, c *framework.Conn[struct{}], m Relay) error {
-		err := c.Send(ctx, m.To, Relayed{From: c.ConnectionID(), Data: m.Data})
+		err := c.SendJSON(ctx, m.To, Relayed{From: c.ConnectionID(), Data: m.Data})
 		if errors.Is(err, framework.ErrGone) {
 			return framework.NewError(http.StatusGone, "connection %s is gone", m.To)
 		}
 		return err
-	})
+	}, nil)
 	return app
 }

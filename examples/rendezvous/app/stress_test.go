@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,9 +30,7 @@ func (p *ipPool) next() string {
 }
 
 func dialFrom(srv *mullettest.Server, ip string) (*mullettest.Client, error) {
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
-	return srv.DialErr(context.Background(), &websocket.DialOptions{HTTPClient: hc})
+	return srv.DialErr(context.Background(), &mullettest.DialOptions{SourceIP: ip})
 }
 
 // TestRendezvousUnderFaults: many pairs with random arrival order; in 10%
@@ -171,7 +167,7 @@ func TestRendezvousUnderFaults(t *testing.T) {
 func TestStoreOperationsPerPair(t *testing.T) {
 	counter := storetest.NewCounter(memstore.New(nil))
 	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: counter})
-	a, b := srv.DialFrom(t, "127.0.0.2"), srv.DialFrom(t, "127.0.0.3")
+	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
 	connect := counter.Calls()
 	counter.Reset()
 	a.Send(t, `{"action":"pair","pairing_name":"counted"}`)
@@ -204,7 +200,7 @@ func TestDynamoDBRequestsPerPair(t *testing.T) {
 	counter := &dynamostore.RequestCounter{}
 	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: newDynamoStore(t, counter)})
 	counter.Reset()
-	a, b := srv.DialFrom(t, "127.0.0.2"), srv.DialFrom(t, "127.0.0.3")
+	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
 	connect := counter.Snapshot()
 	counter.Reset()
 	a.Send(t, `{"action":"pair","pairing_name":"counted"}`)

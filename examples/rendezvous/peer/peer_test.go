@@ -130,7 +130,7 @@ func TestNoPeer(t *testing.T) {
 // address, exactly as before; Dial reports that nothing more can be done.
 func TestOriginalClientPeer(t *testing.T) {
 	srv := mullettest.NewServer(t, app.New(2), nil)
-	old := srv.Dial(t)
+	old := srv.Dial(t, nil)
 	old.Send(t, `{"action":"pair","pairing_name":"mixed"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

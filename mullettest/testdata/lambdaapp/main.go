@@ -25,21 +25,21 @@ type Sleep struct {
 func main() {
 	app := framework.New[State]("lambdaapp", nil)
 	framework.Handle(app, "pid", func(ctx context.Context, c *framework.Conn[State], _ struct{}) error {
-		return c.Reply(ctx, strconv.Itoa(os.Getpid()))
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, strconv.Itoa(os.Getpid()))
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "count", func(ctx context.Context, c *framework.Conn[State], _ struct{}) error {
 		var n int
 		if err := c.UpdateState(ctx, func(s *State) error { s.N++; n = s.N; return nil }); err != nil {
 			return err
 		}
-		return c.Reply(ctx, strconv.Itoa(n))
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, strconv.Itoa(n))
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "sleep", func(ctx context.Context, c *framework.Conn[State], s Sleep) error {
 		time.Sleep(time.Duration(s.Ms) * time.Millisecond)
-		return c.Reply(ctx, strconv.Itoa(os.Getpid()))
-	}, framework.TwoWay())
+		return c.ReplyText(ctx, strconv.Itoa(os.Getpid()))
+	}, &framework.RouteOptions{TwoWay: true})
 	framework.Handle(app, "panic", func(ctx context.Context, c *framework.Conn[State], _ struct{}) error {
 		panic("handler panicked on purpose")
-	}, framework.TwoWay())
+	}, &framework.RouteOptions{TwoWay: true})
 	mullet.Main(app)
 }

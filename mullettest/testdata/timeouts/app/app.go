@@ -21,14 +21,14 @@ const TTL = time.Second
 // TTL gets {"timedOut":"<key>"}, and a pair gets {"peer":"<other's id>"}.
 func New() *framework.App[struct{}] {
 	app := framework.New[struct{}]("timeouts", nil)
-	pairs := framework.NewBarrier(app, "pair", framework.BarrierOptions{Size: 2, TTL: TTL},
-		func(to framework.Participant[string], others []framework.Participant[string]) any {
-			return map[string]string{"peer": others[0].ConnectionID}
-		}).OnTimeout(func(to framework.Participant[string]) any {
+	pairs := framework.NewBarrier(app, "pair", func(to framework.Participant[string], others []framework.Participant[string]) any {
+		return map[string]string{"peer": others[0].ConnectionID}
+	}, &framework.BarrierOptions{Size: 2, TTL: TTL}).OnTimeout(func(to framework.Participant[string]) any {
 		return map[string]string{"timedOut": to.Payload}
 	})
 	framework.Handle(app, "arrive", func(ctx context.Context, c *framework.Conn[struct{}], m Arrive) error {
-		return pairs.Arrive(ctx, c.Invocation, m.Key, m.Key)
-	})
+		_, err := pairs.Arrive(ctx, c, m.Key, m.Key)
+		return err
+	}, nil)
 	return app
 }
