@@ -1,6 +1,6 @@
 module github.com/mulletgo/mullet
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1
@@ -14,7 +14,13 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1
 )
 
-require github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
+require (
+	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
+	github.com/quic-go/quic-go v0.65.0
+	golang.org/x/net v0.57.0
+)
+
+require golang.org/x/crypto v0.54.0 // indirect
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
@@ -47,7 +53,7 @@ require (
 	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
 	golang.org/x/mod v0.38.0
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sys v0.47.0
 	golang.org/x/telemetry v0.0.0-20260708182218-49f421fb7959 // indirect
 	golang.org/x/tools v0.48.0 // indirect
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect

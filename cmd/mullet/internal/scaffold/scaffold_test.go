@@ -140,10 +140,10 @@ func TestWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.Module.Mod.Path != p.Module || f.Go.Version != "1.26" {
-			t.Fatalf("go.mod: module %q, go %q", f.Module.Mod.Path, f.Go.Version)
-		}
 		mullet, _ := modfile.Parse("go.mod", mulletGoMod, nil)
+		if f.Module.Mod.Path != p.Module || f.Go.Version != mullet.Go.Version {
+			t.Fatalf("go.mod: module %q, go %q; want mullet's go %q", f.Module.Mod.Path, f.Go.Version, mullet.Go.Version)
+		}
 		versions := map[string]string{}
 		for _, r := range f.Require {
 			versions[r.Mod.Path] = r.Mod.Version
