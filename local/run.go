@@ -22,11 +22,12 @@ import (
 // (os.Getenv in mullet.Main) by the variables of package
 // framework/runtimeenv: the address (MULLET_ADDR), stage (MULLET_STAGE),
 // store (MULLET_STORE, MULLET_TABLE, MULLET_DYNAMODB_ENDPOINT), invocation
-// log on stdout (MULLET_LOG, NO_COLOR) and a directory of static pages
-// (MULLET_WEB_DIR). It is what mullet.Main does outside Lambda, and so what
+// log on stdout (MULLET_LOG, NO_COLOR), a directory of static pages
+// (MULLET_WEB_DIR) and whether @connections accepts any signature
+// (MULLET_ANY_SIGNATURE). It is what mullet.Main does outside Lambda, and so what
 // mullet dev runs in the app's process.
 func Run(ctx context.Context, app framework.Application, getenv func(string) string) error {
-	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage)}
+	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage), AnySignature: getenv(runtimeenv.AnySignature) != ""}
 	format, err := invocationlog.FormatFor(getenv(runtimeenv.Log), getenv("NO_COLOR") != "", os.Stdout)
 	if err != nil {
 		return err

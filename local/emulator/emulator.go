@@ -101,6 +101,16 @@ type Options struct {
 	// LimitExceededException, as API Gateway does to a slow client, and
 	// nothing waits. Default DefaultSendBufferSize.
 	SendBufferSize int
+	// Credentials is the access key whose Signature Version 4 signatures
+	// @connections accepts. Zero means DefaultCredentials, which is what
+	// local serving gives the app. A request signed with another access
+	// key gets 403 UnrecognizedClientException, one whose signature does
+	// not match gets 403 InvalidSignatureException, as in AWS.
+	Credentials Credentials
+	// AnySignature accepts any @connections request whose Authorization
+	// header has SigV4's shape, checking neither key nor signature: for
+	// tools that cannot sign with the emulator's credentials.
+	AnySignature bool
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
 	// Fallback serves requests for paths other than the two endpoints,
@@ -150,6 +160,7 @@ type Emulator struct {
 	log         *slog.Logger
 	now         func() time.Time
 	fallback    http.Handler
+	sigv4       *sigV4Verifier
 
 	wsPath     string // "/{stage}"
 	connPrefix string // "/{stage}/@connections/"
@@ -211,6 +222,7 @@ func New(opts *Options) (*Emulator, error) {
 		log:         opts.Logger,
 		now:         opts.Now,
 		fallback:    opts.Fallback,
+		sigv4:       newSigV4Verifier(opts.Credentials, opts.AnySignature),
 		conns:       make(map[string]*conn),
 		shutDone:    make(chan struct{}),
 
@@ -230,6 +242,9 @@ func New(opts *Options) (*Emulator, error) {
 	}
 	if e.maxFrame < 0 || e.maxMessage < 0 || e.idle < 0 || e.maxDuration < 0 || e.integration < 0 || e.sendBuffer < 0 {
 		return nil, errors.New("emulator: negative limit or timeout in Options")
+	}
+	if c := opts.Credentials; (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return nil, errors.New("emulator: Options.Credentials needs both AccessKeyID and SecretAccessKey, or neither for DefaultCredentials")
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -268,6 +283,12 @@ func New(opts *Options) (*Emulator, error) {
 
 // Stage returns the stage name, the first path segment of both endpoints.
 func (e *Emulator) Stage() string { return e.stage }
+
+// Credentials returns the access key whose signatures @connections
+// accepts: give the app's SDK clients these.
+func (e *Emulator) Credentials() Credentials {
+	return Credentials{AccessKeyID: e.sigv4.creds.AccessKeyID, SecretAccessKey: e.sigv4.creds.SecretAccessKey}
+}
 
 // APIID returns the requestContext.apiId of the emulator's events.
 func (e *Emulator) APIID() string { return e.apiID }
