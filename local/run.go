@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
@@ -63,7 +64,14 @@ func DynamoDBStore(ctx context.Context, table, endpoint string) (store.Store, er
 	if table == "" {
 		return nil, fmt.Errorf("the DynamoDB store needs a table name: pass -table NAME (or set %s)", runtimeenv.Table)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	var optFns []func(*config.LoadOptions) error
+	if endpoint != "" {
+		// A local DynamoDB-API server: never ask the EC2 instance metadata
+		// service for credentials, which off EC2 costs seconds of timeouts
+		// before the placeholder credentials below apply.
+		optFns = append(optFns, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
