@@ -8,11 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 )
 
 // reasonDeleted is the $disconnect reason after DeleteConnection, as API
 // Gateway's execution logs show it (with code 1000).
 const reasonDeleted = "Connection Closed Normally"
+
+// msgInvalidUTF8 answers a PostToConnection whose data is not UTF-8.
+const msgInvalidUTF8 = `{"message":"Invalid data: not valid UTF-8. The emulator sends data as a WebSocket text frame, which must be UTF-8; encode binary data, e.g. as base64"}`
 
 // connectionTimeLayout is the ISO 8601 layout of GetConnection's
 // connectedAt and lastActiveAt.
@@ -76,6 +80,13 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 	if !validID(id) {
 		msg, _ := json.Marshal(map[string]string{"message": "Invalid connectionId: " + id})
 		e.writeError(w, http.StatusBadRequest, e.hdrBadRequest, string(msg))
+		return
+	}
+	if r.Method == http.MethodPost && !utf8.Valid(body) {
+		// Never a text frame that is not UTF-8: browsers and ws drop the
+		// connection on one. What AWS does is not confirmed
+		// (docs/fidelity.md).
+		e.writeError(w, http.StatusBadRequest, e.hdrBadRequest, msgInvalidUTF8)
 		return
 	}
 	c := e.lookup(id)
