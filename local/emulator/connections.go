@@ -56,6 +56,9 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 		}
 		bp := e.bodies.Get().(*[]byte)
 		defer e.bodies.Put(bp)
+		// Not every ResponseWriter supports deadlines (e.g. a test's);
+		// the server's does.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 		n, err := readFull(r.Body, *bp)
 		if err != nil {
 			e.log.LogAttrs(r.Context(), slog.LevelInfo, "emulator: reading @connections body failed",

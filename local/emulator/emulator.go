@@ -43,6 +43,9 @@ const (
 	// it, @connections answers 429. API Gateway does not document its own
 	// figure.
 	DefaultSendBufferSize = 4 << 20
+	// MaxURLLength is API Gateway's quota on the length, in characters, of
+	// a WebSocket API's URL: a longer request line gets 414.
+	MaxURLLength = 4096
 )
 
 // Timeouts of the emulator's own that API Gateway does not document.
@@ -54,6 +57,10 @@ const (
 	// read for that long while frames wait for it is disconnected (1006).
 	// No @connections call waits for it: they queue, or get 429.
 	writeTimeout = 10 * time.Second
+	// bodyReadTimeout bounds reading an @connections request body, so a
+	// client trickling bytes holds no handler: 128 KiB arrive in far less
+	// on any working link.
+	bodyReadTimeout = 5 * time.Second
 	// closeWait is how long Close waits for connections to close and for
 	// their $disconnect events.
 	closeWait = 5 * time.Second
@@ -298,14 +305,24 @@ func (e *Emulator) APIID() string { return e.apiID }
 // Options.Fallback or is answered 403 {"message":"Forbidden"}, as API
 // Gateway does.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.RequestURI) > MaxURLLength {
+		// API Gateway's quota on a WebSocket API's URL length.
+		e.writeError(w, http.StatusRequestURITooLong, nil, `{"message":"Request-URI Too Long"}`)
+		return
+	}
 	p := r.URL.Path
 	if p == e.wsPath {
 		e.serveWebSocket(w, r)
 		return
 	}
-	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" && strings.IndexByte(id, '/') < 0 {
-		e.serveConnections(w, r, id)
-		return
+	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" {
+		// An ID with an escaped '/' (%2F, as the SDK sends one) is an
+		// invalid ID, answered by @connections; a further path segment
+		// is another resource.
+		if strings.IndexByte(id, '/') < 0 || !strings.Contains(strings.TrimPrefix(r.URL.EscapedPath(), e.connPrefix), "/") {
+			e.serveConnections(w, r, id)
+			return
+		}
 	}
 	if e.scheduler != nil && strings.HasPrefix(p, e.schedulerPrefix+"/") {
 		http.StripPrefix(e.schedulerPrefix, e.scheduler).ServeHTTP(w, r)
