@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -441,9 +440,6 @@ type Caller interface {
 func (inv *Invocation) invocation() *Invocation { return inv }
 func (c *Conn[S]) invocation() *Invocation      { return c.inv }
 
-// maxStateAttempts bounds the optimistic retries of UpdateState.
-const maxStateAttempts = 10
-
 // State returns the caller's state, loading it on first use. A connection
 // that never saved state gets the zero S.
 func (c *Conn[S]) State(ctx context.Context) (S, error) {
@@ -484,19 +480,20 @@ func (c *Conn[S]) loadLocked(ctx context.Context, force bool) error {
 // another invocation of the same connection saved first, the state is
 // reloaded and fn runs again, so no update is lost. fn must therefore have
 // no side effects beyond changing *S. If fn returns an error nothing is
-// saved and that error is returned. A state too large for the store (400 KB)
+// saved and that error is returned. Conflicting writers back off with
+// full jitter and retry until the invocation's deadline leaves no time for
+// another attempt (then the error matches store.ErrConflict), so many
+// concurrent updates of one connection all succeed. A state too large for the store (400 KB)
 // gives an error matching store.ErrTooLarge and the stored state is
 // unchanged.
 func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
-	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+	retry := newStateRetry(ctx)
+	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			d := time.Duration(rand.N(1<<min(attempt, 6))) * time.Millisecond
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(d):
+			if err := retry.wait(ctx); err != nil {
+				return fmt.Errorf("framework: save state of %s: %w", c.ConnectionID(), err)
 			}
 		}
 		if err := c.loadLocked(ctx, attempt > 0); err != nil {
@@ -532,7 +529,6 @@ func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 		c.state, c.version, c.raw = next, v, data
 		return nil
 	}
-	return fmt.Errorf("framework: save state of %s: %w after %d attempts", c.ConnectionID(), store.ErrConflict, maxStateAttempts)
 }
 
 // saveState writes data conditionally on the loaded version, retrying

@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -48,4 +49,54 @@ func retryStore(ctx context.Context, op func() error) error {
 		}
 	}
 	return err
+}
+
+// UpdateState's optimistic retries: full-jitter exponential backoff (a delay
+// drawn uniformly from zero to a ceiling that grows fourfold per attempt
+// from stateBackoffBase up to stateBackoffCap), for as long as the invocation's
+// deadline leaves time for another attempt, or stateRetryBudget when ctx has
+// no deadline. Contenders spread out instead of colliding again in step, so
+// 100 concurrent updates of one connection all succeed
+// (examples/chat TestConcurrentStateUpdates measures what it costs).
+const (
+	stateBackoffBase = 5 * time.Millisecond
+	stateBackoffCap  = 2 * time.Second
+	stateRetryBudget = 10 * time.Second
+	// stateRetryMargin is left before the deadline for the attempt itself
+	// and for the handler's reply.
+	stateRetryMargin = 100 * time.Millisecond
+)
+
+// stateRetry paces the attempts of one UpdateState.
+type stateRetry struct {
+	attempts int
+	deadline time.Time
+}
+
+func newStateRetry(ctx context.Context) *stateRetry {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(stateRetryBudget)
+	}
+	return &stateRetry{attempts: 1, deadline: deadline}
+}
+
+// wait sleeps before the next attempt after a conflict. It returns an error
+// matching store.ErrConflict when the deadline leaves no time for one, or
+// ctx's error.
+func (r *stateRetry) wait(ctx context.Context) error {
+	ceiling := min(stateBackoffCap, stateBackoffBase<<min(2*r.attempts, 20))
+	d := rand.N(ceiling + 1)
+	if time.Until(r.deadline) < d+stateRetryMargin {
+		return fmt.Errorf("%w after %d attempts: the invocation's deadline leaves no time for another", store.ErrConflict, r.attempts)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	r.attempts++
+	return nil
 }

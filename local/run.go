@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
@@ -22,11 +23,12 @@ import (
 // (os.Getenv in mullet.Main) by the variables of package
 // framework/runtimeenv: the address (MULLET_ADDR), stage (MULLET_STAGE),
 // store (MULLET_STORE, MULLET_TABLE, MULLET_DYNAMODB_ENDPOINT), invocation
-// log on stdout (MULLET_LOG, NO_COLOR) and a directory of static pages
-// (MULLET_WEB_DIR). It is what mullet.Main does outside Lambda, and so what
+// log on stdout (MULLET_LOG, NO_COLOR), a directory of static pages
+// (MULLET_WEB_DIR) and whether @connections accepts any signature
+// (MULLET_ANY_SIGNATURE). It is what mullet.Main does outside Lambda, and so what
 // mullet dev runs in the app's process.
 func Run(ctx context.Context, app framework.Application, getenv func(string) string) error {
-	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage)}
+	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage), AnySignature: getenv(runtimeenv.AnySignature) != ""}
 	format, err := invocationlog.FormatFor(getenv(runtimeenv.Log), getenv("NO_COLOR") != "", os.Stdout)
 	if err != nil {
 		return err
@@ -62,7 +64,14 @@ func DynamoDBStore(ctx context.Context, table, endpoint string) (store.Store, er
 	if table == "" {
 		return nil, fmt.Errorf("the DynamoDB store needs a table name: pass -table NAME (or set %s)", runtimeenv.Table)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	var optFns []func(*config.LoadOptions) error
+	if endpoint != "" {
+		// A local DynamoDB-API server: never ask the EC2 instance metadata
+		// service for credentials, which off EC2 costs seconds of timeouts
+		// before the placeholder credentials below apply.
+		optFns = append(optFns, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -64,6 +64,11 @@ type Options struct {
 	// emulator.Rejection). Refusals also get a line in InvocationLog; with
 	// neither, they are logged at Info level to Logger.
 	Rejected func(*emulator.Rejection)
+	// AnySignature makes @connections accept any SigV4-shaped request
+	// without verifying its signature (emulator.Options.AnySignature), for
+	// tools that cannot sign with the emulator's credentials
+	// (emulator.DefaultCredentials, which the app is given).
+	AnySignature bool
 	// Integration, if set, replaces the app bound in this process as what
 	// the emulator invokes: it is called once, with the @connections base
 	// URL (http://ADDR/STAGE) the app must push to, before the server
@@ -111,10 +116,14 @@ const (
 
 // LambdaConfig is the runtime configuration of a Lambda instance of an app
 // run locally behind an emulated Runtime API: the DynamoDB table and
-// endpoint its instances share, and the emulator's @connections URL and
-// Scheduler stand-in. Pass its Environ to lambdaruntime.Options.Env.
+// endpoint its instances share, the emulator's @connections URL and
+// Scheduler stand-in, and the credentials the emulator accepts
+// (emulator.DefaultCredentials, as local serving's emulator has them).
+// Pass its Environ to lambdaruntime.Options.Env.
 func LambdaConfig(table, dynamoDBEndpoint, callbackURL string) runtimeenv.Config {
 	return runtimeenv.Config{
+		AccessKeyID:       emulator.DefaultAccessKeyID,
+		SecretAccessKey:   emulator.DefaultSecretAccessKey,
 		LocalLambda:       true,
 		Table:             table,
 		DynamoDBEndpoint:  dynamoDBEndpoint,
@@ -157,12 +166,13 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		Invoke: func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return invoke(ctx, ev)
 		},
-		Stage:       o.Stage,
-		IdleTimeout: o.IdleTimeout,
-		MaxDuration: o.MaxDuration,
-		Logger:      o.Logger,
-		Rejected:    rejected,
-		Timers:      m.Timers(),
+		Stage:        o.Stage,
+		AnySignature: o.AnySignature,
+		IdleTimeout:  o.IdleTimeout,
+		MaxDuration:  o.MaxDuration,
+		Logger:       o.Logger,
+		Rejected:     rejected,
+		Timers:       m.Timers(),
 		// The page, if any, serves paths outside the stage; without one
 		// they get API Gateway's 403 Forbidden from the emulator.
 		Fallback: o.Page,
@@ -200,9 +210,12 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 	} else {
 		// The app runs in this process: its pushes take a Unix socket.
 		transport.DialContext = srv.InProcessDialer()
+		// The credentials the emulator's @connections verifies signatures
+		// against.
+		creds := srv.Emulator().Credentials()
 		cfg := aws.Config{
 			Region:      "us-east-1",
-			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 			HTTPClient:  &http.Client{Transport: transport},
 		}
 		// The real SDK clients, pointed at the emulator and its Scheduler

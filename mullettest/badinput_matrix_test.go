@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -15,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
 	"github.com/gobwas/ws"
 
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/store"
 	"github.com/mulletgo/mullet/store/memstore"
@@ -55,9 +60,16 @@ func (env *matrixEnv) raw(t *testing.T) *rawConn {
 
 func (env *matrixEnv) httpBase() string { return "http" + strings.TrimPrefix(env.srv.URL, "ws") }
 
-// fakeSigV4 is an Authorization header of SigV4's shape; the emulator
-// checks the shape, not the signature.
-const fakeSigV4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
+// fakeSigV4 is an Authorization header of SigV4's shape with a signature
+// that cannot match.
+const fakeSigV4 = "AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
+
+// Markers for connections' auth: sign the request as the SDK does, with the
+// emulator's credentials or with a wrong secret.
+const (
+	signed        = "sign with the emulator's credentials"
+	wronglySigned = "sign with a wrong secret"
+)
 
 // connections sends one @connections request and returns its status, error
 // type and body.
@@ -68,7 +80,29 @@ func (env *matrixEnv) connections(t *testing.T, method, path, auth string, body 
 		t.Fatal(err)
 	}
 	req.ContentLength = size
-	if auth != "" {
+	switch auth {
+	case "":
+	case signed, wronglySigned:
+		creds := aws.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, SecretAccessKey: emulator.DefaultSecretAccessKey}
+		if auth == wronglySigned {
+			creds.SecretAccessKey = "wrong"
+		}
+		payloadHash := "UNSIGNED-PAYLOAD" // a chunked body is refused before its signature is checked
+		if body == nil {
+			payloadHash = hex.EncodeToString(sha256.New().Sum(nil))
+		} else if size >= 0 {
+			b, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			payloadHash = hex.EncodeToString(sum[:])
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, payloadHash, "execute-api", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	default:
 		req.Header.Set("Authorization", auth)
 	}
 	return doHTTP(t, req)
@@ -316,29 +350,35 @@ func badInputs() []badInput {
 		connectionsCase("POST with `AWS4-HMAC-SHA256` but no Credential or Signature", 403, "ForbiddenException", `{"message":"Missing Authentication Token"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
 			return http.MethodPost, "/@connections/" + env.byID, "AWS4-HMAC-SHA256 ", strings.NewReader("x"), 1
 		}),
+		connectionsCase("POST with a SigV4 signature that does not match", 403, "InvalidSignatureException", "", func(env *matrixEnv) (string, string, string, io.Reader, int64) {
+			return http.MethodPost, "/@connections/" + env.byID, fakeSigV4, strings.NewReader("x"), 1
+		}),
+		connectionsCase("POST signed with a wrong secret", 403, "InvalidSignatureException", "", func(env *matrixEnv) (string, string, string, io.Reader, int64) {
+			return http.MethodPost, "/@connections/" + env.byID, wronglySigned, strings.NewReader("x"), 1
+		}),
 		connectionsCase("POST to a malformed ID", 400, "BadRequestException", `{"message":"Invalid connectionId: not-an-id"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/not-an-id", fakeSigV4, strings.NewReader("x"), 1
+			return http.MethodPost, "/@connections/not-an-id", signed, strings.NewReader("x"), 1
 		}),
 		connectionsCase("POST to a well-formed ID that does not exist", 410, "GoneException", ``, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/" + unknownID, fakeSigV4, strings.NewReader("x"), 1
+			return http.MethodPost, "/@connections/" + unknownID, signed, strings.NewReader("x"), 1
 		}),
 		connectionsCase("POST of 128 KiB + 1 byte", 413, "PayloadTooLargeException", `{"message":"Request entity too large"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/" + env.byID, fakeSigV4, bytes.NewReader(big(128<<10 + 1)), 128<<10 + 1
+			return http.MethodPost, "/@connections/" + env.byID, signed, bytes.NewReader(big(128<<10 + 1)), 128<<10 + 1
 		}),
 		connectionsCase("chunked POST over 128 KiB (no Content-Length)", 413, "PayloadTooLargeException", `{"message":"Request entity too large"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/" + env.byID, fakeSigV4, io.MultiReader(bytes.NewReader(big(100<<10)), bytes.NewReader(big(100<<10))), -1
+			return http.MethodPost, "/@connections/" + env.byID, signed, io.MultiReader(bytes.NewReader(big(100<<10)), bytes.NewReader(big(100<<10))), -1
 		}),
 		connectionsCase("PUT", 403, "ForbiddenException", `{"message":"Missing Authentication Token"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPut, "/@connections/" + env.byID, fakeSigV4, strings.NewReader("x"), 1
+			return http.MethodPut, "/@connections/" + env.byID, signed, strings.NewReader("x"), 1
 		}),
 		connectionsCase("PATCH on the bystander's ID", 403, "ForbiddenException", `{"message":"Missing Authentication Token"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPatch, "/@connections/" + env.byID, fakeSigV4, strings.NewReader(`{"count":0}`), 11
+			return http.MethodPatch, "/@connections/" + env.byID, signed, strings.NewReader(`{"count":0}`), 11
 		}),
 		connectionsCase("path with a segment after the ID", 403, "ForbiddenException", `{"message":"Forbidden"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/" + env.byID + "/extra", fakeSigV4, strings.NewReader("x"), 1
+			return http.MethodPost, "/@connections/" + env.byID + "/extra", signed, strings.NewReader("x"), 1
 		}),
 		connectionsCase("empty ID", 403, "ForbiddenException", `{"message":"Forbidden"}`, func(env *matrixEnv) (string, string, string, io.Reader, int64) {
-			return http.MethodPost, "/@connections/", fakeSigV4, strings.NewReader("x"), 1
+			return http.MethodPost, "/@connections/", signed, strings.NewReader("x"), 1
 		}),
 		{layer: "@connections", input: "POST to another stage's path", gets: "HTTP 403 ForbiddenException `{\"message\":\"Forbidden\"}`, as API Gateway answers", run: func(t *testing.T, env *matrixEnv) {
 			req, _ := http.NewRequest(http.MethodPost, strings.TrimSuffix(env.srv.CallbackURL, "/local")+"/prod/@connections/"+env.byID, strings.NewReader("x"))
@@ -351,16 +391,16 @@ func badInputs() []badInput {
 			c, id := env.attacker(t)
 			_ = c.Conn.Close(websocket.StatusNormalClosure, "")
 			waitGone(t, env, id)
-			if status, typ, _ := env.connections(t, http.MethodPost, "/@connections/"+id, fakeSigV4, strings.NewReader("x"), 1); status != 410 || typ != "GoneException" {
+			if status, typ, _ := env.connections(t, http.MethodPost, "/@connections/"+id, signed, strings.NewReader("x"), 1); status != 410 || typ != "GoneException" {
 				t.Fatalf("%d %s, want 410 GoneException", status, typ)
 			}
 		}},
 		{layer: "@connections", input: "DELETE twice", gets: "204, then HTTP 410 GoneException", run: func(t *testing.T, env *matrixEnv) {
 			_, id := env.attacker(t)
-			if status, _, _ := env.connections(t, http.MethodDelete, "/@connections/"+id, fakeSigV4, nil, 0); status != 204 {
+			if status, _, _ := env.connections(t, http.MethodDelete, "/@connections/"+id, signed, nil, 0); status != 204 {
 				t.Fatalf("first DELETE: %d", status)
 			}
-			status, typ, _ := env.connections(t, http.MethodDelete, "/@connections/"+id, fakeSigV4, nil, 0)
+			status, typ, _ := env.connections(t, http.MethodDelete, "/@connections/"+id, signed, nil, 0)
 			if status != 410 || typ != "GoneException" {
 				t.Fatalf("second DELETE: %d %s, want 410 GoneException", status, typ)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
 	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 )
 
@@ -34,6 +35,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lambdaInstances := fs.Int("lambda-instances", lambdaruntime.DefaultMaxInstances, "with -runtime lambda: the most instances running at once")
 	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime lambda: the function timeout; an invocation still running then fails and its instance is killed")
 	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
+	anySignature := fs.Bool("any-signature", false, "accept any SigV4-shaped @connections request without verifying its signature, for tools that cannot sign; by default a request must be signed with access key \""+emulator.DefaultAccessKeyID+"\" and secret \""+emulator.DefaultSecretAccessKey+"\", as the app's own clients and mullet post are")
 	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -78,7 +80,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if webDir != "" {
 		env = append(env, runtimeenv.WebDir+"="+webDir)
 	}
-	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, stdout: stdout, stderr: stderr}
+	if *anySignature {
+		env = append(env, runtimeenv.AnySignature+"=1")
+	}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, anySignature: *anySignature, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
 	case "inprocess":
 	case "lambda":
@@ -107,6 +112,7 @@ type devLoop struct {
 	webDir           string // static pages; "" serves none
 	poll, debounce   time.Duration
 	env              []string
+	anySignature     bool // -any-signature
 	stdout, stderr   io.Writer
 	lambda           *lambdaDev // nil: -runtime inprocess
 

@@ -164,10 +164,11 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 		})
 	}}
 	opts := &local.Options{
-		Addr:   d.addr,
-		Stage:  d.stage,
-		Out:    d.stdout,
-		Logger: logger,
+		Addr:         d.addr,
+		Stage:        d.stage,
+		AnySignature: d.anySignature,
+		Out:          d.stdout,
+		Logger:       logger,
 		Integration: func(callbackURL string) (local.Integration, error) {
 			s.pools.callbackURL = callbackURL
 			if err := s.pools.swap(b.bin); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/local/emulator"
 )
 
 func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -166,7 +167,8 @@ func readData(arg string, stdin io.Reader) ([]byte, error) {
 var executeAPIHost = regexp.MustCompile(`^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
 
 // callbackConfig returns the AWS configuration for calling endpoint:
-// placeholder credentials for a loopback endpoint, else the default chain,
+// the emulator's credentials (emulator.DefaultCredentials) for a loopback
+// endpoint, else the default chain,
 // with the region taken from an execute-api host when not given.
 func callbackConfig(ctx context.Context, endpoint, region, profile string) (aws.Config, error) {
 	u, _ := url.Parse(endpoint)
@@ -176,8 +178,9 @@ func callbackConfig(ctx context.Context, endpoint, region, profile string) (aws.
 			region = "us-east-1"
 		}
 		return aws.Config{
-			Region:      region,
-			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			Region: region,
+			// What the emulator's @connections accepts (mullet dev).
+			Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultAccessKeyID, emulator.DefaultSecretAccessKey, ""),
 			HTTPClient:  &http.Client{Timeout: 30 * time.Second},
 		}, nil
 	}

@@ -55,6 +55,11 @@ const (
 	// stage path, such as the chat example's page (mullet dev sets it to
 	// the app's web/ directory).
 	WebDir = "MULLET_WEB_DIR"
+	// AnySignature, when set to any value, makes local serving's
+	// @connections accept any request with a SigV4-shaped Authorization
+	// header, verifying no signature: for tools that cannot sign with the
+	// emulator's credentials (mullet dev -any-signature).
+	AnySignature = "MULLET_ANY_SIGNATURE"
 	// PrintManifest, when set to any value, makes mullet.Main write the
 	// app's manifest (JSON) to stdout and exit, serving nothing: how tools
 	// learn the routes of a built binary.
@@ -78,6 +83,11 @@ type Config struct {
 	// from the environment.
 	SchedulerTargetARN string
 	LocalLambda        bool
+	// AccessKeyID and SecretAccessKey are the credentials of a Lambda
+	// instance run locally, written by Environ as AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY (which LambdaAWSConfig reads): the access key
+	// the emulator's @connections accepts. Not read by FromEnv.
+	AccessKeyID, SecretAccessKey string
 }
 
 // FromEnv reads a Config through getenv (os.Getenv, or a test's map).
@@ -111,6 +121,8 @@ func (c Config) Environ() []string {
 	add(SchedulerRoleARN, c.SchedulerRoleARN)
 	add(ScheduleGroup, c.ScheduleGroup)
 	add(SchedulerEndpoint, c.SchedulerEndpoint)
+	add("AWS_ACCESS_KEY_ID", c.AccessKeyID)
+	add("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey)
 	return env
 }
 

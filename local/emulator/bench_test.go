@@ -41,8 +41,15 @@ func BenchmarkPost(b *testing.B) {
 // BenchmarkPostHandler measures the emulator's share of a push: the
 // @connections handler writing the frame to the socket, called directly
 // with a reused request and response writer. A client drains the socket.
+// "signed" includes verifying the request's SigV4 signature;
+// "any-signature" is Options.AnySignature, which checks only its shape.
 func BenchmarkPostHandler(b *testing.B) {
-	srv, rec := startServer(b, nil)
+	b.Run("signed", func(b *testing.B) { benchmarkPostHandler(b, false) })
+	b.Run("any-signature", func(b *testing.B) { benchmarkPostHandler(b, true) })
+}
+
+func benchmarkPostHandler(b *testing.B, anySignature bool) {
+	srv, rec := startServer(b, func(o *emulator.Options) { o.AnySignature = anySignature })
 	conn, id := rawDial(b, srv, rec, "bench")
 	_ = conn.SetDeadline(time.Time{})
 	drained := make(chan struct{})
@@ -59,7 +66,7 @@ func BenchmarkPostHandler(b *testing.B) {
 	}()
 	body := &rewindReader{p: benchPayload}
 	req := httptest.NewRequest(http.MethodPost, srv.CallbackURL()+"/@connections/"+id, body)
-	req.Header.Set("Authorization", fakeSigV4)
+	signRequest(b, req, string(benchPayload))
 	w := &discardResponse{h: make(http.Header)}
 	emu := srv.Emulator()
 	b.ReportAllocs()

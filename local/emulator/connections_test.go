@@ -25,16 +25,20 @@ import (
 	"github.com/mulletgo/mullet/local/emulator"
 )
 
-// fakeSigV4 is an Authorization header of SigV4's shape; the emulator does
-// not verify signatures.
-const fakeSigV4 = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
-
-// sdkClient returns the unmodified SDK client pointed at the emulator.
+// sdkClient returns the unmodified SDK client pointed at the emulator,
+// signing with the emulator's credentials.
 func sdkClient(t testing.TB, srv *emulator.Server) *apigatewaymanagementapi.Client {
+	t.Helper()
+	return sdkClientWith(t, srv, srv.Emulator().Credentials())
+}
+
+// sdkClientWith returns the unmodified SDK client pointed at the emulator,
+// signing with creds.
+func sdkClientWith(t testing.TB, srv *emulator.Server, creds emulator.Credentials) *apigatewaymanagementapi.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +156,7 @@ func rawRequest(t testing.TB, method, url, body string, signed bool) *http.Respo
 		t.Fatal(err)
 	}
 	if signed {
-		req.Header.Set("Authorization", fakeSigV4)
+		signRequest(t, req, body)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -202,7 +206,7 @@ func TestConnectionsAPIStatusCodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.signed {
-				req.Header.Set("Authorization", fakeSigV4)
+				signRequest(t, req, tt.body)
 			}
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)

@@ -44,6 +44,9 @@ const (
 	// it, @connections answers 429. API Gateway does not document its own
 	// figure.
 	DefaultSendBufferSize = 4 << 20
+	// MaxURLLength is API Gateway's quota on the length, in characters, of
+	// a WebSocket API's URL: a longer request line gets 414.
+	MaxURLLength = 4096
 )
 
 // Timeouts of the emulator's own that API Gateway does not document.
@@ -55,6 +58,10 @@ const (
 	// read for that long while frames wait for it is disconnected (1006).
 	// No @connections call waits for it: they queue, or get 429.
 	writeTimeout = 10 * time.Second
+	// bodyReadTimeout bounds reading an @connections request body, so a
+	// client trickling bytes holds no handler: 128 KiB arrive in far less
+	// on any working link.
+	bodyReadTimeout = 5 * time.Second
 	// closeWait is how long Close waits for connections to close and for
 	// their $disconnect events.
 	closeWait = 5 * time.Second
@@ -102,6 +109,16 @@ type Options struct {
 	// LimitExceededException, as API Gateway does to a slow client, and
 	// nothing waits. Default DefaultSendBufferSize.
 	SendBufferSize int
+	// Credentials is the access key whose Signature Version 4 signatures
+	// @connections accepts. Zero means DefaultCredentials, which is what
+	// local serving gives the app. A request signed with another access
+	// key gets 403 UnrecognizedClientException, one whose signature does
+	// not match gets 403 InvalidSignatureException, as in AWS.
+	Credentials Credentials
+	// AnySignature accepts any @connections request whose Authorization
+	// header has SigV4's shape, checking neither key nor signature: for
+	// tools that cannot sign with the emulator's credentials.
+	AnySignature bool
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
 	// Rejected, if set, is told of every frame the emulator answers with
@@ -159,6 +176,7 @@ type Emulator struct {
 	routeKeys   []string         // sorted, for NoRouteError
 	now         func() time.Time
 	fallback    http.Handler
+	sigv4       *sigV4Verifier
 
 	wsPath     string // "/{stage}"
 	connPrefix string // "/{stage}/@connections/"
@@ -221,6 +239,7 @@ func New(opts *Options) (*Emulator, error) {
 		rejected:    opts.Rejected,
 		now:         opts.Now,
 		fallback:    opts.Fallback,
+		sigv4:       newSigV4Verifier(opts.Credentials, opts.AnySignature),
 		conns:       make(map[string]*conn),
 		shutDone:    make(chan struct{}),
 
@@ -240,6 +259,9 @@ func New(opts *Options) (*Emulator, error) {
 	}
 	if e.maxFrame < 0 || e.maxMessage < 0 || e.idle < 0 || e.maxDuration < 0 || e.integration < 0 || e.sendBuffer < 0 {
 		return nil, errors.New("emulator: negative limit or timeout in Options")
+	}
+	if c := opts.Credentials; (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return nil, errors.New("emulator: Options.Credentials needs both AccessKeyID and SecretAccessKey, or neither for DefaultCredentials")
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -281,6 +303,12 @@ func New(opts *Options) (*Emulator, error) {
 // Stage returns the stage name, the first path segment of both endpoints.
 func (e *Emulator) Stage() string { return e.stage }
 
+// Credentials returns the access key whose signatures @connections
+// accepts: give the app's SDK clients these.
+func (e *Emulator) Credentials() Credentials {
+	return Credentials{AccessKeyID: e.sigv4.creds.AccessKeyID, SecretAccessKey: e.sigv4.creds.SecretAccessKey}
+}
+
 // APIID returns the requestContext.apiId of the emulator's events.
 func (e *Emulator) APIID() string { return e.apiID }
 
@@ -289,14 +317,24 @@ func (e *Emulator) APIID() string { return e.apiID }
 // Options.Fallback or is answered 403 {"message":"Forbidden"}, as API
 // Gateway does.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.RequestURI) > MaxURLLength {
+		// API Gateway's quota on a WebSocket API's URL length.
+		e.writeError(w, http.StatusRequestURITooLong, nil, `{"message":"Request-URI Too Long"}`)
+		return
+	}
 	p := r.URL.Path
 	if p == e.wsPath {
 		e.serveWebSocket(w, r)
 		return
 	}
-	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" && strings.IndexByte(id, '/') < 0 {
-		e.serveConnections(w, r, id)
-		return
+	if id, ok := strings.CutPrefix(p, e.connPrefix); ok && id != "" {
+		// An ID with an escaped '/' (%2F, as the SDK sends one) is an
+		// invalid ID, answered by @connections; a further path segment
+		// is another resource.
+		if strings.IndexByte(id, '/') < 0 || !strings.Contains(strings.TrimPrefix(r.URL.EscapedPath(), e.connPrefix), "/") {
+			e.serveConnections(w, r, id)
+			return
+		}
 	}
 	if e.scheduler != nil && strings.HasPrefix(p, e.schedulerPrefix+"/") {
 		http.StripPrefix(e.schedulerPrefix, e.scheduler).ServeHTTP(w, r)

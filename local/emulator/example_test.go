@@ -86,10 +86,12 @@ func ExampleServer_CallbackURL() {
 	defer c.Close(websocket.StatusNormalClosure, "")
 	id := <-connected
 
-	// Any credentials work; the emulator does not check signatures.
+	// The emulator checks signatures, as API Gateway does: sign with its
+	// credentials.
+	creds := srv.Emulator().Credentials()
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")))
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -2,7 +2,9 @@ package emulator_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/local/emulator"
@@ -334,5 +338,21 @@ func checkID(t testing.TB, what, id string) {
 	b, err := base64.URLEncoding.Strict().DecodeString(id)
 	if len(id) != 16 || err != nil || len(b) != 11 {
 		t.Fatalf("%s %q does not have AWS's shape (16 URL-safe base64 characters, 11 bytes, ending in one '=')", what, id)
+	}
+}
+
+// signRequest signs req with body as the SDK does (SigV4, execute-api),
+// with the emulator's default credentials.
+func signRequest(t testing.TB, req *http.Request, body string) {
+	t.Helper()
+	signRequestWith(t, req, body, emulator.DefaultCredentials())
+}
+
+func signRequestWith(t testing.TB, req *http.Request, body string, c emulator.Credentials) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -60,7 +60,7 @@ func TestConcurrentWrites(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			req, _ := http.NewRequest(http.MethodPost, srv.CallbackURL()+"/@connections/"+id, strings.NewReader(payload))
-			req.Header.Set("Authorization", fakeSigV4)
+			signRequest(t, req, payload)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Errorf("POST: %v", err)
@@ -143,7 +143,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatalf("reply %q", got)
 		}
 		req, _ := http.NewRequest(http.MethodPost, srv.CallbackURL()+"/@connections/"+id, strings.NewReader("push"))
-		req.Header.Set("Authorization", fakeSigV4)
+		signRequest(t, req, "push")
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -27,10 +27,11 @@ type Server struct {
 }
 
 // Listen creates an Emulator from opts and binds addr, e.g. "127.0.0.1:0"
-// for a free port. An empty addr means DefaultAddr. The emulator accepts
-// any credentials, so binding an address other than loopback exposes every
-// connection to the network; Listen allows it but logs a warning. Call
-// Serve to start serving.
+// for a free port. An empty addr means DefaultAddr. The emulator's
+// credentials are well known (DefaultCredentials) unless Options sets its
+// own, and Options.AnySignature accepts any, so binding an address other
+// than loopback exposes every connection to the network; Listen allows it
+// but logs a warning. Call Serve to start serving.
 func Listen(addr string, opts *Options) (*Server, error) {
 	emu, err := New(opts)
 	if err != nil {
@@ -49,7 +50,7 @@ func Listen(addr string, opts *Options) (*Server, error) {
 		ip := tcp.IP
 		if !ip.IsLoopback() {
 			emu.log.LogAttrs(context.Background(), slog.LevelWarn,
-				"emulator: listening on a non-loopback address; the @connections API accepts any credentials, so anyone who can reach this address can push to and close every connection",
+				"emulator: listening on a non-loopback address; the @connections API's credentials are well known (or any are accepted), so anyone who can reach this address can push to and close every connection",
 				slog.String("addr", ln.Addr().String()))
 		}
 		if ip.IsUnspecified() {
