@@ -16,6 +16,16 @@ import (
 // intermediate buffers and, for keys the schema knows, no key allocations.
 // Tests compare it with encoding/json.
 
+// Decode parses one JSON document (surrounded by optional whitespace, with
+// nothing after it) into the values Validate takes: map[string]any, []any,
+// json.Number, string, bool and nil, exactly as encoding/json with
+// UseNumber would. Malformed JSON yields a *SyntaxError. Decode once and
+// Validate against several schemas, or inspect the document first (as
+// route selection does), instead of calling ValidateJSON for each.
+func Decode(data []byte) (any, error) {
+	return decode(data)
+}
+
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mulletgo/mullet/framework/errorframe"
 	"github.com/mulletgo/mullet/manifest"
+	"github.com/mulletgo/mullet/schema"
 )
 
 // dispatch handles one complete text message on its own goroutine: API
@@ -23,21 +24,19 @@ func (c *conn) dispatch(body []byte) {
 // the route response or error frame.
 func (c *conn) handleMessage(body []byte) {
 	e := c.e
-	requestID := newID()
-	r := e.selectRoute(body)
+	requestID, messageID := e.messageIDs()
+	r, invalid := e.routeFrame(body)
 	if r == nil {
 		e.debug("emulator: no route and no $default route", c.id, requestID, "")
 		_ = c.writeText(errorframe.New(errorframe.Forbidden, c.id, requestID))
 		return
 	}
-	if r.schema != nil {
-		if err := r.schema.ValidateJSON(body); err != nil {
-			e.debug("emulator: request body failed the route's model", c.id, requestID, err.Error())
-			_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
-			return
-		}
+	if invalid != nil {
+		e.debug("emulator: request body failed the route's model", c.id, requestID, invalid.Error())
+		_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
+		return
 	}
-	ev := c.messageEvent(r.key, requestID, body)
+	ev := c.messageEvent(r.key, requestID, messageID, body)
 	resp, timedOut, err := e.callInvoke(ev)
 	switch {
 	case err != nil && timedOut:
@@ -57,6 +56,38 @@ func (c *conn) handleMessage(body []byte) {
 	}
 }
 
+// routeFrame returns the route to invoke for body (the selected route,
+// else $default, else nil) and, if that route has a request model, why
+// body fails it (nil if it passes). When the manifest has request models
+// the frame is decoded once, and the document serves both the route
+// selection expression and the model.
+func (e *Emulator) routeFrame(body []byte) (*route, error) {
+	if !e.models {
+		return e.selectRoute(body), nil
+	}
+	doc, err := schema.Decode(body)
+	if err != nil {
+		// Not JSON: no route can be selected. selectRoute still decides,
+		// as it always has, so that odd but harmless input (leading
+		// whitespace JSON does not allow) routes as before.
+		r := e.selectRoute(body)
+		if r == nil || r.schema == nil {
+			return r, nil
+		}
+		return r, err
+	}
+	r := e.defaultR
+	if obj, ok := doc.(map[string]any); ok {
+		if key, err := e.rse.Select(obj); err == nil {
+			r = e.routeByKey(key)
+		}
+	}
+	if r == nil || r.schema == nil {
+		return r, nil
+	}
+	return r, r.schema.Validate(doc)
+}
+
 // selectRoute evaluates the route selection expression against body and
 // returns the route to invoke: the selected route, else $default, else nil.
 func (e *Emulator) selectRoute(body []byte) *route {
@@ -64,6 +95,12 @@ func (e *Emulator) selectRoute(body []byte) *route {
 	if err != nil {
 		return e.defaultR
 	}
+	return e.routeByKey(key)
+}
+
+// routeByKey returns the route a selected key names, else $default, else
+// nil. $connect and $disconnect cannot be selected by a frame.
+func (e *Emulator) routeByKey(key string) *route {
 	r := e.routes[key]
 	if r == nil || key == manifest.RouteConnect || key == manifest.RouteDisconnect {
 		return e.defaultR
