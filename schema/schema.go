@@ -15,10 +15,10 @@ const Draft04 = "http://json-schema.org/draft-04/schema#"
 // Schema is a compiled draft-04 JSON Schema plus its canonical JSON.
 // A Schema is immutable and safe for concurrent use.
 type Schema struct {
-	raw  []byte         // canonical JSON
-	doc  map[string]any // canonical JSON decoded with UseNumber; read-only
-	full *node          // the compiled schema, every keyword
-	fast *node          // full, if it uses only the allocation-free subset of keywords; else nil
+	raw  []byte            // canonical JSON
+	doc  map[string]any    // canonical JSON decoded with UseNumber; read-only
+	full *node             // the compiled schema, every keyword
+	fast *node             // full, if it uses only the allocation-free subset of keywords; else nil
 	keys map[string]string // property names of the fast validator, reused by the decoder
 }
 
