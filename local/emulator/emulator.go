@@ -5,7 +5,6 @@ import (
 	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -439,17 +438,11 @@ func randomAPIID() string {
 // fillRandom fills dst with characters of alphabet chosen uniformly with
 // crypto/rand.
 func fillRandom(dst []byte, alphabet string) {
-	fillRandomFrom(cryptorand.Reader, dst, alphabet)
-}
-
-// fillRandomFrom fills dst with characters of alphabet chosen uniformly
-// with bytes from src, which never fails.
-func fillRandomFrom(src io.Reader, dst []byte, alphabet string) {
 	n := len(alphabet)
 	limit := 256 - 256%n // reject bytes >= limit to avoid modulo bias
 	var buf [32]byte
 	for i := 0; i < len(dst); {
-		_, _ = src.Read(buf[:])
+		_, _ = cryptorand.Read(buf[:]) // never fails since Go 1.24
 		for _, b := range buf {
 			if int(b) >= limit {
 				continue

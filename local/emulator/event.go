@@ -53,9 +53,26 @@ func newID() string {
 func (e *Emulator) messageIDs() (requestID, messageID string) {
 	rng := e.rngs.Get().(*rand.ChaCha8)
 	var b [2 * idLen]byte
+	var bits uint64
+	left := 0
+	next := func() byte {
+		if left == 0 {
+			bits, left = rng.Uint64(), 8
+		}
+		c := byte(bits)
+		bits >>= 8
+		left--
+		return c
+	}
+	const limit = 256 - 256%len(idAlphabet) // reject bytes >= limit to avoid modulo bias
 	for _, id := range [2][]byte{b[:idLen], b[idLen:]} {
-		fillRandomFrom(rng, id[:idLen-2], idAlphabet)
-		fillRandomFrom(rng, id[idLen-2:idLen-1], idLast)
+		for i := 0; i < idLen-2; {
+			if c := next(); int(c) < limit {
+				id[i] = idAlphabet[int(c)%len(idAlphabet)]
+				i++
+			}
+		}
+		id[idLen-2] = idLast[int(next())%len(idLast)] // 16 divides 256: no bias
 		id[idLen-1] = '='
 	}
 	e.rngs.Put(rng)
