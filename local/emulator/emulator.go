@@ -129,8 +129,9 @@ type Emulator struct {
 	invoke      InvokeFunc
 	rse         *selection.Expression
 	routes      map[string]*route
-	models      bool   // some route has a request model
-	connectR    *route // nil when the manifest has no $connect route
+	models      bool            // some route has a request model
+	decoder     *schema.Decoder // for frames, sharing the models' property names
+	connectR    *route          // nil when the manifest has no $connect route
 	disconnectR *route
 	defaultR    *route
 	idle        time.Duration
@@ -239,6 +240,11 @@ func New(opts *Options) (*Emulator, error) {
 		}
 		e.routes[r.Key] = cr
 	}
+	var models []*schema.Schema
+	for _, r := range e.routes {
+		models = append(models, r.schema)
+	}
+	e.decoder = schema.NewDecoder(models...)
 	e.connectR = e.routes[manifest.RouteConnect]
 	e.disconnectR = e.routes[manifest.RouteDisconnect]
 	e.defaultR = e.routes[manifest.RouteDefault]

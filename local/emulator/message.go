@@ -6,7 +6,6 @@ import (
 
 	"github.com/mulletgo/mullet/framework/errorframe"
 	"github.com/mulletgo/mullet/manifest"
-	"github.com/mulletgo/mullet/schema"
 )
 
 // dispatch handles one complete text message on its own goroutine: API
@@ -65,7 +64,7 @@ func (e *Emulator) routeFrame(body []byte) (*route, error) {
 	if !e.models {
 		return e.selectRoute(body), nil
 	}
-	doc, err := schema.Decode(body)
+	doc, err := e.decoder.Decode(body)
 	if err != nil {
 		// Not JSON: no route can be selected. selectRoute still decides,
 		// as it always has, so that odd but harmless input (leading
