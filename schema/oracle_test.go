@@ -137,3 +137,26 @@ func FuzzFormatsMatchLibrary(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRefusesLoops: a $ref that comes back to the same value without
+// descending into it is refused at Parse, instead of looping at validation.
+func TestParseRefusesLoops(t *testing.T) {
+	for _, src := range []string{
+		`{"$ref":"#"}`,
+		`{"allOf":[{"$ref":"#"}]}`,
+		`{"definitions":{"a":{"$ref":"#/definitions/b"},"b":{"not":{"$ref":"#/definitions/a"}}},"properties":{"x":{"$ref":"#/definitions/a"}}}`,
+	} {
+		var ie *InvalidSchemaError
+		if _, err := Parse([]byte(src)); !errors.As(err, &ie) {
+			t.Errorf("%s: got %v, want an *InvalidSchemaError", src, err)
+		}
+	}
+	// Recursion through members and items is fine.
+	s := MustParse(`{"type":"object","properties":{"next":{"$ref":"#"}},"additionalProperties":false}`)
+	if err := s.ValidateJSON([]byte(`{"next":{"next":{"next":{}}}}`)); err != nil {
+		t.Error(err)
+	}
+	if err := s.ValidateJSON([]byte(`{"next":{"next":{"x":1}}}`)); err == nil {
+		t.Error("no error for an extra property three levels down")
+	}
+}

@@ -173,8 +173,8 @@ func compileFull(v any) (*node, error) {
 	if err := c.resolve(); err != nil {
 		return nil, err
 	}
-	if p, loops := n.loops(); loops {
-		return nil, &InvalidSchemaError{Pointer: p, Message: "$ref loops back to the same value without descending into it"}
+	if n.loops() {
+		return nil, &InvalidSchemaError{Message: "$ref loops back to the same value without descending into it"}
 	}
 	return n, nil
 }
@@ -492,7 +492,7 @@ func (c *compiler) resolve() error {
 // loops reports whether validating some value against n could come back to
 // the same schema for the same value ($ref, allOf, anyOf, oneOf, not and
 // schema dependencies apply in place), which would never end.
-func (n *node) loops() (string, bool) {
+func (n *node) loops() bool {
 	state := map[*node]int{} // 1: on the current in-place path, 2: done
 	var visit func(*node) bool
 	visit = func(x *node) bool {
@@ -528,7 +528,7 @@ func (n *node) loops() (string, bool) {
 		}
 		return false
 	}
-	return "", all(n)
+	return all(n)
 }
 
 // inPlace returns the subschemas that apply to the same value as n.
