@@ -24,6 +24,13 @@ type Options struct {
 	// live after $connect. The default, 2h10m, outlives API Gateway's 2 hour
 	// maximum connection duration.
 	StateTTL time.Duration
+	// AlwaysValidate checks every frame against its route's schema inside
+	// the function, also when API Gateway (or the local emulator) has
+	// already checked it against the route's request model, the same
+	// schema (see Runtime.GatewayChecksModels). By default such a frame is
+	// checked once, by API Gateway; frames that reach a route through
+	// $default are always checked by the framework.
+	AlwaysValidate bool
 }
 
 // DefaultStateTTL is the default Options.StateTTL.
@@ -44,6 +51,8 @@ type App[S any] struct {
 	timeouts        map[string]timeoutFunc // by barrier name
 	authorizer      AuthorizeFunc
 	identitySources []string
+	// alwaysValidate is Options.AlwaysValidate.
+	alwaysValidate bool
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -71,7 +80,9 @@ func New[S any](name string, opts *Options) *App[S] {
 	}
 	expr := selection.DefaultExpression
 	ttl := DefaultStateTTL
+	always := false
 	if opts != nil {
+		always = opts.AlwaysValidate
 		if opts.RouteSelectionExpression != "" {
 			expr = opts.RouteSelectionExpression
 		}
@@ -87,7 +98,7 @@ func New[S any](name string, opts *Options) *App[S] {
 	if _, err := json.Marshal(zero); err != nil {
 		panic(fmt.Sprintf("framework.New(%q): the state type %s cannot be stored as JSON (%v); use a type encoding/json can marshal, without channels or funcs", name, typeName[S](), err))
 	}
-	return &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S])}
+	return &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S]), alwaysValidate: always}
 }
 
 // Name returns the app's name.

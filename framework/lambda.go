@@ -36,26 +36,23 @@ type LambdaAuthorizerFunc func(context.Context, LambdaAuthorizerEvent) (events.A
 //	lambda.StartHandlerFunc(framework.LambdaEntry(app.Bind(rt), app.LambdaAuthorizer()))
 func LambdaEntry(inv Invoker, auth LambdaAuthorizerFunc) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			MethodArn string `json:"methodArn"`
-			Type      string `json:"type"`
-		}
-		_ = json.Unmarshal(raw, &probe)
-		if probe.MethodArn != "" && probe.Type == "REQUEST" {
+		// One decode serves both shapes: an AuthorizerEvent is a websocket
+		// event plus the type and the method ARN.
+		var ev LambdaAuthorizerEvent
+		err := json.Unmarshal(raw, &ev)
+		if ev.MethodArn != "" && ev.Type == "REQUEST" {
 			if auth == nil {
 				return nil, errors.New("framework: an authorizer event reached an app that declares no authorizer (call app.Authorize, or remove the authorizer from $connect)")
 			}
-			var ev LambdaAuthorizerEvent
-			if err := json.Unmarshal(raw, &ev); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("framework: decode authorizer event: %w", err)
 			}
 			return auth(ctx, ev)
 		}
-		var ev events.APIGatewayWebsocketProxyRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("framework: decode API Gateway event: %w", err)
 		}
-		return inv.Invoke(ctx, &ev)
+		return inv.Invoke(ctx, &ev.APIGatewayWebsocketProxyRequest)
 	}
 }
 

@@ -43,6 +43,16 @@ type Runtime struct {
 	Now func() time.Time
 	// MaxDepth limits the nesting depth of JSON frames. Default 64.
 	MaxDepth int
+	// GatewayChecksModels says that API Gateway, or the local emulator,
+	// stands in front of the function with the app's manifest: every frame
+	// it routes to a route with a schema has already passed that route's
+	// request model, the same schema. The framework then does not check
+	// such a frame again (unless the app sets Options.AlwaysValidate); it
+	// still checks frames that reached it through $default, where no model
+	// applied, and frames of events that name no route of the app.
+	// runtimeenv.NewRuntime sets it for Lambda and local serving; leave it
+	// false when calling Invoke directly, as tests do.
+	GatewayChecksModels bool
 }
 
 // Invoker serves API Gateway WebSocket events. The Lambda adapter and the
@@ -68,7 +78,11 @@ type boundRuntime struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	maxDepth  int
-	zeroState []byte
+	// trustModels: frames API Gateway routed to a route with a schema
+	// are not checked again (Runtime.GatewayChecksModels and not
+	// Options.AlwaysValidate).
+	trustModels bool
+	zeroState   []byte
 	// authorizes reports that the app declared an authorizer, so that its
 	// context may be on connection records.
 	authorizes bool
@@ -99,7 +113,8 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	if rt != nil {
 		r = *rt
 	}
-	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil}
+	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil,
+		trustModels: r.GatewayChecksModels && !a.alwaysValidate}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
@@ -319,8 +334,14 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		if err := checkDepth(body, f.rt.maxDepth); err != nil {
 			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+err.Error()), nil
 		}
-		if err := r.schema.ValidateJSON(body); err != nil {
-			return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err)), nil
+		// API Gateway checked the frame against this route's request
+		// model if it routed it here itself; a frame that came through
+		// $default (or an event naming another route) had no model.
+		checked := f.rt.trustModels && r.key == event.RequestContext.RouteKey
+		if !checked {
+			if err := r.schema.ValidateJSON(body); err != nil {
+				return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err)), nil
+			}
 		}
 	}
 	if r.key != event.RequestContext.RouteKey {

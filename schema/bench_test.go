@@ -65,3 +65,15 @@ func BenchmarkValidateLibrary(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParse compiles a literal schema, checking it against the
+// draft-04 metaschema.
+func BenchmarkParse(b *testing.B) {
+	raw := []byte(`{"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[a-z]+$"},"tags":{"type":"array","items":{"type":"string"},"uniqueItems":true}},"required":["name"],"additionalProperties":false}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

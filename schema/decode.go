@@ -16,6 +16,44 @@ import (
 // intermediate buffers and, for keys the schema knows, no key allocations.
 // Tests compare it with encoding/json.
 
+// Decode parses one JSON document (surrounded by optional whitespace, with
+// nothing after it) into the values Validate takes: map[string]any, []any,
+// json.Number, string, bool and nil, exactly as encoding/json with
+// UseNumber would. Malformed JSON yields a *SyntaxError. Decode once and
+// Validate against several schemas, or inspect the document first (as
+// route selection does), instead of calling ValidateJSON for each.
+func Decode(data []byte) (any, error) {
+	return decode(data)
+}
+
+// Decoder decodes documents as Decode does, for validation against any of
+// a set of schemas: object keys that are property names of those schemas
+// share one string instead of being allocated for each document. A Decoder
+// is immutable and safe for concurrent use.
+type Decoder struct {
+	names map[string]string
+}
+
+// NewDecoder returns a Decoder for documents validated against schemas
+// (nil entries are skipped).
+func NewDecoder(schemas ...*Schema) *Decoder {
+	names := map[string]string{}
+	for _, s := range schemas {
+		if s == nil {
+			continue
+		}
+		for k, v := range s.keys {
+			names[k] = v
+		}
+	}
+	return &Decoder{names: names}
+}
+
+// Decode is the package-level Decode, sharing the schemas' property names.
+func (d *Decoder) Decode(data []byte) (any, error) {
+	return decodeNames(data, d.names)
+}
+
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 

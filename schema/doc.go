@@ -4,29 +4,32 @@
 // validates websocket frames in the local emulator and in the framework.
 //
 // A [Schema] comes from a literal document ([Parse], [MustParse]) or is derived
-// from a Go type ([For], [MustFor], [Reflect]). It is compiled once, with
-// github.com/santhosh-tekuri/jsonschema/v5 in draft-04 mode, which also checks
-// the document against the draft-04 metaschema. Validation of the common keyword
-// subset (type, enum, format, properties, required, additionalProperties, items,
-// minItems, maxItems, uniqueItems, minLength, maxLength, pattern, minimum,
-// maximum, exclusiveMinimum, exclusiveMaximum) runs on an allocation-free
-// validator that reproduces the library's results and compares numbers exactly
-// whatever their size (1e400 or 123456789012345678901234567890 work, and a huge
-// exponent cannot make it do big-number arithmetic). Schemas using other keywords
-// ($ref, allOf, anyOf, oneOf, not, dependencies, patternProperties, multipleOf,
-// ...) are validated by the library.
+// from a Go type ([For], [MustFor], [Reflect]). A literal document is checked
+// against the draft-04 metaschema. Validation covers every draft-04 keyword
+// (type, enum, format, properties, required, additionalProperties,
+// patternProperties, dependencies, items as a schema or an array,
+// additionalItems, minItems, maxItems, uniqueItems, minLength, maxLength,
+// pattern, minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf,
+// minProperties, maxProperties, allOf, anyOf, oneOf, not, and $ref to any
+// JSON pointer inside the document) and compares numbers exactly whatever
+// their size (1e400 or 123456789012345678901234567890 work, and a huge
+// exponent cannot make it do big-number arithmetic). Schemas that use only
+// the common subset (the first line of keywords above, without
+// patternProperties and dependencies, plus the string, array and number
+// bounds) validate without allocating. The format keyword checks date-time,
+// email, hostname, ipv4, ipv6 and uri (the formats draft-04 defines), and
+// date, time, ip-address, uri-reference, regex and uuid; other formats are
+// ignored, as draft-04 says. Failures and their messages are those of the
+// reference implementation, github.com/santhosh-tekuri/jsonschema/v5 in
+// draft-04 mode, which the tests use as an oracle.
 //
-// # The Lambda build
+// # One validator in every build
 //
-// Built with -tags lambda.norpc (the AWS Lambda build, as infra/ builds the
-// bootstrap), the package leaves the library out, because its package
-// initialization alone costs 2.3 ms of every cold start. There API Gateway has
-// already validated each frame against the route's model, and the fast
-// validator, which covers every derived schema, validates it again; Parse does
-// not check literal schemas against the metaschema, draft-04 formats are not
-// checked, and keywords outside the fast validator's set are left to API
-// Gateway. Every other build, tests and the local emulator included, has the
-// library.
+// The package has no build tags: the AWS Lambda build (-tags lambda.norpc, as
+// infra/ builds the bootstrap) validates exactly as the local emulator and
+// tests do, and links no JSON Schema library (whose package initialization
+// alone compiles every draft's metaschema, 2.3 ms of each cold start). The
+// draft-04 metaschema is compiled on first use, by the first literal schema.
 //
 // # Errors
 //

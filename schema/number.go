@@ -1,5 +1,7 @@
 package schema
 
+import "math/big"
+
 // decimal is a JSON number literal taken apart so that it can be compared exactly
 // with another one without big-number arithmetic, whatever its exponent.
 // The value is ±0.D × 10^point, where D is digits(sig..end) of the concatenated
@@ -149,4 +151,41 @@ func (d *decimal) cmpMag(o *decimal) int {
 		return 1
 	}
 	return 0
+}
+
+// multipleOf reports whether d is an integer multiple of m (m > 0), exactly
+// and whatever the exponents: d = D·10^a and m = M·10^b with integers D and
+// M, so d/m is an integer when M·10^(b-a) divides D (b > a) or M divides
+// D·10^(a-b). Past a few powers of ten per digit of M, more factors of ten
+// change nothing (M has at most that many factors 2 and 5), and a divisor
+// longer than D cannot divide it, so the arithmetic stays small.
+func (d *decimal) multipleOf(m *decimal) bool {
+	if d.isZero() {
+		return true
+	}
+	dd, md := d.digits(), m.digits()
+	a := d.point - int64(len(dd))
+	b := m.point - int64(len(md))
+	D, _ := new(big.Int).SetString(dd, 10)
+	M, _ := new(big.Int).SetString(md, 10)
+	ten := big.NewInt(10)
+	if k := a - b; k >= 0 {
+		k = min(k, int64(4*len(md)+4))
+		D.Mul(D, new(big.Int).Exp(ten, big.NewInt(k), nil))
+	} else {
+		if -k > int64(len(dd)) {
+			return false
+		}
+		M.Mul(M, new(big.Int).Exp(ten, big.NewInt(-k), nil))
+	}
+	return new(big.Int).Rem(D, M).Sign() == 0
+}
+
+// digits returns the significant digits of d, "" for zero.
+func (d *decimal) digits() string {
+	b := make([]byte, 0, d.end-d.sig)
+	for i := d.sig; i < d.end; i++ {
+		b = append(b, d.digit(i))
+	}
+	return string(b)
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
-	"sync"
 )
 
 // Draft04 is the $schema URI every schema carries in its canonical JSON.
@@ -14,19 +15,11 @@ const Draft04 = "http://json-schema.org/draft-04/schema#"
 // Schema is a compiled draft-04 JSON Schema plus its canonical JSON.
 // A Schema is immutable and safe for concurrent use.
 type Schema struct {
-	raw  []byte         // canonical JSON
-	doc  map[string]any // canonical JSON decoded with UseNumber; read-only
-	fast *node          // allocation-free validator; nil if the schema uses keywords it does not cover
-
-	// lib is the schema compiled by santhosh-tekuri/jsonschema in draft-04
-	// mode. Literal schemas compile it at once (that also checks them
-	// against the draft-04 metaschema); derived schemas, which the fast
-	// validator always covers, compile it only if a document ever needs it,
-	// which keeps declarations cheap at a Lambda cold start.
-	libOnce sync.Once
-	lib     libSchema
-	libErr  error
-	keys    map[string]string // property names of the fast validator, reused by the decoder
+	raw  []byte            // canonical JSON
+	doc  map[string]any    // canonical JSON decoded with UseNumber; read-only
+	full *node             // the compiled schema, every keyword
+	fast *node             // full, if it uses only the allocation-free subset of keywords; else nil
+	keys map[string]string // property names of the fast validator, reused by the decoder
 }
 
 // Parse compiles a literal JSON Schema. The document must be a JSON object that is
@@ -56,11 +49,11 @@ func MustParse(raw string) *Schema {
 	return s
 }
 
-// compile checks and compiles a decoded schema object, which it takes ownership of.
-// With eager false (schemas this package derived), the library compiles the
-// schema only when a document first needs it, unless the fast validator cannot
-// cover the schema.
-func compile(m map[string]any, eager bool) (*Schema, error) {
+// compile checks and compiles a decoded schema object, which it takes
+// ownership of. Literal schemas (check true) are checked against the
+// draft-04 metaschema; so are derived ones that use keywords outside the
+// allocation-free subset (through Options.ExtraProperties).
+func compile(m map[string]any, check bool) (*Schema, error) {
 	if v, ok := m["$schema"]; ok {
 		uri, _ := v.(string)
 		if !isDraft04(uri) {
@@ -78,12 +71,17 @@ func compile(m map[string]any, eager bool) (*Schema, error) {
 		s.keys = map[string]string{}
 		n.collectKeys(s.keys)
 	}
-	if eager || s.fast == nil {
-		lib, err := compileLib(raw)
-		if err != nil {
+	if check || s.fast == nil {
+		if err := checkSchema(m); err != nil {
 			return nil, err
 		}
-		s.libOnce.Do(func() { s.lib = lib })
+	}
+	if s.fast != nil {
+		s.full = s.fast
+		return s, nil
+	}
+	if s.full, err = compileFull(m); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -107,24 +105,24 @@ func (s *Schema) String() string {
 
 // Validate checks doc against the schema. doc must be a value as produced by an
 // encoding/json Decoder with UseNumber: map[string]any, []any, json.Number,
-// string, bool or nil, nested arbitrarily. Other Go types are handed to the
-// jsonschema library, which accepts the common numeric types too. A document that
-// does not satisfy the schema yields a *ValidationError.
+// string, bool or nil, nested arbitrarily; Go's integer and floating-point
+// types are accepted as numbers too. A document that does not satisfy the
+// schema yields a *ValidationError.
 func (s *Schema) Validate(doc any) error {
-	if s.fast != nil {
-		w := walker{}
-		if w.validate(s.fast, doc) {
-			return nil
-		}
-		if !w.unsupported {
-			w = walker{collect: true}
-			w.validate(s.fast, doc)
-			if !w.unsupported && len(w.leaves) > 0 {
-				return pick(w.leaves)
-			}
-		}
+	w := walker{}
+	if w.validate(s.full, doc) {
+		return nil
 	}
-	return s.validateLib(doc)
+	if w.unsupported {
+		norm, err := normalize(doc)
+		if err != nil {
+			return fmt.Errorf("schema: cannot validate document: %w", err)
+		}
+		return s.Validate(norm)
+	}
+	w = walker{collect: true}
+	w.validate(s.full, doc)
+	return pick(w.leaves)
 }
 
 // ValidateJSON decodes data (numbers as json.Number, no trailing data allowed)
@@ -138,19 +136,48 @@ func (s *Schema) ValidateJSON(data []byte) error {
 	return s.Validate(doc)
 }
 
-// validateLib validates with the jsonschema library, compiled on first use,
-// and converts its error.
-func (s *Schema) validateLib(doc any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("schema: cannot validate document: %v", r)
+// normalize returns doc with Go numbers turned into json.Number, or an
+// error for a value JSON cannot hold.
+func normalize(doc any) (any, error) {
+	switch x := doc.(type) {
+	case nil, bool, string:
+		return x, nil
+	case json.Number:
+		if _, ok := parseDecimal(string(x)); !ok {
+			return nil, fmt.Errorf("invalid json.Number %q", string(x))
 		}
-	}()
-	s.libOnce.Do(func() { s.lib, s.libErr = compileLib(s.raw) })
-	if s.libErr != nil {
-		return fmt.Errorf("schema: cannot validate document: %w", s.libErr)
+		return x, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64)), nil
+	case float32:
+		return normalize(float64(x))
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return json.Number(fmt.Sprint(x)), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			v, err := normalize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			v, err := normalize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
 	}
-	return s.libValidate(doc)
+	return nil, fmt.Errorf("invalid JSON type %T", doc)
 }
 
 // keywordOf returns the keyword named by a keyword location, skipping array

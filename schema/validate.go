@@ -11,15 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds the validator used on the hot path. It covers the subset of
-// draft-04 that derived schemas use (and most hand-written ones): type, enum,
+// This file holds the validator. It covers every draft-04 keyword; for the
+// subset that derived schemas use (and most hand-written ones): type, enum,
 // format, properties, required, additionalProperties, items (single schema),
 // minItems, maxItems, uniqueItems, minLength, maxLength, pattern, minimum,
-// maximum, exclusiveMinimum and exclusiveMaximum, plus annotations. It walks the
-// decoded document without allocating, compares numbers exactly whatever their
-// exponent, and produces the same failures and messages as the jsonschema
-// library (tests check this). Schemas using any other keyword are validated by
-// the library alone.
+// maximum, exclusiveMinimum and exclusiveMaximum, plus annotations, it walks
+// the decoded document without allocating. It compares numbers exactly
+// whatever their exponent, and produces the same failures and messages as
+// the jsonschema library (tests check this, with the library as an oracle).
 
 // kind is a bit set of JSON types.
 type kind uint8
@@ -101,16 +100,112 @@ type node struct {
 	pattern        *regexp.Regexp
 
 	min, max *bound
+
+	// The keywords below are outside the allocation-free subset; a schema
+	// that uses any of them is still validated by this walker, with the
+	// same results as the jsonschema library (tests check this).
+
+	ref                 *node  // $ref; draft-04 ignores the other keywords next to it
+	refTo               string // the $ref as written, until it is resolved
+	allOf, anyOf, oneOf []*node
+	not                 *node
+	patterns            []patternSchema // patternProperties
+	deps                []dependency    // dependencies, sorted by property name
+	tuple               []*node         // items given as an array of schemas
+	isTuple             bool
+	addlItems           *node // additionalItems: {schema}, with a tuple
+	closedItems         bool  // additionalItems: false, with a tuple
+	minProps, maxProps  int
+	multipleOf          *multiple
 }
 
-// compileNode compiles a schema object already checked against the metaschema.
-// It reports false if the schema uses anything the fast validator does not cover.
+// patternSchema is one patternProperties member.
+type patternSchema struct {
+	re *regexp.Regexp
+	n  *node
+}
+
+// dependency is one dependencies member: a schema or a list of properties
+// that the object must also have when it has the property name.
+type dependency struct {
+	name  string
+	n     *node
+	props []string
+}
+
+// multiple is a compiled multipleOf.
+type multiple struct {
+	num  decimal
+	text string // as the library prints it (via float64)
+}
+
+// compiler compiles one schema document. Subschemas are compiled once per
+// location, so that "$ref" can point anywhere in the document, itself
+// included.
+type compiler struct {
+	root   any
+	at     map[string]*node // by JSON pointer
+	ext    bool             // the document uses keywords outside the subset
+	failed bool             // the document has a shape compileNode cannot take
+}
+
+// compileNode compiles a schema object already checked against the
+// metaschema. It reports false if the schema uses anything the
+// allocation-free subset does not cover.
 func compileNode(v any) (*node, bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
+	c := compiler{root: v, at: map[string]*node{}}
+	n := c.compile(v, "")
+	if c.failed || c.ext {
 		return nil, false
 	}
-	n := &node{minItems: -1, maxItems: -1, minLen: -1, maxLen: -1}
+	return n, true
+}
+
+// compileFull compiles a schema document, using every draft-04 keyword. It
+// returns an *InvalidSchemaError for a document it cannot compile, such as a
+// $ref to a location outside it.
+func compileFull(v any) (*node, error) {
+	c := compiler{root: v, at: map[string]*node{}}
+	n := c.compile(v, "")
+	if c.failed {
+		return nil, &InvalidSchemaError{Message: "schema shape not supported"}
+	}
+	if err := c.resolve(); err != nil {
+		return nil, err
+	}
+	if n.loops() {
+		return nil, &InvalidSchemaError{Message: "$ref loops back to the same value without descending into it"}
+	}
+	return n, nil
+}
+
+// compile compiles the schema v found at JSON pointer ptr, once.
+func (c *compiler) compile(v any, ptr string) *node {
+	if n, ok := c.at[ptr]; ok {
+		return n
+	}
+	n := &node{minItems: -1, maxItems: -1, minLen: -1, maxLen: -1, minProps: -1, maxProps: -1}
+	c.at[ptr] = n
+	if !c.fill(n, v, ptr) {
+		c.failed = true
+	}
+	return n
+}
+
+func (c *compiler) fill(n *node, v any, ptr string) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	if r, ok := m["$ref"]; ok {
+		ref, ok := r.(string)
+		if !ok {
+			return false
+		}
+		c.ext = true
+		n.refTo = ref
+		return true
+	}
 	var exclMin, exclMax bool
 	for k, x := range m {
 		switch k {
@@ -124,59 +219,55 @@ func compileNode(v any) (*node, bool) {
 				for _, e := range t {
 					name, ok := e.(string)
 					if !ok {
-						return nil, false
+						return false
 					}
 					n.typeNames = append(n.typeNames, name)
 				}
 			default:
-				return nil, false
+				return false
 			}
 			for _, name := range n.typeNames {
 				kd := kindOf(name)
 				if kd == 0 {
-					return nil, false
+					return false
 				}
 				n.types |= kd
 			}
 		case "enum":
 			e, ok := x.([]any)
 			if !ok || len(e) == 0 {
-				return nil, false
+				return false
 			}
 			for _, v := range e {
 				if !isJSONValue(v) {
-					return nil, false
+					return false
 				}
 			}
 			n.enum, n.enumMsg = e, enumMessage(e)
 		case "format":
 			name, ok := x.(string)
 			if !ok {
-				return nil, false
+				return false
 			}
 			n.format, n.formatName = formatChecker(name), name
 		case "properties":
 			pm, ok := x.(map[string]any)
 			if !ok {
-				return nil, false
+				return false
 			}
 			n.props = make(map[string]*node, len(pm))
 			for name, ps := range pm {
-				c, ok := compileNode(ps)
-				if !ok {
-					return nil, false
-				}
-				n.props[name] = c
+				n.props[name] = c.compile(ps, ptr+"/properties/"+escapeToken(name))
 			}
 		case "required":
 			r, ok := x.([]any)
 			if !ok {
-				return nil, false
+				return false
 			}
 			for _, e := range r {
 				name, ok := e.(string)
 				if !ok {
-					return nil, false
+					return false
 				}
 				n.required = append(n.required, name)
 			}
@@ -185,28 +276,39 @@ func compileNode(v any) (*node, bool) {
 			case bool:
 				n.closed = !a
 			case map[string]any:
-				c, ok := compileNode(a)
-				if !ok {
-					return nil, false
-				}
-				n.addl = c
+				n.addl = c.compile(a, ptr+"/additionalProperties")
 			default:
-				return nil, false
+				return false
 			}
 		case "items":
-			c, ok := compileNode(x) // an array of schemas (tuple) is not covered
-			if !ok {
-				return nil, false
+			switch it := x.(type) {
+			case []any:
+				c.ext = true
+				n.isTuple = true
+				for i, e := range it {
+					n.tuple = append(n.tuple, c.compile(e, ptr+"/items/"+strconv.Itoa(i)))
+				}
+			default:
+				n.items = c.compile(x, ptr+"/items")
 			}
-			n.items = c
-		case "minItems", "maxItems", "minLength", "maxLength":
+		case "additionalItems":
+			c.ext = true
+			switch a := x.(type) {
+			case bool:
+				n.closedItems = !a
+			case map[string]any:
+				n.addlItems = c.compile(a, ptr+"/additionalItems")
+			default:
+				return false
+			}
+		case "minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties":
 			num, ok := x.(json.Number)
 			if !ok {
-				return nil, false
+				return false
 			}
 			i, err := strconv.Atoi(string(num))
 			if err != nil || i < 0 {
-				return nil, false
+				return false
 			}
 			switch k {
 			case "minItems":
@@ -215,27 +317,33 @@ func compileNode(v any) (*node, bool) {
 				n.maxItems = i
 			case "minLength":
 				n.minLen = i
-			default:
+			case "maxLength":
 				n.maxLen = i
+			case "minProperties":
+				c.ext = true
+				n.minProps = i
+			default:
+				c.ext = true
+				n.maxProps = i
 			}
 		case "uniqueItems":
 			if n.unique, ok = x.(bool); !ok {
-				return nil, false
+				return false
 			}
 		case "pattern":
 			p, ok := x.(string)
 			if !ok {
-				return nil, false
+				return false
 			}
 			re, err := regexp.Compile(p)
 			if err != nil {
-				return nil, false
+				return false
 			}
 			n.pattern = re
 		case "minimum", "maximum":
 			b, ok := newBound(x)
 			if !ok {
-				return nil, false
+				return false
 			}
 			if k == "minimum" {
 				n.min = b
@@ -245,15 +353,95 @@ func compileNode(v any) (*node, bool) {
 		case "exclusiveMinimum", "exclusiveMaximum":
 			e, ok := x.(bool)
 			if !ok {
-				return nil, false
+				return false
 			}
 			if k == "exclusiveMinimum" {
 				exclMin = e
 			} else {
 				exclMax = e
 			}
+		case "multipleOf":
+			c.ext = true
+			b, ok := newBound(x)
+			if !ok || b.num.sign() <= 0 {
+				return false
+			}
+			n.multipleOf = &multiple{num: b.num, text: b.text}
+		case "allOf", "anyOf", "oneOf":
+			c.ext = true
+			list, ok := x.([]any)
+			if !ok || len(list) == 0 {
+				return false
+			}
+			var subs []*node
+			for i, e := range list {
+				subs = append(subs, c.compile(e, ptr+"/"+k+"/"+strconv.Itoa(i)))
+			}
+			switch k {
+			case "allOf":
+				n.allOf = subs
+			case "anyOf":
+				n.anyOf = subs
+			default:
+				n.oneOf = subs
+			}
+		case "not":
+			c.ext = true
+			n.not = c.compile(x, ptr+"/not")
+		case "patternProperties":
+			c.ext = true
+			pm, ok := x.(map[string]any)
+			if !ok {
+				return false
+			}
+			names := make([]string, 0, len(pm))
+			for p := range pm {
+				names = append(names, p)
+			}
+			sort.Strings(names)
+			for _, p := range names {
+				re, err := regexp.Compile(p)
+				if err != nil {
+					return false
+				}
+				n.patterns = append(n.patterns, patternSchema{re: re, n: c.compile(pm[p], ptr+"/patternProperties/"+escapeToken(p))})
+			}
+		case "dependencies":
+			c.ext = true
+			dm, ok := x.(map[string]any)
+			if !ok {
+				return false
+			}
+			for name, d := range dm {
+				dep := dependency{name: name}
+				switch dv := d.(type) {
+				case []any:
+					for _, e := range dv {
+						p, ok := e.(string)
+						if !ok {
+							return false
+						}
+						dep.props = append(dep.props, p)
+					}
+				default:
+					dep.n = c.compile(dv, ptr+"/dependencies/"+escapeToken(name))
+				}
+				n.deps = append(n.deps, dep)
+			}
+			sort.Slice(n.deps, func(i, j int) bool { return n.deps[i].name < n.deps[j].name })
+		case "definitions":
+			c.ext = true
+			dm, ok := x.(map[string]any)
+			if !ok {
+				return false
+			}
+			for name, d := range dm {
+				c.compile(d, ptr+"/definitions/"+escapeToken(name))
+			}
 		default:
-			return nil, false
+			// Unknown keywords are annotations in draft-04; the subset
+			// leaves such schemas to the complete walker all the same.
+			c.ext = true
 		}
 	}
 	if n.min != nil {
@@ -262,7 +450,122 @@ func compileNode(v any) (*node, bool) {
 	if n.max != nil {
 		n.max.exclusive = exclMax
 	}
-	return n, true
+	return true
+}
+
+// resolve points every $ref at its target, compiling targets that are not
+// schemas the document declares (any JSON pointer inside the document may
+// be a target).
+func (c *compiler) resolve() error {
+	for {
+		var pending []*node
+		for _, n := range c.at {
+			if n.refTo != "" && n.ref == nil {
+				pending = append(pending, n)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		for _, n := range pending {
+			ref := n.refTo
+			frag, ok := strings.CutPrefix(ref, "#")
+			if !ok {
+				return &InvalidSchemaError{Message: fmt.Sprintf("external reference %q is not supported", ref)}
+			}
+			if frag != "" && !strings.HasPrefix(frag, "/") {
+				return &InvalidSchemaError{Message: fmt.Sprintf("reference %q: only JSON pointers inside the document are supported", ref)}
+			}
+			tokens := libTokens(frag)
+			target := lookup(c.root, tokens)
+			if _, isObj := target.(map[string]any); !isObj {
+				return &InvalidSchemaError{Message: fmt.Sprintf("reference %q not found", ref)}
+			}
+			n.ref = c.compile(target, pointer(tokens))
+			if c.failed {
+				return &InvalidSchemaError{Message: fmt.Sprintf("reference %q: not a schema", ref)}
+			}
+		}
+	}
+}
+
+// loops reports whether validating some value against n could come back to
+// the same schema for the same value ($ref, allOf, anyOf, oneOf, not and
+// schema dependencies apply in place), which would never end.
+func (n *node) loops() bool {
+	state := map[*node]int{} // 1: on the current in-place path, 2: done
+	var visit func(*node) bool
+	visit = func(x *node) bool {
+		switch state[x] {
+		case 1:
+			return true
+		case 2:
+			return false
+		}
+		state[x] = 1
+		for _, y := range x.inPlace() {
+			if visit(y) {
+				return true
+			}
+		}
+		state[x] = 2
+		return false
+	}
+	seen := map[*node]bool{}
+	var all func(*node) bool
+	all = func(x *node) bool {
+		if x == nil || seen[x] {
+			return false
+		}
+		seen[x] = true
+		if visit(x) {
+			return true
+		}
+		for _, y := range x.children() {
+			if all(y) {
+				return true
+			}
+		}
+		return false
+	}
+	return all(n)
+}
+
+// inPlace returns the subschemas that apply to the same value as n.
+func (n *node) inPlace() []*node {
+	var out []*node
+	for _, y := range []*node{n.ref, n.not} {
+		if y != nil {
+			out = append(out, y)
+		}
+	}
+	out = append(out, n.allOf...)
+	out = append(out, n.anyOf...)
+	out = append(out, n.oneOf...)
+	for _, d := range n.deps {
+		if d.n != nil {
+			out = append(out, d.n)
+		}
+	}
+	return out
+}
+
+// children returns every subschema of n.
+func (n *node) children() []*node {
+	out := n.inPlace()
+	for _, y := range n.props {
+		out = append(out, y)
+	}
+	for _, y := range []*node{n.addl, n.items, n.addlItems} {
+		if y != nil {
+			out = append(out, y)
+		}
+	}
+	out = append(out, n.tuple...)
+	for _, p := range n.patterns {
+		out = append(out, p.n)
+	}
+	return out
 }
 
 // collectKeys adds the property names of n and its subschemas to keys.
@@ -313,6 +616,9 @@ func (w *walker) fail(keyword, format string, args ...any) {
 
 // validate reports whether v satisfies n.
 func (w *walker) validate(n *node, v any) bool {
+	if n.ref != nil {
+		return w.validate(n.ref, v)
+	}
 	var k kind
 	var num decimal
 	switch x := v.(type) {
@@ -379,11 +685,107 @@ func (w *walker) validate(n *node, v any) bool {
 	case json.Number:
 		ok = w.checkNumber(n, &num, x) && ok
 	}
+	if !ok && !w.collect {
+		return false
+	}
+	if n.not != nil || n.allOf != nil || n.anyOf != nil || n.oneOf != nil {
+		ok = w.applicators(n, v) && ok
+	}
+	return ok
+}
+
+// matches reports whether v satisfies n, without recording failures.
+func (w *walker) matches(n *node, v any) bool {
+	sub := walker{}
+	ok := sub.validate(n, v)
+	if sub.unsupported {
+		w.unsupported = true
+	}
+	return ok
+}
+
+// applicators checks not, allOf, anyOf and oneOf. Like the library, a
+// failed allOf, anyOf or oneOf reports the failures of its subschemas.
+func (w *walker) applicators(n *node, v any) bool {
+	ok := true
+	if n.not != nil && w.matches(n.not, v) {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("not", "not failed")
+	}
+	for _, sub := range n.allOf {
+		if !w.validate(sub, v) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+		}
+	}
+	if n.anyOf != nil {
+		matched := false
+		for _, sub := range n.anyOf {
+			if w.matches(sub, v) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			for _, sub := range n.anyOf {
+				w.validate(sub, v)
+			}
+		}
+	}
+	if n.oneOf != nil {
+		first := -1
+		for i, sub := range n.oneOf {
+			if !w.matches(sub, v) {
+				continue
+			}
+			if first >= 0 {
+				if !w.collect {
+					return false
+				}
+				ok = false
+				w.fail("oneOf", "valid against schemas at indexes %d and %d", first, i)
+				break
+			}
+			first = i
+		}
+		if first < 0 {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			for _, sub := range n.oneOf {
+				w.validate(sub, v)
+			}
+		}
+	}
 	return ok
 }
 
 func (w *walker) checkObject(n *node, obj map[string]any) bool {
 	ok := true
+	if n.minProps >= 0 && len(obj) < n.minProps {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("minProperties", "minimum %d properties allowed, but found %d properties", n.minProps, len(obj))
+	}
+	if n.maxProps >= 0 && len(obj) > n.maxProps {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("maxProperties", "maximum %d properties allowed, but found %d properties", n.maxProps, len(obj))
+	}
 	var missing []string
 	for _, name := range n.required {
 		if _, found := obj[name]; !found {
@@ -397,25 +799,64 @@ func (w *walker) checkObject(n *node, obj map[string]any) bool {
 		ok = false
 		w.leaves = append(w.leaves, leaf{path: pointer(w.path), keyword: "required", message: requiredMessage(missing)})
 	}
-	if n.props == nil && !n.closed && n.addl == nil {
+	for _, d := range n.deps {
+		if _, found := obj[d.name]; !found {
+			continue
+		}
+		if d.n != nil {
+			if !w.validate(d.n, obj) {
+				if !w.collect {
+					return false
+				}
+				ok = false
+			}
+			continue
+		}
+		for _, p := range d.props {
+			if _, found := obj[p]; !found {
+				if !w.collect {
+					return false
+				}
+				ok = false
+				w.fail("dependencies", "property %s is required, if %s property exists", libQuote(p), libQuote(d.name))
+			}
+		}
+	}
+	if n.props == nil && !n.closed && n.addl == nil && n.patterns == nil {
 		return ok
 	}
 	var extra []string
 	for name, v := range obj {
 		sub, found := n.props[name]
-		if !found {
-			if n.closed {
+		if found && !w.child(sub, v, name) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+		}
+		for _, p := range n.patterns {
+			if !p.re.MatchString(name) {
+				continue
+			}
+			found = true
+			if !w.child(p.n, v, name) {
 				if !w.collect {
 					return false
 				}
-				extra = append(extra, name)
-				continue
-			}
-			if sub = n.addl; sub == nil {
-				continue
+				ok = false
 			}
 		}
-		if !w.child(sub, v, name) {
+		if found {
+			continue
+		}
+		if n.closed {
+			if !w.collect {
+				return false
+			}
+			extra = append(extra, name)
+			continue
+		}
+		if n.addl != nil && !w.child(n.addl, v, name) {
 			if !w.collect {
 				return false
 			}
@@ -470,6 +911,36 @@ func (w *walker) checkArray(n *node, arr []any) bool {
 			w.fail("uniqueItems", "items at index %d and %d are equal", i, j)
 		} else if w.unsupported {
 			return false
+		}
+	}
+	if n.isTuple {
+		for i, v := range arr {
+			var sub *node
+			switch {
+			case i < len(n.tuple):
+				sub = n.tuple[i]
+			case n.addlItems != nil:
+				sub = n.addlItems
+			default:
+				continue
+			}
+			var token string
+			if w.collect {
+				token = strconv.Itoa(i)
+			}
+			if !w.child(sub, v, token) {
+				if !w.collect {
+					return false
+				}
+				ok = false
+			}
+		}
+		if n.closedItems && len(arr) > len(n.tuple) {
+			if !w.collect {
+				return false
+			}
+			ok = false
+			w.fail("additionalItems", "only %d items are allowed, but found %d items", len(n.tuple), len(arr))
 		}
 	}
 	if n.items != nil {
@@ -576,6 +1047,13 @@ func (w *walker) checkNumber(n *node, d *decimal, raw json.Number) bool {
 				w.fail("maximum", "must be <= %s but found %s", b.text, raw)
 			}
 		}
+	}
+	if m := n.multipleOf; m != nil && !d.multipleOf(&m.num) {
+		if !w.collect {
+			return false
+		}
+		ok = false
+		w.fail("multipleOf", "%s not multipleOf %s", raw, m.text)
 	}
 	return ok
 }

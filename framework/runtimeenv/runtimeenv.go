@@ -157,6 +157,9 @@ func NewRuntime(cfg aws.Config, c Config, logger *slog.Logger) (*framework.Runti
 		Store:    st,
 		Callback: framework.NewCallback(cfg, &framework.CallbackOptions{Endpoint: c.CallbackURL}),
 		Logger:   logger,
+		// In Lambda API Gateway, locally the emulator, checks frames
+		// against the manifest's request models.
+		GatewayChecksModels: true,
 	}
 	if c.SchedulerRoleARN != "" {
 		var optFns []func(*scheduler.Options)

@@ -2,14 +2,16 @@ package emulator
 
 import (
 	"context"
-	"crypto/rand"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -162,7 +164,9 @@ type Emulator struct {
 	invoke      InvokeFunc
 	rse         *selection.Expression
 	routes      map[string]*route
-	connectR    *route // nil when the manifest has no $connect route
+	models      bool            // some route has a request model
+	decoder     *schema.Decoder // for frames, sharing the models' property names
+	connectR    *route          // nil when the manifest has no $connect route
 	disconnectR *route
 	defaultR    *route
 	idle        time.Duration
@@ -188,6 +192,8 @@ type Emulator struct {
 	hdrJSON, hdrForbidden, hdrGone, hdrBadRequest, hdrTooLarge, hdrLimit, hdrZero []string
 
 	bodies sync.Pool // *[]byte of MaxMessageSize+1 bytes, for @connections bodies
+	rngs   sync.Pool // *rand.ChaCha8, for request and message IDs
+	stamp  atomic.Pointer[requestTime]
 
 	baseCtx context.Context // parent of every Invoke ctx
 	cancel  context.CancelFunc
@@ -277,11 +283,17 @@ func New(opts *Options) (*Emulator, error) {
 				return nil, fmt.Errorf("emulator: route %q: request model %q: %w", r.Key, r.Model, err)
 			}
 			cr.schema = s
+			e.models = true
 		}
 		e.routes[r.Key] = cr
 		e.routeKeys = append(e.routeKeys, r.Key)
 	}
 	slices.Sort(e.routeKeys)
+	var models []*schema.Schema
+	for _, r := range e.routes {
+		models = append(models, r.schema)
+	}
+	e.decoder = schema.NewDecoder(models...)
 	e.connectR = e.routes[manifest.RouteConnect]
 	e.disconnectR = e.routes[manifest.RouteDisconnect]
 	e.defaultR = e.routes[manifest.RouteDefault]
@@ -290,6 +302,11 @@ func New(opts *Options) (*Emulator, error) {
 	if opts.Timers {
 		e.scheduler = NewScheduler(e.invoke, e.log)
 		e.schedulerPrefix = "/" + e.stage + SchedulerPath
+	}
+	e.rngs.New = func() any {
+		var seed [32]byte
+		_, _ = cryptorand.Read(seed[:]) // never fails since Go 1.24
+		return rand.NewChaCha8(seed)
 	}
 	size := e.maxMessage + 1
 	e.bodies.New = func() any {
@@ -447,15 +464,15 @@ func (e *Emulator) begin() bool {
 // callInvoke runs the integration with the integration timeout. A panic in
 // Invoke is returned as an error, as the Lambda runtime reports it.
 func (e *Emulator) callInvoke(ev *events.APIGatewayWebsocketProxyRequest) (resp events.APIGatewayProxyResponse, timedOut bool, err error) {
-	ctx, cancel := context.WithTimeout(e.baseCtx, e.integration)
-	defer cancel()
+	ctx := newInvokeCtx(e.baseCtx, e.integration)
 	defer func() {
+		timedOut = ctx.finish()
 		if p := recover(); p != nil {
 			err = fmt.Errorf("emulator: Invoke panicked: %v", p)
 		}
 	}()
 	resp, err = e.invoke(ctx, ev)
-	return resp, errors.Is(ctx.Err(), context.DeadlineExceeded), err
+	return resp, false, err
 }
 
 // writeError writes an API Gateway style JSON error.
@@ -496,7 +513,7 @@ func fillRandom(dst []byte, alphabet string) {
 	limit := 256 - 256%n // reject bytes >= limit to avoid modulo bias
 	var buf [32]byte
 	for i := 0; i < len(dst); {
-		_, _ = rand.Read(buf[:]) // never fails since Go 1.24
+		_, _ = cryptorand.Read(buf[:]) // never fails since Go 1.24
 		for _, b := range buf {
 			if int(b) >= limit {
 				continue

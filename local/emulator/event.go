@@ -1,9 +1,11 @@
 package emulator
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -45,6 +47,60 @@ func newID() string {
 	return string(b[:])
 }
 
+// messageIDs returns a new request ID and message ID for one message. They
+// come from a ChaCha8 generator seeded from crypto/rand (so they are as
+// unpredictable as newID's), one per worker at a time, rather than from
+// two crypto/rand reads per ID: the echo benchmark (mullet bench -route
+// echo) showed those reads on every message's path.
+func (e *Emulator) messageIDs() (requestID, messageID string) {
+	rng := e.rngs.Get().(*rand.ChaCha8)
+	var b [2 * idLen]byte
+	var bits uint64
+	left := 0
+	next := func() byte {
+		if left == 0 {
+			bits, left = rng.Uint64(), 8
+		}
+		c := byte(bits)
+		bits >>= 8
+		left--
+		return c
+	}
+	const limit = 256 - 256%len(idAlphabet) // reject bytes >= limit to avoid modulo bias
+	for _, id := range [2][]byte{b[:idLen], b[idLen:]} {
+		for i := 0; i < idLen-2; {
+			if c := next(); int(c) < limit {
+				id[i] = idAlphabet[int(c)%len(idAlphabet)]
+				i++
+			}
+		}
+		id[idLen-2] = idLast[int(next())%len(idLast)] // 16 divides 256: no bias
+		id[idLen-1] = '='
+	}
+	e.rngs.Put(rng)
+	s := string(b[:])
+	return s[:idLen], s[idLen:]
+}
+
+// requestTime is requestContext.requestTime for one second, which every
+// event of that second shares.
+type requestTime struct {
+	unix int64
+	text string
+}
+
+// requestTimeOf formats now as requestContext.requestTime, reusing the
+// text of the last second asked for.
+func (e *Emulator) requestTimeOf(now time.Time) string {
+	sec := now.Unix()
+	if t := e.stamp.Load(); t != nil && t.unix == sec {
+		return t.text
+	}
+	t := &requestTime{unix: sec, text: now.UTC().Format(requestTimeLayout)}
+	e.stamp.Store(t)
+	return t.text
+}
+
 // validID reports whether id has the shape of a connection ID: 16
 // characters of URL-safe base64 ending in '='.
 func validID(id string) bool {
@@ -66,7 +122,7 @@ func (c *conn) requestContext(routeKey, eventType, requestID string, now time.Ti
 		RouteKey:          routeKey,
 		EventType:         eventType,
 		ExtendedRequestID: requestID,
-		RequestTime:       now.UTC().Format(requestTimeLayout),
+		RequestTime:       c.e.requestTimeOf(now),
 		MessageDirection:  "IN",
 		Stage:             c.e.stage,
 		ConnectedAt:       c.connectedAt.UnixMilli(),
@@ -118,13 +174,15 @@ func (c *conn) connectEvent(r *http.Request) *events.APIGatewayWebsocketProxyReq
 	return ev
 }
 
-// messageEvent returns the event for one message routed to routeKey.
-func (c *conn) messageEvent(routeKey, requestID string, body []byte) *events.APIGatewayWebsocketProxyRequest {
+// messageEvent returns the event for one message routed to routeKey. The
+// event's Body shares body's bytes: the message is handed over whole and
+// nothing writes to it once it is read.
+func (c *conn) messageEvent(routeKey, requestID, messageID string, body []byte) *events.APIGatewayWebsocketProxyRequest {
 	ev := &events.APIGatewayWebsocketProxyRequest{
 		RequestContext: c.requestContext(routeKey, eventMessage, requestID, c.e.now()),
-		Body:           string(body),
+		Body:           unsafe.String(unsafe.SliceData(body), len(body)),
 	}
-	ev.RequestContext.MessageID = newID()
+	ev.RequestContext.MessageID = messageID
 	return ev
 }
 

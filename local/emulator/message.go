@@ -23,21 +23,19 @@ func (c *conn) dispatch(body []byte) {
 // the route response or error frame.
 func (c *conn) handleMessage(body []byte) {
 	e := c.e
-	requestID := newID()
-	r := e.selectRoute(body)
+	requestID, messageID := e.messageIDs()
+	r, invalid := e.routeFrame(body)
 	if r == nil {
 		_ = c.writeText(errorframe.New(errorframe.Forbidden, c.id, requestID))
 		e.reject(c.id, requestID, "", errorframe.Forbidden, e.noRoute(body))
 		return
 	}
-	if r.schema != nil {
-		if err := r.schema.ValidateJSON(body); err != nil {
-			_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
-			e.reject(c.id, requestID, r.key, errorframe.InvalidRequestBody, err)
-			return
-		}
+	if invalid != nil {
+		_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
+		e.reject(c.id, requestID, r.key, errorframe.InvalidRequestBody, invalid)
+		return
 	}
-	ev := c.messageEvent(r.key, requestID, body)
+	ev := c.messageEvent(r.key, requestID, messageID, body)
 	resp, timedOut, err := e.callInvoke(ev)
 	switch {
 	case err != nil && timedOut:
@@ -56,6 +54,38 @@ func (c *conn) handleMessage(body []byte) {
 	}
 }
 
+// routeFrame returns the route to invoke for body (the selected route,
+// else $default, else nil) and, if that route has a request model, why
+// body fails it (nil if it passes). When the manifest has request models
+// the frame is decoded once, and the document serves both the route
+// selection expression and the model.
+func (e *Emulator) routeFrame(body []byte) (*route, error) {
+	if !e.models {
+		return e.selectRoute(body), nil
+	}
+	doc, err := e.decoder.Decode(body)
+	if err != nil {
+		// Not JSON: no route can be selected. selectRoute still decides,
+		// as it always has, so that odd but harmless input (leading
+		// whitespace JSON does not allow) routes as before.
+		r := e.selectRoute(body)
+		if r == nil || r.schema == nil {
+			return r, nil
+		}
+		return r, err
+	}
+	r := e.defaultR
+	if obj, ok := doc.(map[string]any); ok {
+		if key, err := e.rse.Select(obj); err == nil {
+			r = e.routeByKey(key)
+		}
+	}
+	if r == nil || r.schema == nil {
+		return r, nil
+	}
+	return r, r.schema.Validate(doc)
+}
+
 // selectRoute evaluates the route selection expression against body and
 // returns the route to invoke: the selected route, else $default, else nil.
 func (e *Emulator) selectRoute(body []byte) *route {
@@ -63,6 +93,12 @@ func (e *Emulator) selectRoute(body []byte) *route {
 	if err != nil {
 		return e.defaultR
 	}
+	return e.routeByKey(key)
+}
+
+// routeByKey returns the route a selected key names, else $default, else
+// nil. $connect and $disconnect cannot be selected by a frame.
+func (e *Emulator) routeByKey(key string) *route {
 	r := e.routes[key]
 	if r == nil || key == manifest.RouteConnect || key == manifest.RouteDisconnect {
 		return e.defaultR

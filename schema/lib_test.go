@@ -1,5 +1,3 @@
-//go:build !lambda.norpc
-
 package schema
 
 import (
@@ -10,22 +8,27 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
-// libSchema is a schema compiled by santhosh-tekuri/jsonschema in draft-04
-// mode: the reference validator, the fallback for keywords the fast
-// validator does not cover, and the metaschema check of literal schemas.
-// Builds for AWS Lambda leave it out (see lib_lambda.go).
-type libSchema = *jsonschema.Schema
+// This file holds the test oracle: the jsonschema library
+// (santhosh-tekuri/jsonschema, draft-04 mode), which the package's own
+// validator must agree with. Only tests link it, so every build, the AWS
+// Lambda one included, validates with the same code.
+
+// libSchemas caches the library's compilation of each schema under test.
+var libSchemas sync.Map // *Schema -> libCompiled
+
+type libCompiled struct {
+	lib *jsonschema.Schema
+	err error
+}
 
 // resourceURL names the in-memory schema document inside the compiler. Its
 // scheme has no loader, so nothing is ever fetched.
 const resourceURL = "mem:///mullet/schema.json"
-
-// formatChecker returns the library's check for a draft-04 format, or nil.
-func formatChecker(name string) func(any) bool { return jsonschema.Formats[name] }
 
 func compileLib(raw []byte) (lib *jsonschema.Schema, err error) {
 	defer func() {
@@ -86,10 +89,24 @@ func collectLib(ve *jsonschema.ValidationError, out *[]*jsonschema.ValidationErr
 	}
 }
 
-// libValidate validates with the compiled library schema and converts its
-// error.
-func (s *Schema) libValidate(doc any) error {
-	err := s.lib.Validate(doc)
+// validateLib validates with the library and converts its error the way the
+// package reports failures.
+func (s *Schema) validateLib(doc any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("schema: cannot validate document: %v", r)
+		}
+	}()
+	c, ok := libSchemas.Load(s)
+	if !ok {
+		lib, err := compileLib(s.raw)
+		c, _ = libSchemas.LoadOrStore(s, libCompiled{lib, err})
+	}
+	lc := c.(libCompiled)
+	if lc.err != nil {
+		return fmt.Errorf("schema: cannot validate document: %w", lc.err)
+	}
+	err = lc.lib.Validate(doc)
 	if err == nil {
 		return nil
 	}
