@@ -1,4 +1,4 @@
-package dynalitetest
+package dynalite
 
 import (
 	"os/exec"
@@ -6,8 +6,8 @@ import (
 )
 
 // setProcessGroup puts the server in its own process group, so that stop
-// reaches any children, and has the kernel kill it if the test binary dies
-// without running its cleanups.
+// reaches any children, and has the kernel kill it if the process that
+// started it dies without calling Close.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

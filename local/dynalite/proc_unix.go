@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package dynalitetest
+package dynalite
 
 import (
 	"os/exec"
