@@ -22,7 +22,8 @@ func TestDevStoreErrors(t *testing.T) {
 	}{
 		{"missing table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", srv.Endpoint, "-table", "no-such-table", "../../examples/rendezvous"}, 1, `table "no-such-table" does not exist`},
 		{"unreachable endpoint", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", "http://127.0.0.1:1", "-table", "t", "../../examples/rendezvous"}, 1, "cannot reach DynamoDB at http://127.0.0.1:1"},
-		{"no table", []string{"dev", "-store", "dynamodb", "../../examples/rendezvous"}, 2, "needs -table"},
+		{"endpoint without table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", srv.Endpoint, "../../examples/rendezvous"}, 2, "needs -table"},
+		{"aws without table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", "aws", "../../examples/rendezvous"}, 2, "needs -table"},
 		{"unknown store", []string{"dev", "-store", "redis", "../../examples/rendezvous"}, 2, `-store "redis": use memory or dynamodb`},
 		{"table without store", []string{"dev", "-table", "t", "../../examples/rendezvous"}, 2, "need -store dynamodb"},
 	}
