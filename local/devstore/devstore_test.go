@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -63,5 +64,24 @@ func TestListen(t *testing.T) {
 	}
 	if _, err := c.GetConnection(ctx, "x"); err == nil || !strings.Contains(err.Error(), "is mullet dev still running?") {
 		t.Fatalf("GetConnection after Close = %v, want an error naming the store", err)
+	}
+}
+
+// TestNotInLambdaBuild: the AWS Lambda build of an app (-tags
+// lambda.norpc) links no package of local/, this one included: only the
+// local build can reach mullet dev's store.
+func TestNotInLambdaBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", "github.com/mulletgo/mullet/examples/rendezvous").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/mulletgo/mullet/local") {
+			t.Errorf("the Lambda build links %s", pkg)
+		}
+	}
+	out, err = exec.Command("go", "list", "-deps", "github.com/mulletgo/mullet/examples/rendezvous").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "github.com/mulletgo/mullet/local/devstore\n") {
+		t.Fatalf("the local build does not link local/devstore (%v)", err)
 	}
 }
