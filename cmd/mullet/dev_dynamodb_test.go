@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +86,26 @@ func TestDevDynamoDB(t *testing.T) {
 		_, data, err := c.Read(dctx)
 		if err != nil || string(data) != `{"SourceIP":"127.0.0.1"}` {
 			t.Fatalf("client %d: %q, %v\nstderr: %s", i, data, err, stderr.String())
+		}
+	}
+}
+
+// TestDevDynaliteMissing: -store dynamodb without an endpoint, on a machine
+// without node, says what is missing and how to fix it.
+func TestDevDynaliteMissing(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(goBin, filepath.Join(bin, "go")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	code, stdout, stderr := runCLI(t, "dev", "-addr", freeAddr(t), "-store", "dynamodb", "../../examples/rendezvous")
+	for _, want := range []string{"-store dynamodb without -dynamodb-endpoint runs dynalite", "node (20 or later) is not on PATH", "npm ci", "or pass -dynamodb-endpoint URL"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Fatalf("exit %d, want 1 and %q\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
 		}
 	}
 }

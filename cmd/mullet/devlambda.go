@@ -215,7 +215,7 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 	case <-ready:
 		build := "local build"
 		if d.instances.awsBuild {
-			build = "AWS Lambda build (-tags lambda.norpc)"
+			build = "AWS Lambda build with -tags lambda.norpc"
 		}
 		fmt.Fprintf(d.stdout, "  runtime: Lambda instances of %s, its %s (up to %d, timeout %v), behind an emulated Lambda Runtime API\n",
 			d.dir, build, d.instances.max, d.instances.timeout)
