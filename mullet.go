@@ -16,6 +16,7 @@ import (
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/store"
 )
 
 // serveLocally serves an app outside Lambda until ctx is done. It is set
@@ -23,6 +24,11 @@ import (
 // leaves out, as aws-lambda-go leaves out its RPC mode: that build never
 // links the emulator.
 var serveLocally func(ctx context.Context, app framework.Application, getenv func(string) string) error
+
+// openDevStore opens the client of the store mullet dev serves to the
+// Lambda instances it runs (runtimeenv.DevStoreURL). Set by
+// local_serving.go too: the AWS Lambda build never links that client.
+var openDevStore func(url string) store.Store
 
 // Main runs app and exits: as a Lambda function when the Lambda runtime
 // started the process (AWS_LAMBDA_RUNTIME_API is set), otherwise locally
@@ -76,11 +82,14 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 		lambdaInitFailed(logger, "AWS_REGION is not set: the Lambda runtime sets it; when running the binary by hand, set AWS_REGION")
 	}
 	c := runtimeenv.FromEnv(os.Getenv)
+	if c.DevStoreURL != "" && openDevStore != nil {
+		c.Store = openDevStore(c.DevStoreURL)
+	}
 	rt, err := runtimeenv.NewRuntime(cfg, c, logger)
 	if err != nil {
 		lambdaInitFailed(logger, err.Error())
 	}
-	if c.Table == "" {
+	if c.Table == "" && c.Store == nil {
 		logger.Warn(runtimeenv.Table + " is not set: per-connection state is kept in this instance's memory only")
 	}
 	// infra/ sets the scheduler role only for an app whose barriers call

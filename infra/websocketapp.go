@@ -66,7 +66,9 @@ type WebSocketAppProps struct {
 	// CDK program's working directory (the directory of cdk.json).
 	MainPackageDir string
 
-	// StageName is the API Gateway stage. Default DefaultStageName.
+	// StageName is the API Gateway stage. Default: the stage named in the
+	// CDK context (StageContext, set by mullet deploy -stage), else
+	// DefaultStageName.
 	StageName string
 	// MemorySize is the Lambda memory in MiB. Default DefaultMemorySize.
 	MemorySize int
@@ -201,6 +203,12 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 	}
 	if p.MainPackageDir == "" {
 		panic("infra: NewWebSocketApp: props.MainPackageDir is required: the directory of the app's main package")
+	}
+	if stage := stageFromContext(scope); stage != "" {
+		if p.StageName != "" && p.StageName != stage {
+			panic(fmt.Sprintf("infra: NewWebSocketApp: props.StageName is %q but the CDK context %s (mullet deploy -stage) names %q; set only one", p.StageName, StageContext, stage))
+		}
+		p.StageName = stage
 	}
 	if p.StageName == "" {
 		p.StageName = DefaultStageName

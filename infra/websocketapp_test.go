@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
@@ -163,6 +164,49 @@ func TestStage(t *testing.T) {
 	stage := c.one(t, "AWS::ApiGatewayV2::Stage")
 	if stage.Properties["StageName"] != infra.DefaultStageName || stage.Properties["AutoDeploy"] != true {
 		t.Errorf("stage = %v, want %s with AutoDeploy", stage.Properties, infra.DefaultStageName)
+	}
+}
+
+// TestStageFromContext: the stage named in the CDK context (mullet deploy
+// -stage) names the API's stage and the function's MULLET_STAGE; a name
+// that cannot be part of a stack name, or one that contradicts
+// props.StageName, is refused.
+func TestStageFromContext(t *testing.T) {
+	requireNode(t)
+	withContext := func(stage any) awscdk.Stack {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &map[string]any{infra.StageContext: stage}})
+		return awscdk.NewStack(app, jsii.String("Test"), nil)
+	}
+	stack := withContext("dev")
+	infra.NewWebSocketApp(stack, jsii.String("App"), testProps(t))
+	c := cfn(*assertions.Template_FromStack(stack, nil).ToJSON())
+	if got := c.one(t, "AWS::ApiGatewayV2::Stage").Properties["StageName"]; got != "dev" {
+		t.Errorf("StageName = %v, want dev", got)
+	}
+	env := c.one(t, "AWS::Lambda::Function").Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if got := env[runtimeenv.Stage]; got != "dev" {
+		t.Errorf("%s = %v, want dev", runtimeenv.Stage, got)
+	}
+	for _, tt := range []struct {
+		name      string
+		stage     any
+		propStage string
+		want      string
+	}{
+		{"underscore", "my_stage", "", "letters, digits and hyphens"},
+		{"not a string", 7, "", "letters, digits and hyphens"},
+		{"contradicts props", "dev", "prod", `props.StageName is "prod"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			props := testProps(t)
+			props.StageName = tt.propStage
+			defer func() {
+				if msg := panicMessage(recover()); !strings.Contains(msg, tt.want) {
+					t.Fatalf("panic %q, want it to mention %q", msg, tt.want)
+				}
+			}()
+			infra.NewWebSocketApp(withContext(tt.stage), jsii.String("App"), props)
+		})
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
@@ -57,33 +57,26 @@ func Run(ctx context.Context, app framework.Application, getenv func(string) str
 }
 
 // DynamoDBStore connects to the DynamoDB table through the default AWS
-// configuration chain, or to a DynamoDB-API server at endpoint (with
-// placeholder credentials if none are configured), and checks that the table
-// exists, so that a missing table is a clear startup error.
+// configuration chain (real DynamoDB), or to a DynamoDB-API server at
+// endpoint with placeholder credentials and without consulting that chain
+// (so nothing probes the EC2 instance metadata service), and checks that the
+// table exists, so that a missing table is a clear startup error.
 func DynamoDBStore(ctx context.Context, table, endpoint string) (store.Store, error) {
 	if table == "" {
 		return nil, fmt.Errorf("the DynamoDB store needs a table name: pass -table NAME (or set %s)", runtimeenv.Table)
 	}
-	var optFns []func(*config.LoadOptions) error
+	var cfg aws.Config
 	if endpoint != "" {
-		// A local DynamoDB-API server: never ask the EC2 instance metadata
-		// service for credentials, which off EC2 costs seconds of timeouts
-		// before the placeholder credentials below apply.
-		optFns = append(optFns, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if endpoint != "" {
+		cfg = LocalAWSConfig()
+	} else {
+		var err error
+		cfg, err = config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
 		if cfg.Region == "" {
-			cfg.Region = "us-east-1"
+			return nil, errors.New("no AWS region configured for DynamoDB: set AWS_REGION, or pass -dynamodb-endpoint for a local DynamoDB-API server")
 		}
-		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
-		}
-	} else if cfg.Region == "" {
-		return nil, errors.New("no AWS region configured for DynamoDB: set AWS_REGION, or pass -dynamodb-endpoint for a local DynamoDB-API server")
 	}
 	rt, err := runtimeenv.NewRuntime(cfg, runtimeenv.Config{Table: table, DynamoDBEndpoint: endpoint}, nil)
 	if err != nil {
@@ -96,4 +89,16 @@ func DynamoDBStore(ctx context.Context, table, endpoint string) (store.Store, er
 		return nil, err
 	}
 	return st, nil
+}
+
+// LocalAWSConfig is the AWS configuration of clients of local servers (the
+// emulator, a DynamoDB-API server such as dynalite): a fixed region and
+// placeholder credentials, which only local servers accept. It reads no
+// shared configuration and no credential chain, so nothing probes the EC2
+// instance metadata service.
+func LocalAWSConfig() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}
 }

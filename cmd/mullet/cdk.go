@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/mulletgo/mullet/infra/cdkcontext"
 )
 
 // cdkCLIVersion is the version of the AWS CDK CLI (npm package aws-cdk)
@@ -30,6 +34,9 @@ type cdkOptions struct {
 	profile string
 	// approve skips cdk deploy's approval prompt for security changes.
 	approve bool
+	// stage is the API Gateway stage, passed as the CDK context
+	// cdkcontext.Stage; empty: the CDK app's default.
+	stage string
 	// extra are arguments given after "--", passed as they are.
 	extra []string
 }
@@ -51,18 +58,95 @@ func cdkArgs(o cdkOptions) []string {
 	if o.verb == "deploy" && o.approve {
 		args = append(args, "--require-approval", "never")
 	}
+	if o.stage != "" {
+		args = append(args, "--context", cdkcontext.Stage+"="+o.stage)
+	}
 	return append(args, o.extra...)
 }
 
-// cdkEnv returns the cdk CLI's environment: environ and the variables that
-// keep jsii quiet about the node version.
-func cdkEnv(environ []string) []string {
+// cdkEnv returns the cdk CLI's environment for verb: environ and the
+// variables that keep jsii quiet about the node version and, for synth,
+// which needs no AWS account, keep the SDK away from the EC2 instance
+// metadata service.
+func cdkEnv(verb string, environ []string) []string {
 	env := append([]string(nil), environ...)
+	if verb == "synth" && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "AWS_EC2_METADATA_DISABLED=") }) {
+		env = append(env, "AWS_EC2_METADATA_DISABLED=true")
+	}
 	return append(env, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 }
 
+// jsiiWaitRace is what jsii-runtime-go (v1.139.0) prints, with no newline,
+// when the CDK app's jsii.Close() reaps the node child process before
+// jsii's own goroutine waiting on it does: two concurrent Waits on one
+// process, the loser getting ECHILD. The node process exited normally and
+// the app's exit code is 0; the line reads like a crash, so mullet synth
+// and deploy drop exactly it (and nothing else jsii prints, such as a real
+// exit status).
+const jsiiWaitRace = "Runtime process exited abnormally: waitid: no child processes"
+
+// dropWriter writes to w everything but each occurrence of drop and the
+// newline right after it, if any. Close writes what it held back.
+type dropWriter struct {
+	w       io.Writer
+	drop    string
+	pending []byte // a tail that may be the start of drop (or drop itself, awaiting its newline)
+}
+
+func (d *dropWriter) Write(p []byte) (int, error) {
+	buf := append(d.pending, p...)
+	d.pending = nil
+	var out []byte
+	for len(buf) > 0 {
+		i := bytes.Index(buf, []byte(d.drop))
+		if i >= 0 {
+			out = append(out, buf[:i]...)
+			rest := buf[i+len(d.drop):]
+			if len(rest) == 0 {
+				// A newline may follow in the next write.
+				d.pending = append(d.pending, d.drop...)
+				buf = nil
+				break
+			}
+			if rest[0] == '\n' {
+				rest = rest[1:]
+			}
+			buf = rest
+			continue
+		}
+		// Hold back a tail that could begin drop.
+		keep := 0
+		for k := min(len(d.drop)-1, len(buf)); k > 0; k-- {
+			if bytes.HasPrefix([]byte(d.drop), buf[len(buf)-k:]) {
+				keep = k
+				break
+			}
+		}
+		out = append(out, buf[:len(buf)-keep]...)
+		d.pending = append(d.pending, buf[len(buf)-keep:]...)
+		buf = nil
+	}
+	if len(out) > 0 {
+		if _, err := d.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Close writes what Write held back, except a whole drop.
+func (d *dropWriter) Close() error {
+	p := d.pending
+	d.pending = nil
+	if len(p) == 0 || string(p) == d.drop {
+		return nil
+	}
+	_, err := d.w.Write(p)
+	return err
+}
+
 func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("synth", `mullet synth [-cdk PATH] [-out DIR] DIR [-- CDK-ARGS...]
+	fs := newFlagSet("synth", `mullet synth [-stage NAME] [-cdk PATH] [-out DIR] DIR [-- CDK-ARGS...]
 
 Synthesizes the CloudFormation template of the CDK app of the project in DIR
 (DIR itself if it holds cdk.json, else DIR/cdk) with the AWS CDK CLI, offline
@@ -72,14 +156,15 @@ cdk on PATH; install it with: npm install aws-cdk@`+cdkCLIVersion+`.
 Arguments after -- go to cdk as they are.`, stderr)
 	cli := fs.String("cdk", "", "the cdk CLI to run; default: node_modules/.bin/cdk found from DIR upwards, else cdk on PATH")
 	out := fs.String("out", "", "the cloud assembly directory, relative to the CDK app's directory; default cdk.out")
+	stage := fs.String("stage", "", stageUsage)
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
-	return runCDK(ctx, fs.Args(), cdkOptions{verb: "synth", out: *out}, *cli, stdout, stderr)
+	return runCDK(ctx, fs.Args(), cdkOptions{verb: "synth", out: *out, stage: *stage}, *cli, stdout, stderr)
 }
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("deploy", `mullet deploy [-profile NAME] [-yes] [-cdk PATH] DIR [-- CDK-ARGS...]
+	fs := newFlagSet("deploy", `mullet deploy [-stage NAME] [-profile NAME] [-yes] [-cdk PATH] DIR [-- CDK-ARGS...]
 
 Deploys the CDK app of the project in DIR (DIR itself if it holds cdk.json,
 else DIR/cdk) to AWS with the AWS CDK CLI: the API Gateway WebSocket API,
@@ -90,14 +175,22 @@ they are, e.g. -- --outputs-file outputs.json.`, stderr)
 	cli := fs.String("cdk", "", "the cdk CLI to run; default: node_modules/.bin/cdk found from DIR upwards, else cdk on PATH")
 	profile := fs.String("profile", "", "AWS shared configuration profile")
 	approve := fs.Bool("yes", false, "do not ask for approval of IAM and security group changes")
+	stage := fs.String("stage", "", stageUsage)
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
-	return runCDK(ctx, fs.Args(), cdkOptions{verb: "deploy", profile: *profile, approve: *approve}, *cli, stdout, stderr)
+	return runCDK(ctx, fs.Args(), cdkOptions{verb: "deploy", profile: *profile, approve: *approve, stage: *stage}, *cli, stdout, stderr)
 }
+
+// stageUsage is the -stage flag's help of synth and deploy.
+const stageUsage = "the API Gateway stage (letters, digits, hyphens), passed to the CDK app as the context " + cdkcontext.Stage + "; infra.Synth deploys a stage other than prod as its own stack, STACK-NAME; default: the CDK app's (prod)"
 
 func runCDK(ctx context.Context, args []string, o cdkOptions, cli string, stdout, stderr io.Writer) int {
 	name := "mullet " + o.verb
+	if o.stage != "" && !cdkcontext.ValidStage(o.stage) {
+		fmt.Fprintf(stderr, "%s: -stage %q: use 1 to 64 letters, digits and hyphens, starting with a letter or digit (it becomes part of the stack name)\n", name, o.stage)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprintf(stderr, "%s: missing DIR, the project directory (with cdk/cdk.json) or the CDK app's directory; e.g. %s .\n", name, name)
 		return 2
@@ -127,10 +220,13 @@ func runCDK(ctx context.Context, args []string, o cdkOptions, cli string, stdout
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, cdk, cdkArgs(o)...)
 	cmd.Dir = appDir
-	cmd.Env = cdkEnv(os.Environ())
+	cmd.Env = cdkEnv(o.verb, os.Environ())
 	cmd.Stdin = os.Stdin
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
+	errOut := &dropWriter{w: stderr, drop: jsiiWaitRace}
+	cmd.Stdout, cmd.Stderr = stdout, errOut
+	err = cmd.Run()
+	errOut.Close()
+	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			fmt.Fprintf(stderr, "%s: cdk %s failed (%v)\n", name, o.verb, exit)

@@ -17,15 +17,51 @@ func TestCDKArgs(t *testing.T) {
 		{cdkOptions{verb: "synth", out: "out", extra: []string{"--context", "k=v"}}, []string{"synth", "--no-notices", "--no-version-reporting", "--quiet", "--output", "out", "--context", "k=v"}},
 		{cdkOptions{verb: "deploy"}, []string{"deploy", "--no-notices", "--no-version-reporting"}},
 		{cdkOptions{verb: "deploy", profile: "prod", approve: true, extra: []string{"--outputs-file", "o.json"}}, []string{"deploy", "--no-notices", "--no-version-reporting", "--profile", "prod", "--require-approval", "never", "--outputs-file", "o.json"}},
+		{cdkOptions{verb: "deploy", stage: "dev"}, []string{"deploy", "--no-notices", "--no-version-reporting", "--context", "mullet:stage=dev"}},
 	}
 	for _, tt := range tests {
 		if got := cdkArgs(tt.o); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("cdkArgs(%+v) = %q, want %q", tt.o, got, tt.want)
 		}
 	}
-	env := cdkEnv([]string{"PATH=/bin"})
+	env := cdkEnv("deploy", []string{"PATH=/bin"})
 	if !reflect.DeepEqual(env, []string{"PATH=/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20"}) {
-		t.Errorf("cdkEnv = %q", env)
+		t.Errorf("cdkEnv(deploy) = %q", env)
+	}
+	env = cdkEnv("synth", []string{"PATH=/bin"})
+	if !reflect.DeepEqual(env, []string{"PATH=/bin", "AWS_EC2_METADATA_DISABLED=true", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20"}) {
+		t.Errorf("cdkEnv(synth) = %q", env)
+	}
+}
+
+// TestDropWriter: the jsii line goes, however the writes split it, with
+// the newline after it; everything else stays, including a near miss.
+func TestDropWriter(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{jsiiWaitRace + "83 feature flags are not configured.\n", "83 feature flags are not configured.\n"},
+		{"before\n" + jsiiWaitRace + "\nafter\n", "before\nafter\n"},
+		{jsiiWaitRace, ""},
+		{jsiiWaitRace + "\n", ""},
+		{"Runtime process exited abnormally: exit status 1\n", "Runtime process exited abnormally: exit status 1\n"},
+		{"Runtime process exited", "Runtime process exited"},
+		{"x" + jsiiWaitRace + jsiiWaitRace + "y", "xy"},
+	}
+	for _, tt := range tests {
+		for size := 1; size <= len(tt.in); size++ {
+			var out strings.Builder
+			w := &dropWriter{w: &out, drop: jsiiWaitRace}
+			for in := tt.in; in != ""; {
+				n := min(size, len(in))
+				if k, err := w.Write([]byte(in[:n])); k != n || err != nil {
+					t.Fatalf("Write = %d, %v", k, err)
+				}
+				in = in[n:]
+			}
+			w.Close()
+			if out.String() != tt.want {
+				t.Fatalf("%q in writes of %d: got %q, want %q", tt.in, size, out.String(), tt.want)
+			}
+		}
 	}
 }
 
@@ -53,6 +89,8 @@ const fakeCDK = `#!/bin/sh
 echo "args: $*" > "$FAKE_CDK_LOG"
 echo "dir: $(pwd)" >> "$FAKE_CDK_LOG"
 echo "jsii: $JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION" >> "$FAKE_CDK_LOG"
+printf 'Runtime process exited abnormally: waitid: no child processes' >&2
+echo "cdk says: done" >&2
 if [ "$1" = synth ]; then mkdir -p cdk.out && echo '{}' > cdk.out/Hello.template.json; fi
 `
 
@@ -76,6 +114,9 @@ func TestSynthAndDeployWithAFakeCLI(t *testing.T) {
 		t.Fatalf("synth: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	checkLog(t, log, "args: synth --no-notices --no-version-reporting --quiet --context k=v", "jsii: 20", "dir: ")
+	if strings.Contains(stderr, "Runtime process exited abnormally") || !strings.Contains(stderr, "cdk says: done\n") {
+		t.Fatalf("synth's stderr keeps jsii's spurious line or loses the rest:\n%s", stderr)
+	}
 
 	// deploy checks credentials first, then runs cdk deploy.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -86,6 +127,11 @@ func TestSynthAndDeployWithAFakeCLI(t *testing.T) {
 		t.Fatalf("deploy: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	checkLog(t, log, "args: deploy --no-notices --no-version-reporting --require-approval never")
+	code, stdout, stderr = runCLI(t, "deploy", "-stage", "dev", filepath.Join(project, "cdk"))
+	if code != 0 {
+		t.Fatalf("deploy -stage dev: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	checkLog(t, log, "args: deploy --no-notices --no-version-reporting --context mullet:stage=dev")
 	data, _ := os.ReadFile(log)
 	if dir, _ := filepath.EvalSymlinks(strings.TrimSpace(strings.SplitN(strings.SplitN(string(data), "dir: ", 2)[1], "\n", 2)[0])); dir != appDir {
 		t.Fatalf("cdk ran in %s, want the CDK app's directory %s", dir, appDir)
@@ -127,6 +173,7 @@ func TestSynthErrors(t *testing.T) {
 		{"help", bin, []string{"synth", "-h"}, 0, "Usage: mullet synth"},
 		{"deploy help", bin, []string{"deploy", "-h"}, 0, "Usage: mullet deploy"},
 		{"deploy missing DIR", bin, []string{"deploy"}, 2, "missing DIR"},
+		{"deploy bad stage", bin, []string{"deploy", "-stage", "my_stage", project}, 2, `-stage "my_stage": use 1 to 64 letters, digits and hyphens`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

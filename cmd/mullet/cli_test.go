@@ -169,7 +169,16 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 // TestDevRebuilds runs mullet dev on a small app inside this module,
 // changes it, breaks it, and checks that the last good build keeps serving.
+// With the default runtime a connection opened before a rebuild stays open
+// and its next frame runs the new build; with -runtime inprocess the app's
+// process is replaced, and its connections close.
 func TestDevRebuilds(t *testing.T) {
+	for _, runtime := range []string{"local", "inprocess"} {
+		t.Run(runtime, func(t *testing.T) { testDevRebuilds(t, runtime) })
+	}
+}
+
+func testDevRebuilds(t *testing.T, runtime string) {
 	dir, err := os.MkdirTemp("../..", "_devtest-")
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +196,11 @@ func TestDevRebuilds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"dev", "-addr", addr, "-poll", "100ms", dir}, &stdout, &stderr) }()
+	args := []string{"dev", "-addr", addr, "-poll", "100ms", dir}
+	if runtime != "local" {
+		args = append([]string{"dev", "-runtime", runtime}, args[1:]...)
+	}
+	go func() { done <- run(ctx, args, &stdout, &stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -213,10 +226,32 @@ func TestDevRebuilds(t *testing.T) {
 		return strings.Contains(stdout.String(), `"route":"version","connectionId":"`)
 	})
 
+	dctx, dcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer dcancel()
+	c, _, err := websocket.Dial(dctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
 	write(strings.Replace(devApp, "VERSION", "v2", 1))
 	waitFor(t, "the rebuild to serve v2", 90*time.Second, func() bool { return ask(url) == "v2" })
 	if !strings.Contains(stderr.String(), "mullet dev: main.go changed; rebuilding") {
 		t.Fatalf("the rebuild does not name the changed file:\n%s", stderr.String())
+	}
+	err = c.Write(dctx, websocket.MessageText, []byte(`{"action":"version"}`))
+	var data []byte
+	if err == nil {
+		_, data, err = c.Read(dctx)
+	}
+	switch runtime {
+	case "local":
+		if err != nil || string(data) != "v2" {
+			t.Fatalf("the connection opened before the rebuild: %q, %v; want v2 on the same connection", data, err)
+		}
+	case "inprocess":
+		if err == nil {
+			t.Fatalf("the connection opened before the rebuild still answers %q; -runtime inprocess replaces the process", data)
+		}
 	}
 
 	write(strings.Replace(devApp, `"VERSION")`, `"v3") +`, 1))

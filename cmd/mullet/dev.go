@@ -17,26 +17,70 @@ import (
 
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
-	"github.com/mulletgo/mullet/local"
 	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 )
 
+// The runtimes of mullet dev: how the app runs behind the emulator.
+const (
+	// runtimeLocal runs the app's local build as Lambda instances;
+	// mullet dev holds the emulator and the store, so connections and
+	// state outlive every rebuild.
+	runtimeLocal = "local"
+	// runtimeLambda runs the AWS Lambda build (-tags lambda.norpc), the
+	// binary that is deployed, as Lambda instances.
+	runtimeLambda = "lambda"
+	// runtimeInProcess runs the app's local build as one process that
+	// serves the emulator itself, as `go run .` does.
+	runtimeInProcess = "inprocess"
+)
+
+// endpointAWS is the -dynamodb-endpoint that means real DynamoDB, reached
+// through the AWS configuration chain.
+const endpointAWS = "aws"
+
+// defaultDevTable is the table mullet dev creates in the dynalite it
+// starts.
+const defaultDevTable = "mullet-dev"
+
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("dev", "mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME] [-runtime inprocess|lambda] DIR\n\nBuilds the main package in DIR, runs it locally behind the API Gateway\nemulator, and rebuilds and restarts it when a file under DIR changes\n(.go, go.mod, go.sum, .html, .js, .css), once saves have settled for\n-debounce. A build that fails is reported and the last good build keeps serving.\nThe app prints one line per invocation (route, connection, status,\nlatency): aligned text on a terminal, JSON lines otherwise; set\nMULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.\n\nWith -runtime lambda, DIR is built as a Lambda bootstrap and run as Lambda\ninstances (processes, started as concurrent invocations need them) that\naws-lambda-go inside the binary connects to an emulated Lambda Runtime API;\nmullet dev serves the emulator itself and logs each cold start. Instances\nshare no memory, so this needs -store dynamodb. A rebuild with the same\nroutes keeps connections open, like a Lambda code update.", stderr)
+	fs := newFlagSet("dev", `mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms] [-store memory|dynamodb [-dynamodb-endpoint URL|aws -table NAME]] [-runtime local|lambda|inprocess] DIR
+
+Builds the main package in DIR and serves it locally behind the API Gateway
+emulator, and rebuilds it when a file under DIR changes (.go, go.mod,
+go.sum, .html, .js, .css), once saves have settled for -debounce. A build
+that fails is reported and the last good build keeps serving.
+
+mullet dev holds the emulator and the store in its own process and runs the
+app as Lambda instances (processes started as concurrent invocations need
+them, driven by aws-lambda-go against an emulated Lambda Runtime API). A new
+build replaces the function the way a new Lambda version does: open
+connections stay open with their IDs, state, groups and barriers stay in the
+store, and the next frame runs the new code. Only a change of the routes
+restarts the API, closing its connections.
+
+State lives in mullet dev's memory (-store memory, the default) or in
+DynamoDB (-store dynamodb): without -dynamodb-endpoint, mullet dev starts
+dynalite (a DynamoDB-API server on node, installed by npm) on a free port,
+creates the table and stops it on exit; -dynamodb-endpoint URL uses a
+DynamoDB-API server you run, and -dynamodb-endpoint aws real DynamoDB.
+
+One line per invocation is printed (route, connection, status, latency):
+aligned text on a terminal, JSON lines otherwise; set
+MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; loopback unless you mean otherwise")
 	stage := fs.String("stage", "local", "API Gateway stage name: ws://ADDR/STAGE")
 	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for changed files (.go, go.mod, go.sum, .html, .js, .css)")
 	debounce := fs.Duration("debounce", 200*time.Millisecond, "rebuild once files have stopped changing for this long (editors save in bursts)")
-	storeKind := fs.String("store", "memory", "where state lives: memory (embedded) or dynamodb")
-	endpoint := fs.String("dynamodb-endpoint", "", "with -store dynamodb: a DynamoDB-API server URL, e.g. http://127.0.0.1:4567; empty uses the AWS configuration chain (real DynamoDB)")
-	table := fs.String("table", "", "with -store dynamodb: the table name (keys pk/sk, TTL attribute ttl)")
-	runtimeKind := fs.String("runtime", "inprocess", "how the app runs: inprocess (the app binary serves the emulator itself) or lambda (its Lambda bootstrap runs as Lambda instances behind an emulated Runtime API; needs -store dynamodb)")
-	lambdaInstances := fs.Int("lambda-instances", lambdaruntime.DefaultMaxInstances, "with -runtime lambda: the most instances running at once")
-	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime lambda: the function timeout; an invocation still running then fails and its instance is killed")
+	storeKind := fs.String("store", "memory", "where state lives: memory (in mullet dev) or dynamodb")
+	endpoint := fs.String("dynamodb-endpoint", "", "with -store dynamodb: a DynamoDB-API server's URL, e.g. http://127.0.0.1:4567, or aws for real DynamoDB through the AWS configuration chain; empty starts dynalite")
+	table := fs.String("table", "", "with -store dynamodb: the table (keys pk/sk, TTL attribute ttl); required with -dynamodb-endpoint, default "+defaultDevTable+" in the dynalite mullet dev starts")
+	runtimeKind := fs.String("runtime", runtimeLocal, "how the app runs: local (its local build as Lambda instances; connections and state survive rebuilds), lambda (its AWS Lambda build, -tags lambda.norpc, as Lambda instances; needs -store dynamodb) or inprocess (its local build serves the emulator itself, as go run does; every rebuild closes connections and loses memory state)")
+	lambdaInstances := fs.Int("lambda-instances", lambdaruntime.DefaultMaxInstances, "with -runtime local or lambda: the most instances running at once")
+	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime local or lambda: the function timeout; an invocation still running then fails and its instance is killed")
 	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
 	anySignature := fs.Bool("any-signature", false, "accept any SigV4-shaped @connections request without verifying its signature, for tools that cannot sign; by default a request must be signed with access key \""+emulator.DefaultAccessKeyID+"\" and secret \""+emulator.DefaultSecretAccessKey+"\", as the app's own clients and mullet post are")
-	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime lambda: how often to print the instances' latency line (when there were invocations); 0 never")
+	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime local or lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -45,7 +89,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := fs.Arg(0)
-	env := []string{runtimeenv.Store + "=" + *storeKind}
+	sc := storeConfig{kind: *storeKind, endpoint: *endpoint, table: *table}
 	switch *storeKind {
 	case "memory":
 		if *table != "" || *endpoint != "" {
@@ -53,16 +97,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	case "dynamodb":
-		if *table == "" {
-			fmt.Fprintf(stderr, "mullet dev: -store dynamodb needs -table NAME (a table with keys pk/sk and TTL attribute ttl)\n")
+		if *endpoint != "" && *table == "" {
+			fmt.Fprintf(stderr, "mullet dev: -store dynamodb -dynamodb-endpoint %s needs -table NAME (a table with keys pk/sk and TTL attribute ttl); without -dynamodb-endpoint mullet dev starts dynalite and creates the table itself\n", *endpoint)
 			return 2
 		}
-		env = append(env, runtimeenv.Table+"="+*table, runtimeenv.DynamoDBEndpoint+"="+*endpoint)
-		// Check the table before building, so that a missing table or an
-		// unreachable endpoint is a clear startup error.
-		if _, err := local.DynamoDBStore(ctx, *table, *endpoint); err != nil {
-			fmt.Fprintf(stderr, "mullet dev: %v\n", err)
-			return 1
+		if sc.table == "" {
+			sc.table = defaultDevTable
 		}
 	default:
 		fmt.Fprintf(stderr, "mullet dev: -store %q: use memory or dynamodb\n", *storeKind)
@@ -77,27 +117,21 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 		return 2
 	}
-	if webDir != "" {
-		env = append(env, runtimeenv.WebDir+"="+webDir)
-	}
-	if *anySignature {
-		env = append(env, runtimeenv.AnySignature+"=1")
-	}
-	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, anySignature: *anySignature, stdout: stdout, stderr: stderr}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, store: sc, anySignature: *anySignature, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
-	case "inprocess":
-	case "lambda":
-		if *storeKind != "dynamodb" {
-			fmt.Fprintf(stderr, "mullet dev: -runtime lambda needs -store dynamodb -table NAME: Lambda instances share no memory, so state must live in a table every instance reaches (locally, a DynamoDB-API server such as dynalite: -dynamodb-endpoint http://127.0.0.1:4567)\n")
+	case runtimeInProcess:
+	case runtimeLocal, runtimeLambda:
+		if *runtimeKind == runtimeLambda && *storeKind != "dynamodb" {
+			fmt.Fprintf(stderr, "mullet dev: -runtime lambda needs -store dynamodb: the AWS Lambda build (-tags lambda.norpc) leaves out the client of mullet dev's in-memory store, so state must live in a table every instance reaches (-store dynamodb alone starts dynalite); or drop -runtime lambda to run the local build against mullet dev's memory\n")
 			return 2
 		}
 		if *lambdaInstances < 1 || *lambdaTimeout <= 0 || *lambdaStats < 0 {
 			fmt.Fprintf(stderr, "mullet dev: -lambda-instances and -lambda-timeout must be positive, -lambda-stats not negative\n")
 			return 2
 		}
-		d.lambda = &lambdaDev{table: *table, endpoint: *endpoint, instances: *lambdaInstances, timeout: *lambdaTimeout, statsEvery: *lambdaStats}
+		d.instances = &instancesDev{awsBuild: *runtimeKind == runtimeLambda, max: *lambdaInstances, timeout: *lambdaTimeout, statsEvery: *lambdaStats}
 	default:
-		fmt.Fprintf(stderr, "mullet dev: -runtime %q: use inprocess or lambda\n", *runtimeKind)
+		fmt.Fprintf(stderr, "mullet dev: -runtime %q: use local, lambda or inprocess\n", *runtimeKind)
 		return 2
 	}
 	if err := d.run(ctx); err != nil {
@@ -111,12 +145,13 @@ type devLoop struct {
 	dir, addr, stage string
 	webDir           string // static pages; "" serves none
 	poll, debounce   time.Duration
-	env              []string
+	store            storeConfig
 	anySignature     bool // -any-signature
 	stdout, stderr   io.Writer
-	lambda           *lambdaDev // nil: -runtime inprocess
+	instances        *instancesDev // nil: -runtime inprocess
 
 	tmp  string
+	env  []string // -runtime inprocess: the app's variables
 	proc *exec.Cmd
 	done chan error
 }
@@ -140,10 +175,20 @@ func (d *devLoop) run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(d.tmp)
-	if d.lambda != nil {
-		return d.runLambda(ctx)
-	}
 
+	// The store (a dynalite to start, a table to check) gets ready while
+	// the first build runs.
+	st := startStore(ctx, d.store, d.dir, d.instances == nil)
+	defer st.close()
+	if d.instances != nil {
+		return d.runInstances(ctx, st)
+	}
+	return d.runInProcess(ctx, st)
+}
+
+// runInProcess is run for -runtime inprocess: the app's process serves
+// the emulator itself, and a new build replaces that process.
+func (d *devLoop) runInProcess(ctx context.Context, st *pendingStore) error {
 	// The snapshot is taken before the first build, so that a change made
 	// during it is built too.
 	last, err := snapshot(d.dir)
@@ -153,6 +198,17 @@ func (d *devLoop) run(ctx context.Context) error {
 	bin, err := d.build(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("first build failed; fix it and run mullet dev again:\n%v", err)
+	}
+	backend, err := st.wait()
+	if err != nil {
+		return err
+	}
+	d.env = backend.processEnv
+	if d.webDir != "" {
+		d.env = append(d.env, runtimeenv.WebDir+"="+d.webDir)
+	}
+	if d.anySignature {
+		d.env = append(d.env, runtimeenv.AnySignature+"=1")
 	}
 	if err := d.start(bin); err != nil {
 		return err
@@ -186,7 +242,7 @@ func (d *devLoop) run(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(d.stderr, "mullet dev: built in %v; restarting\n", took)
+		fmt.Fprintf(d.stderr, "mullet dev: built in %v; restarting the app (-runtime inprocess: connections close)\n", took)
 		d.stop()
 		if err := d.start(next); err != nil {
 			return err

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +25,8 @@ func TestDevStoreErrors(t *testing.T) {
 	}{
 		{"missing table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", srv.Endpoint, "-table", "no-such-table", "../../examples/rendezvous"}, 1, `table "no-such-table" does not exist`},
 		{"unreachable endpoint", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", "http://127.0.0.1:1", "-table", "t", "../../examples/rendezvous"}, 1, "cannot reach DynamoDB at http://127.0.0.1:1"},
-		{"no table", []string{"dev", "-store", "dynamodb", "../../examples/rendezvous"}, 2, "needs -table"},
+		{"endpoint without table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", srv.Endpoint, "../../examples/rendezvous"}, 2, "needs -table"},
+		{"aws without table", []string{"dev", "-store", "dynamodb", "-dynamodb-endpoint", "aws", "../../examples/rendezvous"}, 2, "needs -table"},
 		{"unknown store", []string{"dev", "-store", "redis", "../../examples/rendezvous"}, 2, `-store "redis": use memory or dynamodb`},
 		{"table without store", []string{"dev", "-table", "t", "../../examples/rendezvous"}, 2, "need -store dynamodb"},
 	}
@@ -82,6 +86,26 @@ func TestDevDynamoDB(t *testing.T) {
 		_, data, err := c.Read(dctx)
 		if err != nil || string(data) != `{"SourceIP":"127.0.0.1"}` {
 			t.Fatalf("client %d: %q, %v\nstderr: %s", i, data, err, stderr.String())
+		}
+	}
+}
+
+// TestDevDynaliteMissing: -store dynamodb without an endpoint, on a machine
+// without node, says what is missing and how to fix it.
+func TestDevDynaliteMissing(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(goBin, filepath.Join(bin, "go")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	code, stdout, stderr := runCLI(t, "dev", "-addr", freeAddr(t), "-store", "dynamodb", "../../examples/rendezvous")
+	for _, want := range []string{"-store dynamodb without -dynamodb-endpoint runs dynalite", "node (20 or later) is not on PATH", "npm ci", "or pass -dynamodb-endpoint URL"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Fatalf("exit %d, want 1 and %q\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
 		}
 	}
 }

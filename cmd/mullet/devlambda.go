@@ -22,36 +22,43 @@ import (
 	"github.com/mulletgo/mullet/manifest"
 )
 
-// lambdaDev is the part of `mullet dev -runtime lambda` that differs from
-// the in-process runtime: the app is built as a Lambda bootstrap, and this
-// process serves the emulator itself, invoking a lambdaruntime.Pool of the
-// bootstrap's instances.
-type lambdaDev struct {
-	table, endpoint string
-	instances       int
-	timeout         time.Duration
-	statsEvery      time.Duration
+// instancesDev is the part of `mullet dev` that differs for -runtime local
+// and lambda: the app runs as Lambda instances (a lambdaruntime.Pool of
+// processes of one build), and this process serves the emulator itself
+// and swaps pools on a rebuild.
+type instancesDev struct {
+	// awsBuild: the AWS Lambda build (-tags lambda.norpc, -runtime
+	// lambda); else the local build (-runtime local), which can reach
+	// mullet dev's memory store.
+	awsBuild   bool
+	max        int
+	timeout    time.Duration
+	statsEvery time.Duration
 }
 
-// lambdaBuild is one build of the app: its bootstrap and the manifest it
+// instanceBuild is one build of the app: its binary and the manifest it
 // declares.
-type lambdaBuild struct {
-	bin      string // the bootstrap, built as for Lambda (-tags lambda.norpc)
+type instanceBuild struct {
+	bin      string
 	manifest *manifest.Manifest
 	encoded  []byte
 }
 
-// runLambda is devLoop.run for -runtime lambda.
-func (d *devLoop) runLambda(ctx context.Context) error {
+// runInstances is devLoop.run for -runtime local and lambda.
+func (d *devLoop) runInstances(ctx context.Context, st *pendingStore) error {
 	last, err := snapshot(d.dir)
 	if err != nil {
 		return err
 	}
-	b, err := d.buildLambda(ctx, 0)
+	b, err := d.buildInstance(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("first build failed; fix it and run mullet dev again:\n%v", err)
 	}
-	srv, err := d.serveLambda(ctx, b)
+	backend, err := st.wait()
+	if err != nil {
+		return err
+	}
+	srv, err := d.serveInstances(ctx, b, backend)
 	if err != nil {
 		return err
 	}
@@ -63,8 +70,8 @@ func (d *devLoop) runLambda(ctx context.Context) error {
 	defer stopWatch()
 	go w.watch(watchCtx, last, changes)
 	var statsTick <-chan time.Time
-	if d.lambda.statsEvery > 0 {
-		t := time.NewTicker(d.lambda.statsEvery)
+	if d.instances.statsEvery > 0 {
+		t := time.NewTicker(d.instances.statsEvery)
 		defer t.Stop()
 		statsTick = t.C
 	}
@@ -87,7 +94,7 @@ func (d *devLoop) runLambda(ctx context.Context) error {
 		if ch.err != nil {
 			return ch.err
 		}
-		next, built, ok := rebuild(ctx, d, ch, func() (*lambdaBuild, error) { return d.buildLambda(ctx, n) })
+		next, built, ok := rebuild(ctx, d, ch, func() (*instanceBuild, error) { return d.buildInstance(ctx, n) })
 		n++
 		if ctx.Err() != nil {
 			return nil
@@ -105,68 +112,84 @@ func (d *devLoop) runLambda(ctx context.Context) error {
 			lastReported = -1
 			continue
 		}
-		fmt.Fprintf(d.stderr, "mullet dev: built in %v; the routes changed, so the API restarts (connections close)\n", built)
+		// The emulator reads its routes once, as API Gateway deploys a
+		// stage: new routes take a new API. The store stays.
+		fmt.Fprintf(d.stderr, "mullet dev: built in %v; the routes changed, so the API restarts (connections close; the store keeps the rest)\n", built)
 		srv.stop()
-		if srv, err = d.serveLambda(ctx, next); err != nil {
+		if srv, err = d.serveInstances(ctx, next, backend); err != nil {
 			return err
 		}
 		lastReported = -1
 	}
 }
 
-// buildLambda builds the bootstrap and reads its manifest.
-func (d *devLoop) buildLambda(ctx context.Context, n int) (*lambdaBuild, error) {
-	bin, err := filepath.Abs(filepath.Join(d.tmp, fmt.Sprintf("bootstrap-%d", n)))
+// buildInstance builds the app for its instances and reads its manifest.
+func (d *devLoop) buildInstance(ctx context.Context, n int) (*instanceBuild, error) {
+	name, opts := "app", &bootstrap.Options{Local: true}
+	if d.instances.awsBuild {
+		name, opts = "bootstrap", nil
+	}
+	bin, err := filepath.Abs(filepath.Join(d.tmp, fmt.Sprintf("%s-%d", name, n)))
 	if err != nil {
 		return nil, err
 	}
-	if err := bootstrap.Build(ctx, d.dir, bin, nil); err != nil {
-		// The compiler's output, as the in-process runtime shows it.
+	if err := bootstrap.Build(ctx, d.dir, bin, opts); err != nil {
 		return nil, compilerOutput(err)
 	}
 	m, encoded, err := bootstrap.ReadManifest(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	return &lambdaBuild{bin: bin, manifest: m, encoded: encoded}, nil
+	return &instanceBuild{bin: bin, manifest: m, encoded: encoded}, nil
 }
 
-// lambdaServer is the emulator serving one manifest, with the pool of the
-// current build behind it.
-type lambdaServer struct {
+// instancesServer is the emulator serving one manifest, with the pool of
+// the current build behind it.
+type instancesServer struct {
 	d      *devLoop
-	build  *lambdaBuild
+	build  *instanceBuild
 	pools  *pools
 	cancel context.CancelFunc
 	done   chan struct{} // closed when ServeManifest has returned err
 	err    error
 }
 
-// serveLambda starts serving b and waits until the server accepts
-// connections.
-func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServer, error) {
+// serveInstances starts serving b with its state in backend and waits
+// until the server accepts connections.
+func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend *storeBackend) (*instancesServer, error) {
 	format, err := invocationlog.FormatFor(os.Getenv(runtimeenv.Log), os.Getenv("NO_COLOR") != "", d.stdout)
 	if err != nil {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(d.stderr, nil))
-	s := &lambdaServer{d: d, build: b, done: make(chan struct{})}
+	s := &instancesServer{d: d, build: b, done: make(chan struct{})}
 	s.pools = &pools{newPool: func(bin, callbackURL string) (*lambdaruntime.Pool, error) {
+		c := local.LambdaConfig(backend.instance.Table, backend.instance.DynamoDBEndpoint, callbackURL)
+		c.DevStoreURL = backend.instance.DevStoreURL
+		env := append(c.Environ(), backend.instanceEnv...)
+		if !d.instances.awsBuild && os.Getenv("GOGC") == "" {
+			// As for -runtime inprocess (localGOGC): the instances make
+			// the pushes.
+			env = append(env, "GOGC="+localGOGC)
+		}
 		return lambdaruntime.NewPool(&lambdaruntime.Options{
 			Bootstrap:    bin,
 			Dir:          d.dir,
 			FunctionName: b.manifest.Name,
-			MaxInstances: d.lambda.instances,
-			Timeout:      d.lambda.timeout,
+			MaxInstances: d.instances.max,
+			Timeout:      d.instances.timeout,
+			Region:       backend.region,
 			Output:       d.stderr,
 			Logger:       logger,
-			Env:          local.LambdaConfig(d.lambda.table, d.lambda.endpoint, callbackURL).Environ(),
+			Env:          env,
 		})
 	}}
 	opts := &local.Options{
-		Addr:         d.addr,
-		Stage:        d.stage,
-		AnySignature: d.anySignature,
+		Addr:  d.addr,
+		Stage: d.stage,
+		// Instances given real AWS credentials for a table in AWS sign
+		// their pushes with those, which the emulator cannot verify.
+		AnySignature: d.anySignature || len(backend.instanceEnv) > 0,
 		Out:          d.stdout,
 		Logger:       logger,
 		Integration: func(callbackURL string) (local.Integration, error) {
@@ -193,8 +216,13 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 	}()
 	select {
 	case <-ready:
-		fmt.Fprintf(d.stdout, "  runtime: Lambda instances of %s (up to %d, timeout %v) behind an emulated Lambda Runtime API\n",
-			d.dir, d.lambda.instances, d.lambda.timeout)
+		build := "local build"
+		if d.instances.awsBuild {
+			build = "AWS Lambda build with -tags lambda.norpc"
+		}
+		fmt.Fprintf(d.stdout, "  runtime: Lambda instances of %s, its %s (up to %d, timeout %v), behind an emulated Lambda Runtime API\n",
+			d.dir, build, d.instances.max, d.instances.timeout)
+		fmt.Fprintf(d.stdout, "  store: %s\n", backend.describe)
 		return s, nil
 	case <-s.done:
 		cancel()
@@ -203,7 +231,7 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 }
 
 // swap points the server at a new build of the same manifest.
-func (s *lambdaServer) swap(b *lambdaBuild) error {
+func (s *instancesServer) swap(b *instanceBuild) error {
 	if st := s.pools.current().Stats(); st.Invocations > 0 {
 		fmt.Fprintf(s.d.stderr, "mullet dev: previous build: %s\n", describeStats(st))
 	}
@@ -216,7 +244,7 @@ func (s *lambdaServer) swap(b *lambdaBuild) error {
 
 // stop shuts the server down (closing every pool) and prints the last
 // build's latency summary.
-func (s *lambdaServer) stop() {
+func (s *instancesServer) stop() {
 	if s == nil {
 		return
 	}

@@ -23,7 +23,7 @@ func TestDevRuntimeErrors(t *testing.T) {
 		want string
 	}{
 		{"lambda without dynamodb", []string{"dev", "-runtime", "lambda", "../../examples/rendezvous"}, "-runtime lambda needs -store dynamodb"},
-		{"unknown runtime", []string{"dev", "-runtime", "docker", "../../examples/rendezvous"}, `-runtime "docker": use inprocess or lambda`},
+		{"unknown runtime", []string{"dev", "-runtime", "docker", "../../examples/rendezvous"}, `-runtime "docker": use local, lambda or inprocess`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,12 +5,12 @@
 //
 //	mullet new [-module PATH] [-dir DIR] [-mullet-checkout DIR] NAME
 //	mullet dev [-addr 127.0.0.1:8080] [-stage local] [-debounce 200ms]
-//	           [-store memory|dynamodb [-dynamodb-endpoint URL] -table NAME]
-//	           [-runtime inprocess|lambda] DIR
+//	           [-store memory|dynamodb [-dynamodb-endpoint URL|aws -table NAME]]
+//	           [-runtime local|lambda|inprocess] DIR
 //	mullet connect [-send FRAME]... [-wait 1s] URL
 //	mullet post -endpoint URL ID DATA | -get ID | -delete ID
-//	mullet synth [-cdk PATH] DIR
-//	mullet deploy [-profile NAME] [-yes] DIR
+//	mullet synth [-stage NAME] [-cdk PATH] DIR
+//	mullet deploy [-stage NAME] [-profile NAME] [-yes] DIR
 //	mullet bench [flags]
 //	mullet cost [flags]
 package main

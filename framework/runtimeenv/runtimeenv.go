@@ -43,6 +43,12 @@ const (
 	// Lambda Runtime API. Such instances share no memory, so a Runtime for
 	// one needs a Table.
 	LocalLambda = "MULLET_LOCAL_LAMBDA"
+	// DevStoreURL is the store mullet dev holds in its own process and
+	// serves to the Lambda instances it runs (package local/devstore), so
+	// that state outlives every instance and every rebuild. Only the local
+	// build of an app (without -tags lambda.norpc) can reach it; never set
+	// by infra/.
+	DevStoreURL = "MULLET_DEV_STORE_URL"
 
 	// Addr is the local listen address (default 127.0.0.1:8080).
 	Addr = "MULLET_ADDR"
@@ -88,6 +94,13 @@ type Config struct {
 	// AWS_SECRET_ACCESS_KEY (which LambdaAWSConfig reads): the access key
 	// the emulator's @connections accepts. Not read by FromEnv.
 	AccessKeyID, SecretAccessKey string
+	// DevStoreURL is mullet dev's store (DevStoreURL). NewRuntime does not
+	// open it: the local build's mullet.Main does, and passes it as Store.
+	DevStoreURL string
+	// Store, if set, is the store, whatever the other fields say: the
+	// client of DevStoreURL that mullet.Main opened. Not read from the
+	// environment.
+	Store store.Store
 }
 
 // FromEnv reads a Config through getenv (os.Getenv, or a test's map).
@@ -100,6 +113,7 @@ func FromEnv(getenv func(string) string) Config {
 		ScheduleGroup:     getenv(ScheduleGroup),
 		SchedulerEndpoint: getenv(SchedulerEndpoint),
 		LocalLambda:       getenv(LocalLambda) != "",
+		DevStoreURL:       getenv(DevStoreURL),
 	}
 }
 
@@ -123,31 +137,42 @@ func (c Config) Environ() []string {
 	add(SchedulerEndpoint, c.SchedulerEndpoint)
 	add("AWS_ACCESS_KEY_ID", c.AccessKeyID)
 	add("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey)
+	add(DevStoreURL, c.DevStoreURL)
 	return env
 }
 
 // ErrNoSharedStore is returned by NewRuntime for a local Lambda instance
 // without a Table: instances share no memory, so in-memory state would be
 // lost between them.
-var ErrNoSharedStore = errors.New("MULLET_TABLE is not set: Lambda instances run locally share no memory, so they need a shared store; pass -store dynamodb -table NAME (and -dynamodb-endpoint URL for a local DynamoDB-API server such as dynalite) to mullet dev -runtime lambda")
+var ErrNoSharedStore = errors.New("MULLET_TABLE is not set: Lambda instances run locally share no memory, so they need a shared store; pass -store dynamodb to mullet dev -runtime lambda (it starts a local DynamoDB-API server), or run mullet dev without -runtime lambda to share mullet dev's in-memory store")
+
+// ErrDevStoreUnreachable is returned by NewRuntime for a DevStoreURL
+// without a Store: the AWS Lambda build (-tags lambda.norpc) leaves the
+// client of mullet dev's store out.
+var ErrDevStoreUnreachable = errors.New("MULLET_DEV_STORE_URL is set, but this is the AWS Lambda build of the app (-tags lambda.norpc), which cannot reach mullet dev's store; run the local build (go build without that tag), as mullet dev does, or use -store dynamodb")
 
 // NewRuntime builds the Runtime that c describes, with clients made once
 // from cfg (never per invocation):
-//   - the DynamoDB store on c.Table (at c.DynamoDBEndpoint if set), or an
-//     in-memory store when c.Table is empty, except for a local Lambda
-//     instance (ErrNoSharedStore);
+//   - c.Store if set; else the DynamoDB store on c.Table (at
+//     c.DynamoDBEndpoint if set); else an in-memory store, except for a
+//     local Lambda instance (ErrNoSharedStore) or with a DevStoreURL
+//     (ErrDevStoreUnreachable);
 //   - the @connections client at c.CallbackURL, or derived from each event;
 //   - an EventBridge Scheduler for barrier timeouts when c.SchedulerRoleARN
 //     is set (at c.SchedulerEndpoint if set).
 func NewRuntime(cfg aws.Config, c Config, logger *slog.Logger) (*framework.Runtime, error) {
 	var st store.Store
 	switch {
+	case c.Store != nil:
+		st = c.Store
 	case c.Table != "":
 		var optFns []func(*dynamodb.Options)
 		if c.DynamoDBEndpoint != "" {
 			optFns = append(optFns, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(c.DynamoDBEndpoint) })
 		}
 		st = dynamostore.New(dynamodb.NewFromConfig(cfg, optFns...), c.Table, nil)
+	case c.DevStoreURL != "":
+		return nil, ErrDevStoreUnreachable
 	case c.LocalLambda:
 		return nil, ErrNoSharedStore
 	default:

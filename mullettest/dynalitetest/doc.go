@@ -12,7 +12,8 @@
 //	s := dynamostore.New(client, table, nil)
 //
 // The server is the npm package dynalite, pinned in the repository's
-// package.json and installed into <repo root>/node_modules by `npm ci`. When
+// package.json and installed into <repo root>/node_modules by `npm ci`,
+// found and run by package local/dynalite (which mullet dev uses too). When
 // node or the package is missing the test is skipped with a message saying
 // how to install it, except when the environment has CI=true, where a
 // missing server fails the test instead.

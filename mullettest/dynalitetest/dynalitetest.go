@@ -1,38 +1,23 @@
 package dynalitetest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/local/dynalite"
 	"github.com/mulletgo/mullet/store/dynamostore"
 )
 
-// modulePath identifies the repository root: the directory whose go.mod
-// declares this module.
-const modulePath = "github.com/mulletgo/mullet"
-
 // Region is the region clients made by NewClient use. dynalite accepts any.
-const Region = "us-east-1"
-
-// startTimeout bounds how long Start waits for the server to accept
-// connections.
-const startTimeout = 20 * time.Second
+const Region = dynalite.Region
 
 // Server is a running dynalite process.
 type Server struct {
@@ -40,36 +25,29 @@ type Server struct {
 	// dynamodb.Options.BaseEndpoint.
 	Endpoint string
 
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer
-	done chan struct{}
+	srv *dynalite.Server
 }
 
 // tableSeq makes table names unique within a test binary.
 var tableSeq atomic.Int64
 
-// Start launches dynalite on 127.0.0.1 on a free port, waits until it
-// accepts connections and registers its shutdown with tb.Cleanup. It skips
-// the test when node or the dynalite package is missing, or fails it if the
-// environment has CI=true.
+// Start launches dynalite on 127.0.0.1 on a free port (package
+// local/dynalite), waits until it accepts connections and registers its
+// shutdown with tb.Cleanup. It skips the test when node or the dynalite
+// package is missing, or fails it if the environment has CI=true.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	node, cli, err := locate()
-	if err != nil {
+	srv, err := dynalite.Start(context.Background(), nil)
+	if errors.Is(err, dynalite.ErrUnavailable) {
 		unavailable(tb, err)
 		return nil
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken before dynalite binds it
-		s, err := start(node, cli)
-		if err == nil {
-			tb.Cleanup(s.stop)
-			return s
-		}
-		lastErr = err
+	if err != nil {
+		tb.Fatalf("dynalitetest: %v", err)
+		return nil
 	}
-	tb.Fatalf("dynalitetest: %v", lastErr)
-	return nil
+	tb.Cleanup(func() { srv.Close() })
+	return &Server{Endpoint: srv.Endpoint, srv: srv}
 }
 
 // NewClient returns a DynamoDB client for the server with static
@@ -77,11 +55,7 @@ func Start(tb testing.TB) *Server {
 // middleware with dynamodb.WithAPIOptions.
 func (s *Server) NewClient(tb testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	tb.Helper()
-	return dynamodb.New(dynamodb.Options{
-		Region:       Region,
-		BaseEndpoint: aws.String(s.Endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("dynalite", "dynalite", ""),
-	}, optFns...)
+	return s.srv.Client(optFns...)
 }
 
 // NewTable creates a table with a unique name and dynamostore's layout
@@ -92,7 +66,7 @@ func (s *Server) NewTable(tb testing.TB) string {
 	name := tableName(tb.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := dynamostore.New(s.NewClient(tb), name, nil).CreateTable(ctx); err != nil {
+	if err := s.srv.CreateTable(ctx, name); err != nil {
 		tb.Fatalf("dynalitetest: %v", err)
 	}
 	return name
@@ -100,7 +74,7 @@ func (s *Server) NewTable(tb testing.TB) string {
 
 // Output returns what the server has printed so far, for diagnosing a
 // failure.
-func (s *Server) Output() string { return s.out.String() }
+func (s *Server) Output() string { return s.srv.Output() }
 
 func tableName(testName string) string {
 	var b strings.Builder
@@ -116,117 +90,6 @@ func tableName(testName string) string {
 		}
 	}
 	return fmt.Sprintf("mullet-%d-%s", tableSeq.Add(1), b.String())
-}
-
-func start(node, cli string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(node, cli,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.Dir = filepath.Dir(cli)
-	out := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s %s: %w", node, cli, err)
-	}
-	s := &Server{Endpoint: "http://" + addr, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.done)
-	}()
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return s, nil
-		}
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("dynalite exited before accepting connections on %s (%v); output:\n%s", addr, cmd.ProcessState, out)
-		case <-time.After(25 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("dynalite did not accept connections on %s within %v; output:\n%s", addr, startTimeout, out)
-		}
-	}
-}
-
-// stop kills the server's process group and waits for it to exit.
-func (s *Server) stop() {
-	killProcessGroup(s.cmd)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// locate finds node on PATH and dynalite's CLI under the repository root.
-func locate() (node, cli string, err error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", "", err
-	}
-	node, err = exec.LookPath("node")
-	if err != nil {
-		return "", "", fmt.Errorf("node (20 or later) is not on PATH, so dynalite cannot run; install node and npm, then run `npm ci` in %s", root)
-	}
-	cli = filepath.Join(root, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return "", "", fmt.Errorf("dynalite is not installed (%s is missing); run `npm ci` in %s", cli, root)
-	}
-	return node, cli, nil
-}
-
-// repoRoot walks up from the working directory to the go.mod of this
-// module.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isModuleRoot(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the repository root (a go.mod declaring module " + modulePath + ") above the working directory, so dynalite cannot be located")
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(gomod string) bool {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "module" {
-			return strings.Trim(fields[1], `"`) == modulePath
-		}
-	}
-	return false
 }
 
 // unavailable skips the test, or fails it in CI, where a missing server

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"github.com/mulletgo/mullet/local/dynalite"
 )
 
 // The dependencies of the mullet module this program was built from, copied
@@ -124,7 +126,10 @@ type data struct {
 	Project
 	StackName     string
 	CDKCLIVersion string
-	MulletModule  string
+	// DynaliteVersion is the npm package dynalite's, which mullet dev
+	// -store dynamodb runs.
+	DynaliteVersion string
+	MulletModule    string
 	// Binary is what `go build` names the main package's executable.
 	Binary string
 }
@@ -161,7 +166,7 @@ func Write(dir string, p Project) (files []string, err error) {
 	if out["go.mod"], err = projectGoMod(dir, p, goMod); err != nil {
 		return nil, err
 	}
-	d := data{Project: p, StackName: camel(p.Name), CDKCLIVersion: CDKCLIVersion, MulletModule: MulletModule, Binary: binaryName(p.Module)}
+	d := data{Project: p, StackName: camel(p.Name), CDKCLIVersion: CDKCLIVersion, DynaliteVersion: dynalite.Version, MulletModule: MulletModule, Binary: binaryName(p.Module)}
 	err = fs.WalkDir(templates, "templates", func(name string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err

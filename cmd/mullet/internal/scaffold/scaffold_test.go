@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/mulletgo/mullet/local/dynalite"
 )
 
 // TestDependenciesMatchRepository keeps the embedded copies of mullet's
@@ -163,12 +165,13 @@ func TestWrite(t *testing.T) {
 			t.Errorf("go.sum is not mullet's")
 		}
 		for name, want := range map[string]string{
-			"app/app.go":   `framework.New[State]("chat-relay", nil)`,
-			"main.go":      `"example.com/you/chat-relay/app"`,
-			"cdk/main.go":  `jsii.String("ChatRelay")`,
-			"package.json": `"aws-cdk": "` + CDKCLIVersion + `"`,
-			"README.md":    "    go run github.com/mulletgo/mullet/cmd/mullet dev .\n\nRun the tests:\n\n    go test ./...\n",
-			".gitignore":   "/chat-relay\n",
+			"app/app.go":  `framework.New[State]("chat-relay", nil)`,
+			"main.go":     `"example.com/you/chat-relay/app"`,
+			"cdk/main.go": `infra.Synth("ChatRelay", `,
+			"package.json": `"aws-cdk": "` + CDKCLIVersion + `",
+    "dynalite": "` + dynalite.Version + `"`,
+			"README.md":  "    go run github.com/mulletgo/mullet/cmd/mullet dev .\n\nRun the tests:\n\n    go test ./...\n",
+			".gitignore": "/chat-relay\n",
 		} {
 			if !strings.Contains(read(name), want) {
 				t.Errorf("%s lacks %q:\n%s", name, want, read(name))

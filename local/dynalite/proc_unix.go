@@ -1,4 +1,6 @@
-package dynalitetest
+//go:build unix && !linux
+
+package dynalite
 
 import (
 	"os/exec"
@@ -6,10 +8,9 @@ import (
 )
 
 // setProcessGroup puts the server in its own process group, so that stop
-// reaches any children, and has the kernel kill it if the test binary dies
-// without running its cleanups.
+// reaches any children.
 func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
 func killProcessGroup(cmd *exec.Cmd) {

@@ -1,6 +1,4 @@
-//go:build unix && !linux
-
-package dynalitetest
+package dynalite
 
 import (
 	"os/exec"
@@ -8,9 +6,10 @@ import (
 )
 
 // setProcessGroup puts the server in its own process group, so that stop
-// reaches any children.
+// reaches any children, and has the kernel kill it if the process that
+// started it dies without calling Close.
 func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
 func killProcessGroup(cmd *exec.Cmd) {
