@@ -31,21 +31,33 @@ func TestPair(t *testing.T) {
 }
 
 func testPair(t *testing.T, srv *mullettest.Server) {
-	left, right, third := srv.Dial(t, nil), srv.Dial(t, nil), srv.Dial(t, nil)
+	left, right := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
 	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
 	right.Send(t, `{"action":"pair","pairing_name":"p1"}`)
-	// Both sides are on 127.0.0.1 here; each learns the other's source IP.
-	if ip := answer(t, left.Read(t)); ip != "127.0.0.1" {
+	// Each learns the other's source IP.
+	if ip := answer(t, left.Read(t)); ip != "127.0.0.3" {
 		t.Fatalf("left learned %s", ip)
 	}
-	if ip := answer(t, right.Read(t)); ip != "127.0.0.1" {
+	if ip := answer(t, right.Read(t)); ip != "127.0.0.2" {
 		t.Fatalf("right learned %s", ip)
 	}
+	// The pairing name is reusable: a released pair starts a new
+	// generation at the next arrival (RestartAfterRelease), so the same two
+	// peers pair again under it, on new connections.
+	third, fourth := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"})
 	third.Send(t, `{"action":"pair","pairing_name":"p1"}`)
-	if f := third.Read(t); !strings.Contains(f, `already has its 2 participants`) || !strings.Contains(f, `"connectionId"`) {
-		t.Fatalf("third arrival got %s", f)
+	time.Sleep(20 * time.Millisecond)
+	fourth.Send(t, `{"action":"pair","pairing_name":"p1"}`)
+	if ip := answer(t, third.Read(t)); ip != "127.0.0.2" {
+		t.Fatalf("the third arrival learned %s", ip)
 	}
+	if ip := answer(t, fourth.Read(t)); ip != "127.0.0.3" {
+		t.Fatalf("the fourth arrival learned %s", ip)
+	}
+	// A connection of the released generation arriving again changes
+	// nothing: it is not paired twice, and not refused either.
+	fourth.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	// Bad pairing names never reach the barrier.
 	third.Send(t, `{"action":"pair","pairing_name":""}`)
 	if f := third.Read(t); !strings.Contains(f, "Invalid request body") {
@@ -55,6 +67,7 @@ func testPair(t *testing.T, srv *mullettest.Server) {
 	if f := third.Read(t); !strings.Contains(f, "Invalid request body") {
 		t.Fatalf("pairing name with a space got %s", f)
 	}
+	fourth.ExpectSilence(t, 100*time.Millisecond)
 }
 
 // TestManyPairs runs concurrent pairs in random arrival order; in 10% of
