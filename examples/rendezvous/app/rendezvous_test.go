@@ -96,9 +96,9 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 	var wg sync.WaitGroup
 	errs := make(chan error, pairs)
 	// At most 50 pairs in flight: on a loaded 2-core CI machine under the
-	// race detector, hundreds at once stretch a release past a full
-	// barrier's FullWait, which is a property of the machine, not of the
-	// barrier (TestRendezvousUnderFaults covers 1,000 pairs with faults).
+	// race detector, hundreds at once stretch every invocation, which is a
+	// property of the machine, not of the barrier
+	// (TestRendezvousUnderFaults covers 1,000 pairs with faults).
 	sem := make(chan struct{}, 50)
 	for i := range pairs {
 		sem <- struct{}{}
@@ -115,7 +115,8 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 				// a leaves (a clean close, so API Gateway knows) before b
 				// arrives; b must wait for a later arrival c instead of being
 				// released with a. All clients share 127.0.0.1, so a release
-				// with a would show as c being refused.
+				// with a would show as c left waiting alone in a new
+				// generation of the pairing.
 				a.Conn.Close(websocket.StatusNormalClosure, "bye")
 				b.Send(t, send)
 				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
