@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mulletgo/mullet/manifest"
@@ -21,10 +22,20 @@ type BarrierOptions struct {
 	Size int
 	// TTL is how long a barrier waits for its party. Default 10 minutes.
 	TTL time.Duration
-	// FullWait is how long an arrival at a full barrier keeps retrying
-	// before it is refused: a release that finds a participant gone evicts
-	// it and reopens a place. Default 1 second.
+	// FullWait is ignored: an arrival at a full barrier used to retry the
+	// store for this long. It is now answered at once, with the one store
+	// operation that found the barrier full (see Arrive).
+	//
+	// Deprecated: arrivals never wait; setting it has no effect.
 	FullWait time.Duration
+	// RestartAfterRelease makes a released barrier start a new generation
+	// at the next arrival of a connection that is not in it: the newcomer
+	// waits for a new party under the same key instead of being refused
+	// (409) until the barrier's TTL runs out. Use it when a key names a
+	// meeting that happens again (the same two peers pairing again under
+	// their pairing name); leave it off when a key must be used once, so
+	// that a latecomer learns at once that it missed the party. See Arrive.
+	RestartAfterRelease bool
 }
 
 // Participant is one arrival at a barrier: who arrived and with what.
@@ -38,11 +49,11 @@ type Participant[P any] struct {
 // releases everyone, pushing each waiting participant its frame through
 // @connections and answering itself. See Arrive for the guarantees.
 type Barrier[P any] struct {
-	name     string
-	size     int
-	ttl      time.Duration
-	fullWait time.Duration
-	release  func(to Participant[P], others []Participant[P]) any
+	name    string
+	size    int
+	ttl     time.Duration
+	restart bool
+	release func(to Participant[P], others []Participant[P]) any
 	// timeout builds the frame of a participant still waiting when the
 	// barrier expires; nil: they are not told.
 	timeout func(to Participant[P]) any
@@ -82,11 +93,7 @@ func NewBarrier[S, P any](app *App[S], name string, release func(to Participant[
 		ttl = 10 * time.Minute
 	}
 	app.barriers = append(app.barriers, manifest.Barrier{Name: name, Size: o.Size, TTLSeconds: int64(ttl / time.Second)})
-	fullWait := o.FullWait
-	if fullWait <= 0 {
-		fullWait = time.Second
-	}
-	b := &Barrier[P]{name: name, size: o.Size, ttl: ttl, fullWait: fullWait, release: release}
+	b := &Barrier[P]{name: name, size: o.Size, ttl: ttl, restart: o.RestartAfterRelease, release: release}
 	b.declareTimeout = func(expire timeoutFunc) {
 		for i := range app.barriers {
 			if app.barriers[i].Name == name {
@@ -179,6 +186,18 @@ type Arrival struct {
 	Size int
 }
 
+// rejoinRounds bounds how many times one invocation carries the live
+// participants of a release that found someone gone into a newer
+// generation (RestartAfterRelease). Each round needs a participant gone and
+// a newcomer arriving inside the release, so the bound is never reached in
+// practice; it keeps a hostile run from holding an invocation.
+const rejoinRounds = 4
+
+// restartRounds bounds the RestartBarrier attempts of one arrival: each
+// lost attempt means the generation changed since the refusal (an
+// eviction, or another newcomer's restart), and the arrival tries again.
+const restartRounds = 3
+
 // Arrive records the arrival of c, the caller (a handler's *Conn, or the
 // *Invocation middleware has), at the barrier key with payload, and
 // reports whether the caller waits or released the party, and how many
@@ -196,60 +215,50 @@ type Arrival struct {
 // (and, with more than two participants, everyone's), so that no one is
 // released with a peer known to be gone.
 //
-// A second arrival of the same connection changes nothing and reports the
-// barrier as it is. An arrival at a full barrier is retried for up to
-// FullWait (a release that evicts a gone participant reopens a place), then
-// returns an *Error (409) wrapping ErrBarrierFull, which the framework
-// turns into an error frame.
+// A second arrival of a connection that is in the barrier changes nothing
+// and reports the barrier as it is (also after the release).
+//
+// An arrival at a full barrier (released, or being released) never waits
+// and never polls. By default it is refused at once: the conditional write
+// that found the barrier full is its only store operation (one request on
+// DynamoDB, which returns the refused item; a write and a read on servers
+// that ignore ReturnValuesOnConditionCheckFailure, such as dynalite), and
+// Arrive returns an *Error (409) wrapping ErrBarrierFull, which the
+// framework turns into an error frame. What the app sees in the one window
+// this gives up: while a release finds a participant gone and evicts it, a
+// newcomer is refused (409) although a place is about to reopen; the
+// remaining participants keep waiting, and the next arrival after the
+// eviction takes the place.
+//
+// With BarrierOptions.RestartAfterRelease the newcomer instead starts a new
+// generation of the barrier under the same key (RestartBarrier: one more
+// conditional write) and waits in it. That also closes the window above: a
+// release that finds a participant gone after a newcomer restarted the
+// barrier carries the live participants into the new generation, where
+// they meet the newcomer.
 func (b *Barrier[P]) Arrive(ctx context.Context, c Caller, key string, payload P) (Arrival, error) {
 	inv := c.invocation()
-	a, err := b.arrive(ctx, inv, key, payload)
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return Arrival{Size: b.size}, fmt.Errorf("framework: barrier %q: encode payload: %w", b.name, err)
+	}
+	arrival := store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: inv.rt.now()}
+	a, err := b.join(ctx, inv, key, arrival, rejoinRounds)
 	a.Size = b.size
 	return a, err
 }
 
-func (b *Barrier[P]) arrive(ctx context.Context, inv *Invocation, key string, payload P) (Arrival, error) {
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return Arrival{}, fmt.Errorf("framework: barrier %q: encode payload: %w", b.name, err)
-	}
-	now := inv.rt.now()
+// join records arrival at the barrier key and releases the party if the
+// write completed it. arrival is the caller's own, or, when a release
+// carries a live participant into a newer generation, that participant's.
+func (b *Barrier[P]) join(ctx context.Context, inv *Invocation, key string, arrival store.Arrival, rounds int) (Arrival, error) {
 	storeKey := b.name + "/" + key
 	// Milliseconds: the timer event carries the expiry in that unit, and
 	// ExpireBarrier must name the same instant.
-	expires := now.Add(b.ttl).Truncate(time.Millisecond)
-	arrival := store.Arrival{ConnectionID: inv.ConnectionID(), Payload: data, At: now}
-	// uncertain: an attempt timed out, so its write may have been applied;
-	// a retry then finds this arrival already there (Duplicate).
-	uncertain := false
-	arrive := func() (store.Barrier, error) {
-		var st store.Barrier
-		err := retryStore(ctx, func() error {
-			var err error
-			st, err = inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, expires)
-			if ambiguous(err) {
-				uncertain = true
-			}
-			return err
-		})
-		return st, err
-	}
-	st, err := arrive()
-	// A full barrier may be in the middle of a release that finds a
-	// participant gone and evicts it, reopening a place. Retry for up to
-	// FullWait before refusing, so that a newcomer is not turned away by that
-	// window. Only refused arrivals pay for this.
-	deadline := time.Now().Add(b.fullWait)
-	for wait := 5 * time.Millisecond; errors.Is(err, store.ErrBarrierFull) && time.Now().Before(deadline); wait = min(2*wait, 100*time.Millisecond) {
-		select {
-		case <-ctx.Done():
-			return Arrival{}, ctx.Err()
-		case <-time.After(wait):
-		}
-		st, err = arrive()
-	}
+	expires := inv.rt.now().Add(b.ttl).Truncate(time.Millisecond)
+	st, uncertain, err := b.admit(ctx, inv, storeKey, arrival, expires)
 	if errors.Is(err, store.ErrBarrierFull) {
-		return Arrival{}, &Error{Status: http.StatusConflict, Err: err,
+		return Arrival{Arrived: len(st.Arrivals)}, &Error{Status: http.StatusConflict, Err: err,
 			Message: fmt.Sprintf("%s %q already has its %d participants", b.name, key, b.size)}
 	}
 	if err != nil {
@@ -282,26 +291,70 @@ func (b *Barrier[P]) arrive(ctx context.Context, inv *Invocation, key string, pa
 		// else will release it. The store lists arrivals in write order, so
 		// the completing arrival is the last one.
 		last := st.Arrivals[len(st.Arrivals)-1]
-		if !uncertain || last.ConnectionID != inv.ConnectionID() {
+		if !uncertain || last.ConnectionID != arrival.ConnectionID {
 			return waiting, nil
 		}
 	}
-	return b.releaseAll(ctx, inv, storeKey, st)
+	return b.releaseAll(ctx, inv, key, st, rounds)
 }
 
-// releaseAll releases the complete barrier st, unless it finds a
-// participant gone: it then evicts them and reports the caller waiting with
-// those who remain.
-func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey string, st store.Barrier) (Arrival, error) {
+// admit writes arrival: one Arrive. At a full barrier that is the answer
+// (ErrBarrierFull, with the barrier as it is), unless the barrier restarts
+// after a release: then RestartBarrier replaces the full generation the
+// refusal returned, and if that generation changed meanwhile the arrival
+// is tried again, at most restartRounds times. Nothing sleeps between
+// these writes; only transient store failures are retried with backoff.
+// uncertain reports that a write timed out and may have been applied.
+func (b *Barrier[P]) admit(ctx context.Context, inv *Invocation, storeKey string, arrival store.Arrival, expires time.Time) (st store.Barrier, uncertain bool, err error) {
+	write := func(op func() (store.Barrier, error)) error {
+		return retryStore(ctx, func() error {
+			var err error
+			st, err = op()
+			if ambiguous(err) {
+				uncertain = true
+			}
+			return err
+		})
+	}
+	arrive := func() (store.Barrier, error) {
+		return inv.rt.store.Arrive(ctx, storeKey, b.size, arrival, expires)
+	}
+	err = write(arrive)
+	for round := 0; b.restart && errors.Is(err, store.ErrBarrierFull) && round < restartRounds; round++ {
+		prev := st.Expires
+		err = write(func() (store.Barrier, error) {
+			return inv.rt.store.RestartBarrier(ctx, storeKey, b.size, arrival, expires, prev)
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			return st, uncertain, err
+		}
+		// The generation changed since the refusal: arrive again.
+		err = write(arrive)
+	}
+	return st, uncertain, err
+}
+
+// releaseAll releases the complete barrier st. If it finds a participant
+// gone it evicts them instead and reports the caller waiting with those
+// who remain; with RestartAfterRelease, remaining participants whose
+// generation a newcomer replaced meanwhile are carried into the new one.
+// The caller, the invocation's connection, is usually a participant; it is
+// not when a release carries others into a newer generation after finding
+// the caller gone, and then everyone is pushed to.
+func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, key string, st store.Barrier, rounds int) (Arrival, error) {
+	storeKey := b.name + "/" + key
 	all := make([]Participant[P], len(st.Arrivals))
+	byID := make(map[string]store.Arrival, len(st.Arrivals))
 	for i, a := range st.Arrivals {
 		all[i].ConnectionID = a.ConnectionID
+		byID[a.ConnectionID] = a
 		if err := json.Unmarshal(a.Payload, &all[i].Payload); err != nil {
 			return Arrival{}, fmt.Errorf("framework: barrier %q: decode payload of %s: %w", b.name, a.ConnectionID, err)
 		}
 	}
 	me := inv.ConnectionID()
-	waiting := make([]Participant[P], 0, len(all)-1)
+	_, selfIn := byID[me]
+	waiting := make([]Participant[P], 0, len(all))
 	for _, p := range all {
 		if p.ConnectionID != me {
 			waiting = append(waiting, p)
@@ -312,34 +365,33 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 	// from a gone releaser would pair them with a dead peer, so it checks
 	// itself first, and with more than two participants everyone, since
 	// releasing some and then finding another gone cannot be undone.
-	probe := waiting
-	if len(waiting) == 1 {
-		probe = nil
+	var probe []Participant[P]
+	if len(waiting) > 1 || !selfIn {
+		probe = append(probe, waiting...)
 	}
-	probe = append(probe, Participant[P]{ConnectionID: me})
-	evicted := 0
+	if selfIn {
+		probe = append(probe, Participant[P]{ConnectionID: me})
+	}
+	var gone []string
 	for _, p := range probe {
 		if _, err := inv.Info(ctx, p.ConnectionID); errors.Is(err, ErrGone) {
-			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
-				return Arrival{}, err
-			}
-			evicted++
+			gone = append(gone, p.ConnectionID)
 		} else if err != nil {
 			return Arrival{}, fmt.Errorf("framework: barrier %q: check %s: %w", b.name, p.ConnectionID, err)
 		}
 	}
-	if evicted > 0 {
-		return Arrival{Arrived: len(all) - evicted}, nil
+	if len(gone) > 0 {
+		return b.evictGone(ctx, inv, key, st, gone, rounds)
 	}
 	for _, p := range waiting {
 		err := inv.SendJSON(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))
 		if errors.Is(err, ErrGone) {
-			if err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
-				return Arrival{}, err
-			}
 			if len(waiting) == 1 {
-				// The only peer is gone: the caller keeps waiting.
-				return Arrival{Arrived: 1}, nil
+				// The only peer is gone: the others keep waiting.
+				return b.evictGone(ctx, inv, key, st, []string{p.ConnectionID}, rounds)
+			}
+			if _, err := b.evict(ctx, inv, storeKey, p.ConnectionID); err != nil {
+				return Arrival{}, err
 			}
 			continue
 		}
@@ -347,28 +399,79 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, storeKey s
 			return Arrival{}, fmt.Errorf("framework: barrier %q: release %s: %w", b.name, p.ConnectionID, err)
 		}
 	}
-	self := Participant[P]{ConnectionID: me}
-	for _, p := range all {
-		if p.ConnectionID == me {
-			self = p
+	if selfIn {
+		self := Participant[P]{ConnectionID: me}
+		for _, p := range all {
+			if p.ConnectionID == me {
+				self = p
+			}
 		}
-	}
-	if err := inv.ReplyJSON(ctx, b.release(self, others(all, me))); err != nil {
-		return Arrival{}, err
+		if err := inv.ReplyJSON(ctx, b.release(self, others(all, me))); err != nil {
+			return Arrival{}, err
+		}
 	}
 	return Arrival{Released: true, Arrived: len(all)}, nil
 }
 
-func (b *Barrier[P]) evict(ctx context.Context, inv *Invocation, storeKey, id string) error {
-	// A retried eviction that finds the arrival gone was applied before.
-	err := retryStore(ctx, func() error {
+// evictGone evicts the participants of the complete barrier st found gone,
+// before anyone was released, and reports the caller waiting with the
+// others. With RestartAfterRelease, an eviction that finds its arrival
+// missing may mean that a newcomer replaced the generation meanwhile; the
+// remaining participants then arrive again on their own behalf (a duplicate
+// changes nothing if they are still there), so that none is stranded in a
+// generation that no longer exists.
+func (b *Barrier[P]) evictGone(ctx context.Context, inv *Invocation, key string, st store.Barrier, gone []string, rounds int) (Arrival, error) {
+	storeKey := b.name + "/" + key
+	missing := false
+	for _, id := range gone {
+		found, err := b.evict(ctx, inv, storeKey, id)
+		if err != nil {
+			return Arrival{}, err
+		}
+		missing = missing || !found
+	}
+	var remaining []store.Arrival
+	for _, a := range st.Arrivals {
+		if !slices.Contains(gone, a.ConnectionID) {
+			remaining = append(remaining, a)
+		}
+	}
+	mine := Arrival{Arrived: len(remaining)}
+	if !b.restart || !missing {
+		return mine, nil
+	}
+	if rounds <= 1 {
+		return mine, fmt.Errorf("framework: barrier %q: %q changed under %d releases that found participants gone; %d live participants may have to arrive again",
+			b.name, key, rejoinRounds, len(remaining))
+	}
+	var errs []error
+	for _, a := range remaining {
+		got, err := b.join(ctx, inv, key, a, rounds-1)
+		if a.ConnectionID == inv.ConnectionID() {
+			mine = got
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return mine, errors.Join(errs...)
+}
+
+// evict removes a gone participant's arrival. found is false if the arrival
+// was not there: a retried eviction that was applied before, or (with
+// RestartAfterRelease) a generation replaced by a newcomer.
+func (b *Barrier[P]) evict(ctx context.Context, inv *Invocation, storeKey, id string) (found bool, err error) {
+	err = retryStore(ctx, func() error {
 		_, err := inv.rt.store.Evict(ctx, storeKey, id)
 		return err
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("framework: barrier %q: evict gone participant %s: %w", b.name, id, err)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("framework: barrier %q: evict gone participant %s: %w", b.name, id, err)
+	}
+	return true, nil
 }
 
 func others[P any](all []Participant[P], id string) []Participant[P] {

@@ -153,3 +153,92 @@ func TestBarrierConcurrentArrivals(t *testing.T) {
 		}
 	}
 }
+
+// newRestartApp is newPartyApp(2) with RestartAfterRelease.
+func newRestartApp() *framework.App[struct{}] {
+	app := framework.New[struct{}]("party", nil)
+	b := framework.NewBarrier(app, "party", func(to framework.Participant[string], others []framework.Participant[string]) any {
+		return map[string]any{"me": to.Payload, "others": []string{others[0].Payload}}
+	}, &framework.BarrierOptions{RestartAfterRelease: true})
+	framework.Handle(app, "arrive", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
+		_, err := b.Arrive(ctx, c, m.Key, c.ConnectionID())
+		return err
+	}, nil)
+	return app
+}
+
+// TestBarrierRestartAfterRelease: a released pair starts a new generation
+// at the next arrival of a connection not in it; one of the released pair
+// arriving again changes nothing.
+func TestBarrierRestartAfterRelease(t *testing.T) {
+	h := newHarness(t, newRestartApp())
+	for _, id := range []string{"a", "b", "c", "d"} {
+		h.connect(id)
+	}
+	h.send("a", `{"action":"arrive","key":"k"}`)
+	h.send("b", `{"action":"arrive","key":"k"}`)
+	if resp := h.send("a", `{"action":"arrive","key":"k"}`); resp.StatusCode >= 300 {
+		t.Fatalf("a participant of the released pair arriving again: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := h.send("c", `{"action":"arrive","key":"k"}`); resp.StatusCode >= 300 || len(h.api.framesOf("c")) != 0 {
+		t.Fatalf("a third arrival: %d %s, frames %q; want it waiting in a new generation", resp.StatusCode, resp.Body, h.api.framesOf("c"))
+	}
+	h.send("d", `{"action":"arrive","key":"k"}`)
+	ra, rb, rc, rd := releasesOf(t, h, "a"), releasesOf(t, h, "b"), releasesOf(t, h, "c"), releasesOf(t, h, "d")
+	if len(ra) != 1 || len(rb) != 1 || len(rc) != 1 || len(rd) != 1 || rc[0].Others[0] != "d" || rd[0].Others[0] != "c" {
+		t.Fatalf("releases a=%+v b=%+v c=%+v d=%+v; want a-b, then c-d", ra, rb, rc, rd)
+	}
+}
+
+// TestBarrierRestartDuringEviction: the window an arrival at a full
+// barrier used to poll through. b completes the pair with a, which is gone;
+// while b's release is finding that out, c arrives and restarts the
+// barrier. b's release carries b into c's generation, where they pair; no
+// one waits, no one is refused, and the store is never polled.
+func TestBarrierRestartDuringEviction(t *testing.T) {
+	h := newHarness(t, newRestartApp())
+	for _, id := range []string{"a", "b", "c"} {
+		h.connect(id)
+	}
+	h.send("a", `{"action":"arrive","key":"k"}`)
+	h.api.setGone("a")
+	var cResp int
+	h.api.beforeGone = func(id string) {
+		h.api.beforeGone = nil
+		cResp = h.send("c", `{"action":"arrive","key":"k"}`).StatusCode
+	}
+	resp := h.send("b", `{"action":"arrive","key":"k"}`)
+	if resp.StatusCode >= 300 || cResp >= 300 {
+		t.Fatalf("b answered %d %s, c answered %d; want both admitted", resp.StatusCode, resp.Body, cResp)
+	}
+	rb, rc := releasesOf(t, h, "b"), releasesOf(t, h, "c")
+	if len(rb) != 1 || len(rc) != 1 || rb[0].Others[0] != "c" || rc[0].Others[0] != "b" {
+		t.Fatalf("releases b=%+v c=%+v; want b and c paired once", rb, rc)
+	}
+}
+
+// TestBarrierRefusedDuringEviction: without RestartAfterRelease the same
+// window refuses the newcomer at once (409), and the remaining participant
+// keeps waiting for the next arrival, as Arrive documents.
+func TestBarrierRefusedDuringEviction(t *testing.T) {
+	h := newHarness(t, newPartyApp(2))
+	for _, id := range []string{"a", "b", "c", "d"} {
+		h.connect(id)
+	}
+	h.send("a", `{"action":"arrive","key":"k"}`)
+	h.api.setGone("a")
+	var cResp int
+	h.api.beforeGone = func(id string) {
+		h.api.beforeGone = nil
+		cResp = h.send("c", `{"action":"arrive","key":"k"}`).StatusCode
+	}
+	h.send("b", `{"action":"arrive","key":"k"}`)
+	if cResp != http.StatusConflict || len(h.api.framesOf("b")) != 0 {
+		t.Fatalf("c answered %d, b got %q; want c refused and b waiting", cResp, h.api.framesOf("b"))
+	}
+	h.send("d", `{"action":"arrive","key":"k"}`)
+	rb, rd := releasesOf(t, h, "b"), releasesOf(t, h, "d")
+	if len(rb) != 1 || len(rd) != 1 || rb[0].Others[0] != "d" {
+		t.Fatalf("releases b=%+v d=%+v; want b paired with the next arrival", rb, rd)
+	}
+}

@@ -31,6 +31,9 @@ type fakeAPI struct {
 	gone   map[string]bool
 	closed map[string]bool
 	calls  int
+	// beforeGone, if set, runs before a push to a gone connection is
+	// answered 410: a test's way into the window of a release.
+	beforeGone func(id string)
 }
 
 func newFakeAPI() *fakeAPI {
@@ -39,6 +42,11 @@ func newFakeAPI() *fakeAPI {
 
 func (f *fakeAPI) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
 	f.mu.Lock()
+	if hook := f.beforeGone; hook != nil && f.gone[*in.ConnectionId] {
+		f.mu.Unlock()
+		hook(*in.ConnectionId)
+		f.mu.Lock()
+	}
 	defer f.mu.Unlock()
 	f.calls++
 	if f.gone[*in.ConnectionId] {

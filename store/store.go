@@ -124,11 +124,25 @@ type Store interface {
 	// absent or expired, and returns the barrier as written. A connection
 	// already present gets the current barrier with Duplicate set and
 	// nothing changes. A barrier that already holds n arrivals gives
-	// ErrBarrierFull. Exactly one caller observes the write that made the
+	// ErrBarrierFull together with the barrier as it is (its arrivals and
+	// Expires, which RestartBarrier names), from the refused write itself:
+	// a refusal is one operation where the backend returns the refused item
+	// (DynamoDB, with ReturnValuesOnConditionCheckFailure), and a write and
+	// one read where it does not (dynalite). Exactly one caller observes the write that made the
 	// barrier complete, and its arrival is the last of Arrivals, also when
 	// read back later (a caller whose write timed out can tell whether its
 	// write was the completing one).
 	Arrive(ctx context.Context, key string, size int, a Arrival, expires time.Time) (Barrier, error)
+	// RestartBarrier starts a new generation of the barrier key, holding
+	// only a and expiring at expires, in place of the complete barrier
+	// whose Expires is prev (as a refused Arrive returned it), with ONE
+	// conditional write, and returns the new barrier. The replaced
+	// generation's arrivals are discarded: it was complete, so they were
+	// released (or are being released by the invocation that completed it).
+	// It returns ErrConflict if the barrier is not that complete generation
+	// any more (a participant was evicted, another arrival restarted it, or
+	// it is gone); the caller then arrives again.
+	RestartBarrier(ctx context.Context, key string, size int, a Arrival, expires, prev time.Time) (Barrier, error)
 	// Evict removes a connection's arrival from a barrier (a participant
 	// found gone) and returns the barrier as written; ErrNotFound if the
 	// arrival is not there.

@@ -221,9 +221,11 @@ type Request struct {
 
 // Invoke invokes the function with an API Gateway WebSocket event and
 // decodes its proxy response. It has the shape of emulator.InvokeFunc.
-// Failures of the function are *FunctionError; a response that is not an
-// APIGatewayProxyResponse is an error too, as API Gateway fails such an
-// integration.
+// Failures of the function are *FunctionError. A response that is not a
+// valid Lambda proxy response is a *MalformedResponseError, as API Gateway
+// fails such an integration ("Execution failed due to configuration error:
+// Malformed Lambda proxy response") and sends the client its "Internal
+// server error" frame: see CheckProxyResponse for the shape it checks.
 func (p *Pool) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	payload, err := encodeEvent(event)
 	if err != nil {
@@ -233,11 +235,7 @@ func (p *Pool) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProx
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	var resp events.APIGatewayProxyResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return events.APIGatewayProxyResponse{}, fmt.Errorf("lambdaruntime: the function's response is not an API Gateway proxy response: %w", err)
-	}
-	return resp, nil
+	return DecodeProxyResponse(out)
 }
 
 // InvokeRaw invokes the function with req and returns the response payload

@@ -196,7 +196,8 @@ func TestResponseNotAProxyResponse(t *testing.T) {
 	p := newRawPool(t, "garbage")
 	_, err := call(t, p, "x")
 	var fe *lambdaruntime.FunctionError
-	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "not an API Gateway proxy response") {
+	var me *lambdaruntime.MalformedResponseError
+	if err == nil || errors.As(err, &fe) || !errors.As(err, &me) || me.Reason != "it is not JSON, not a JSON object" {
 		t.Fatalf("err %v", err)
 	}
 }

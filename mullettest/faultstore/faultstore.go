@@ -155,6 +155,12 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 	return b, err
 }
 
+// RestartBarrier implements store.Store. It can lose its conditional write.
+func (s *Store) RestartBarrier(ctx context.Context, key string, size int, a store.Arrival, expires, prev time.Time) (b store.Barrier, err error) {
+	err = s.do(s.pick(true), func() error { b, err = s.inner.RestartBarrier(ctx, key, size, a, expires, prev); return err })
+	return b, err
+}
+
 // Evict implements store.Store.
 func (s *Store) Evict(ctx context.Context, key, id string) (b store.Barrier, err error) {
 	err = s.do(s.pick(false), func() error { b, err = s.inner.Evict(ctx, key, id); return err })

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,6 +269,10 @@ func testContextCanceledEveryMethod(t *testing.T, s store.Store, clock *Clock) {
 			_, err := s.Arrive(ctx, "k", 2, store.Arrival{ConnectionID: "c1", At: clock.Now()}, clock.Now().Add(time.Minute))
 			return err
 		},
+		"RestartBarrier": func() error {
+			_, err := s.RestartBarrier(ctx, "k", 2, store.Arrival{ConnectionID: "c1", At: clock.Now()}, clock.Now().Add(time.Minute), clock.Now())
+			return err
+		},
 		"Evict":         func() error { _, err := s.Evict(ctx, "k", "c1"); return err },
 		"ExpireBarrier": func() error { _, err := s.ExpireBarrier(ctx, "k", clock.Now()); return err },
 	}
@@ -280,5 +286,113 @@ func testContextCanceledEveryMethod(t *testing.T, s store.Store, clock *Clock) {
 	}
 	if _, err := s.GetConnection(context.Background(), "c2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("c2 = %v; want ErrNotFound (canceled PutConnection wrote it)", err)
+	}
+}
+
+// testBarrierRefusalReturnsBarrier: the refusal of an arrival at a full
+// barrier carries the barrier as it is, so that the caller needs no read.
+func testBarrierRefusalReturnsBarrier(t *testing.T, s store.Store, clock *Clock) {
+	first, err := arrive(t, s, clock, "k", 2, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arrive(t, s, clock, "k", 2, "b"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := arrive(t, s, clock, "k", 2, "c")
+	if !errors.Is(err, store.ErrBarrierFull) {
+		t.Fatalf("third arrival = %v, want ErrBarrierFull", err)
+	}
+	if got := ids(b); len(got) != 2 || got[0] != "a" || got[1] != "b" || b.Size != 2 || !b.Expires.Equal(first.Expires) || b.Key != "k" {
+		t.Fatalf("refused arrival returned %+v; want the barrier as it is: [a b], size 2, Expires %v", b, first.Expires)
+	}
+}
+
+// testRestartBarrier: RestartBarrier replaces exactly the complete
+// generation it names with a new one holding only the caller.
+func testRestartBarrier(t *testing.T, s store.Store, clock *Clock) {
+	ctx := context.Background()
+	first, err := arrive(t, s, clock, "k", 2, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.Arrival{ConnectionID: "c", Payload: []byte(`{"ip":"c"}`), At: clock.Now()}
+	// Not complete: nothing to restart.
+	if _, err := s.RestartBarrier(ctx, "k", 2, c, clock.Now().Add(time.Hour), first.Expires); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("RestartBarrier of a waiting barrier = %v, want ErrConflict", err)
+	}
+	if _, err := s.RestartBarrier(ctx, "none", 2, c, clock.Now().Add(time.Hour), first.Expires); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("RestartBarrier of an absent barrier = %v, want ErrConflict", err)
+	}
+	if _, err := arrive(t, s, clock, "k", 2, "b"); err != nil {
+		t.Fatal(err)
+	}
+	// Another generation's expiry: not the one the caller saw.
+	if _, err := s.RestartBarrier(ctx, "k", 2, c, clock.Now().Add(time.Hour), first.Expires.Add(time.Second)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("RestartBarrier naming another generation = %v, want ErrConflict", err)
+	}
+	clock.Advance(time.Second)
+	expires := clock.Now().Add(time.Hour).Truncate(time.Millisecond)
+	b, err := s.RestartBarrier(ctx, "k", 2, c, expires, first.Expires)
+	if err != nil || ids(b)[0] != "c" || len(b.Arrivals) != 1 || b.Complete() || b.Duplicate || !b.Expires.Equal(expires) || b.Size != 2 {
+		t.Fatalf("RestartBarrier = %+v, %v; want a new generation holding only c, expiring at %v", b, err, expires)
+	}
+	if string(b.Arrivals[0].Payload) != `{"ip":"c"}` {
+		t.Fatalf("payload = %q", b.Arrivals[0].Payload)
+	}
+	// The old generation is gone: its participants are not in the new one,
+	// its expiry names nothing, and the new generation fills as usual.
+	if _, err := s.Evict(ctx, "k", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Evict(a) after the restart = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ExpireBarrier(ctx, "k", first.Expires); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ExpireBarrier of the replaced generation = %v, want ErrNotFound", err)
+	}
+	if _, err := s.RestartBarrier(ctx, "k", 2, c, expires, first.Expires); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second RestartBarrier of the same generation = %v, want ErrConflict", err)
+	}
+	b, err = arrive(t, s, clock, "k", 2, "a")
+	if err != nil || !b.Complete() || ids(b)[0] != "c" || ids(b)[1] != "a" || !b.Expires.Equal(expires) {
+		t.Fatalf("arrival in the new generation = %+v, %v; want [c a] complete", b, err)
+	}
+	// A new generation expires like any barrier.
+	if _, err := s.RestartBarrier(ctx, "k", 2, store.Arrival{ConnectionID: "d", At: clock.Now()}, expires.Add(time.Hour), expires); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ExpireBarrier(ctx, "k", expires.Add(time.Hour)); err != nil || ids(got)[0] != "d" {
+		t.Fatalf("ExpireBarrier of a restarted generation = %+v, %v", got, err)
+	}
+}
+
+// testRestartBarrierConcurrent: of many arrivals restarting the same
+// complete generation at once, exactly one wins.
+func testRestartBarrierConcurrent(t *testing.T, s store.Store, clock *Clock) {
+	ctx := context.Background()
+	first, err := arrive(t, s, clock, "k", 2, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arrive(t, s, clock, "k", 2, "b"); err != nil {
+		t.Fatal(err)
+	}
+	var won, lost atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			a := store.Arrival{ConnectionID: fmt.Sprintf("n%d", i), At: clock.Now()}
+			_, err := s.RestartBarrier(ctx, "k", 2, a, clock.Now().Add(time.Hour), first.Expires)
+			switch {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, store.ErrConflict):
+				lost.Add(1)
+			default:
+				t.Errorf("RestartBarrier: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != 9 {
+		t.Fatalf("concurrent restarts: %d won, %d got ErrConflict; want 1 and 9", won.Load(), lost.Load())
 	}
 }

@@ -28,7 +28,7 @@ func NewCounter(inner store.Store) *Counter {
 // writes are the methods that write; the others read.
 var writes = map[string]bool{
 	"PutConnection": true, "DeleteConnection": true, "SaveState": true,
-	"JoinGroup": true, "LeaveGroup": true, "Arrive": true, "Evict": true,
+	"JoinGroup": true, "LeaveGroup": true, "Arrive": true, "RestartBarrier": true, "Evict": true,
 	"ExpireBarrier": true,
 }
 
@@ -120,6 +120,12 @@ func (c *Counter) GroupMembers(ctx context.Context, group string) ([]string, err
 func (c *Counter) Arrive(ctx context.Context, key string, size int, a store.Arrival, expires time.Time) (store.Barrier, error) {
 	c.count("Arrive")
 	return c.inner.Arrive(ctx, key, size, a, expires)
+}
+
+// RestartBarrier implements store.Store.
+func (c *Counter) RestartBarrier(ctx context.Context, key string, size int, a store.Arrival, expires, prev time.Time) (store.Barrier, error) {
+	c.count("RestartBarrier")
+	return c.inner.RestartBarrier(ctx, key, size, a, expires, prev)
 }
 
 // Evict implements store.Store.

@@ -70,6 +70,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"BarrierConnectionIDs", testBarrierConnectionIDs},
 		{"BarrierDuplicateWhenFull", testBarrierDuplicateWhenFull},
 		{"BarrierArrivalOrder", testBarrierArrivalOrder},
+		{"BarrierRefusalReturnsBarrier", testBarrierRefusalReturnsBarrier},
+		{"RestartBarrier", testRestartBarrier},
+		{"RestartBarrierConcurrent", testRestartBarrierConcurrent},
 		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
 		{"ConnectionAuthorizer", testConnectionAuthorizer},
 	}

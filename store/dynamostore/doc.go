@@ -69,8 +69,12 @@
 // UpdateItem requests and no reads. Only a refused arrival (duplicate,
 // full or expired barrier) costs more: on DynamoDB the refusal carries the
 // item (ReturnValuesOnConditionCheckFailure ALL_OLD); servers that ignore
-// that parameter, like dynalite, cost one consistent GetItem. Reads are
-// strongly consistent.
+// that parameter, like dynalite, cost one consistent GetItem. A refusal
+// because the barrier is full returns the barrier with store.ErrBarrierFull
+// from that same item, so an arrival at a released pair costs one request
+// on DynamoDB and two on dynalite. RestartBarrier is one PutItem of the new
+// generation conditioned on exp (the generation the refusal returned) and
+// n >= size. Reads are strongly consistent.
 //
 // # Errors and retries
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -694,7 +695,7 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 				return b, nil
 			}
 			if len(b.Arrivals) >= b.Size {
-				return store.Barrier{}, store.ErrBarrierFull
+				return b, store.ErrBarrierFull
 			}
 			// Changed since (an eviction): arrive again.
 		}
@@ -702,6 +703,47 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 			return store.Barrier{}, fmt.Errorf("dynamostore: Arrive %q: %w: the barrier changed under %d conditional writes", key, store.ErrConflict, round)
 		}
 	}
+}
+
+// RestartBarrier implements store.Store: one PutItem of the new generation,
+// conditioned on the item being the complete generation that expires at
+// prev.
+func (s *Store) RestartBarrier(ctx context.Context, key string, size int, a store.Arrival, expires, prev time.Time) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	arrival, err := attributevalue.Marshal(arrivalItem{Payload: a.Payload, At: a.At.UnixMilli()})
+	if err != nil {
+		return store.Barrier{}, fmt.Errorf("dynamostore: RestartBarrier: %w", err)
+	}
+	item := barrierKey(key)
+	item[arrivalAttr(a.ConnectionID)] = arrival
+	item[attrCount] = &types.AttributeValueMemberN{Value: "1"}
+	item[attrSize] = &types.AttributeValueMemberN{Value: strconv.Itoa(size)}
+	item[attrExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.UnixMilli(), 10)}
+	item[attrTTL] = &types.AttributeValueMemberN{Value: strconv.FormatInt(ttlOf(expires.Add(store.ExpiredBarrierRetention)), 10)}
+	item[attrOrder] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: a.ConnectionID}}}
+	expr, err := expression.NewBuilder().WithCondition(expression.And(
+		expression.Name(attrExpires).Equal(expression.Value(prev.UnixMilli())),
+		expression.Name(attrCount).GreaterThanEqual(expression.Name(attrSize)),
+	)).Build()
+	if err != nil {
+		return store.Barrier{}, fmt.Errorf("dynamostore: RestartBarrier: %w", err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 &s.table,
+		Item:                      item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}, s.callOpts...)
+	if _, ok := isConditionFailed(err); ok {
+		return store.Barrier{}, fmt.Errorf("dynamostore: RestartBarrier %q: %w: not the complete generation that expires at %v", key, store.ErrConflict, prev.UnixMilli())
+	}
+	if err != nil {
+		return store.Barrier{}, s.fail("RestartBarrier", err)
+	}
+	return parseBarrier(key, item)
 }
 
 // deleteBarrier deletes a barrier item on cond and returns it as it was;

@@ -286,13 +286,30 @@ func (s *Store) Arrive(ctx context.Context, key string, size int, a store.Arriva
 		}
 	}
 	if len(b.arrivals) >= b.size {
-		return store.Barrier{}, store.ErrBarrierFull
+		return b.snapshot(key), store.ErrBarrierFull
 	}
 	a.Payload = slices.Clone(a.Payload)
 	b.arrivals = append(b.arrivals, a)
 	out := b.snapshot(key)
 	out.Expired = expired
 	return out, nil
+}
+
+// RestartBarrier implements store.Store.
+func (s *Store) RestartBarrier(ctx context.Context, key string, size int, a store.Arrival, expires, prev time.Time) (store.Barrier, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Barrier{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.barriers[key]
+	if !ok || !b.expires.Equal(prev) || len(b.arrivals) < b.size {
+		return store.Barrier{}, store.ErrConflict
+	}
+	a.Payload = slices.Clone(a.Payload)
+	b = &barrier{size: size, expires: expires, arrivals: []store.Arrival{a}}
+	s.barriers[key] = b
+	return b.snapshot(key), nil
 }
 
 // ExpireBarrier implements store.Store.

@@ -22,8 +22,7 @@ type backend struct {
 	name string
 	// pairs is how many concurrent pairs TestManyPairs runs: dynalite is
 	// one single-threaded node process, and 200 concurrent pairs queue
-	// behind it for longer than a full barrier's FullWait, which real
-	// DynamoDB never does.
+	// behind it for seconds, which real DynamoDB never does.
 	pairs int
 	// serve serves the app of party size n; mainDir is the main package
 	// that declares the same app, for the Lambda backend.

@@ -82,7 +82,7 @@ func New(n int) *framework.App[struct{}] {
 			ips[i] = p.Payload.SourceIP
 		}
 		return map[string][]string{"SourceIPs": ips}
-	}, &framework.BarrierOptions{Size: n, TTL: 10 * time.Minute})
+	}, &framework.BarrierOptions{Size: n, TTL: 10 * time.Minute, RestartAfterRelease: true})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m Pair) error {
 		_, err := pairs.Arrive(ctx, c, m.PairingName, Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
 		return err

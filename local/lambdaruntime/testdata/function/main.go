@@ -1,6 +1,8 @@
 // Command function is the test bootstrap of package lambdaruntime: an
 // aws-lambda-go function for API Gateway WebSocket events whose behaviour
-// the event's body chooses, and whose initialization TEST_INIT chooses.
+// the event's body chooses, and whose initialization TEST_INIT chooses. A
+// body "return:<JSON>" makes it return that JSON as its response, whatever
+// its shape.
 package main
 
 import (
@@ -50,7 +52,13 @@ func main() {
 		time.Sleep(time.Hour)
 		os.Exit(1)
 	}
-	lambda.Start(handle)
+	lambda.Start(func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (any, error) {
+		if raw, ok := strings.CutPrefix(ev.Body, "return:"); ok {
+			// Return exactly this JSON, whatever its shape.
+			return json.RawMessage(raw), nil
+		}
+		return handle(ctx, ev)
+	})
 }
 
 func handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
