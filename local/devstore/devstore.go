@@ -60,10 +60,20 @@ type (
 		Key     string    `json:"key"`
 		Expires time.Time `json:"expires"`
 	}
+	restartRequest struct {
+		Key     string        `json:"key"`
+		Size    int           `json:"size"`
+		Arrival store.Arrival `json:"arrival"`
+		Expires time.Time     `json:"expires"`
+		Prev    time.Time     `json:"prev"`
+	}
 	empty     struct{}
 	errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Result is what the method returned with its error, where the
+		// contract gives one (a refused Arrive returns the barrier).
+		Result json.RawMessage `json:"result,omitempty"`
 	}
 )
 
@@ -122,6 +132,9 @@ func Handler(s store.Store) http.Handler {
 		"ExpireBarrier": op(func(ctx context.Context, r expireRequest) (store.Barrier, error) {
 			return s.ExpireBarrier(ctx, r.Key, r.Expires)
 		}),
+		"RestartBarrier": op(func(ctx context.Context, r restartRequest) (store.Barrier, error) {
+			return s.RestartBarrier(ctx, r.Key, r.Size, r.Arrival, r.Expires, r.Prev)
+		}),
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := strings.CutPrefix(r.URL.Path, version)
@@ -143,6 +156,9 @@ func Handler(s store.Store) http.Handler {
 					status, e.Code = c.status, c.code
 					break
 				}
+			}
+			if errors.Is(err, store.ErrBarrierFull) {
+				e.Result, _ = json.Marshal(result)
 			}
 			writeError(w, status, e)
 			return
@@ -278,6 +294,11 @@ func (c *Client) call(ctx context.Context, name string, req, res any) error {
 		}
 		for _, code := range codes {
 			if e.Code == code.code {
+				if len(e.Result) > 0 && res != nil {
+					if err := json.Unmarshal(e.Result, res); err != nil {
+						return fmt.Errorf("devstore %s: decode answer: %w", name, err)
+					}
+				}
 				return &wireError{msg: e.Message, err: code.err}
 			}
 		}
@@ -361,6 +382,13 @@ func (c *Client) Arrive(ctx context.Context, key string, size int, a store.Arriv
 func (c *Client) Evict(ctx context.Context, key, connectionID string) (store.Barrier, error) {
 	var b store.Barrier
 	err := c.call(ctx, "Evict", evictRequest{Key: key, ConnectionID: connectionID}, &b)
+	return b, err
+}
+
+// RestartBarrier implements store.Store.
+func (c *Client) RestartBarrier(ctx context.Context, key string, size int, a store.Arrival, expires, prev time.Time) (store.Barrier, error) {
+	var b store.Barrier
+	err := c.call(ctx, "RestartBarrier", restartRequest{Key: key, Size: size, Arrival: a, Expires: expires, Prev: prev}, &b)
 	return b, err
 }
 
