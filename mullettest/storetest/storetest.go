@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"BarrierArrivalOrder", testBarrierArrivalOrder},
 		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
 		{"ConnectionAuthorizer", testConnectionAuthorizer},
+		{"ConnectionIdentity", testConnectionIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
