@@ -36,6 +36,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime lambda: the function timeout; an invocation still running then fails and its instance is killed")
 	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
 	anySignature := fs.Bool("any-signature", false, "accept any SigV4-shaped @connections request without verifying its signature, for tools that cannot sign; by default a request must be signed with access key \""+emulator.DefaultAccessKeyID+"\" and secret \""+emulator.DefaultSecretAccessKey+"\", as the app's own clients and mullet post are")
+	apiKeys := fs.String("api-keys", "", "for an app that requires API keys on $connect: a JSON file of the keys it accepts, [{\"name\":\"tenant-a\",\"value\":\"x-api-key value, 20-128 characters\",\"plan\":\"free\"}, ...]")
 	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -83,7 +84,21 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *anySignature {
 		env = append(env, runtimeenv.AnySignature+"=1")
 	}
-	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, anySignature: *anySignature, stdout: stdout, stderr: stderr}
+	var keys []emulator.APIKey
+	if *apiKeys != "" {
+		// Read now, so that a bad file is a clear startup error.
+		if keys, err = local.ReadAPIKeys(*apiKeys); err != nil {
+			fmt.Fprintf(stderr, "mullet dev: -api-keys: %v\n", err)
+			return 2
+		}
+		abs, err := filepath.Abs(*apiKeys)
+		if err != nil {
+			fmt.Fprintf(stderr, "mullet dev: -api-keys: %v\n", err)
+			return 2
+		}
+		env = append(env, runtimeenv.APIKeys+"="+abs)
+	}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, env: env, anySignature: *anySignature, apiKeys: keys, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
 	case "inprocess":
 	case "lambda":
@@ -112,7 +127,8 @@ type devLoop struct {
 	webDir           string // static pages; "" serves none
 	poll, debounce   time.Duration
 	env              []string
-	anySignature     bool // -any-signature
+	anySignature     bool              // -any-signature
+	apiKeys          []emulator.APIKey // -api-keys
 	stdout, stderr   io.Writer
 	lambda           *lambdaDev // nil: -runtime inprocess
 

@@ -167,6 +167,7 @@ func (d *devLoop) serveLambda(ctx context.Context, b *lambdaBuild) (*lambdaServe
 		Addr:         d.addr,
 		Stage:        d.stage,
 		AnySignature: d.anySignature,
+		APIKeys:      d.apiKeys,
 		Out:          d.stdout,
 		Logger:       logger,
 		Integration: func(callbackURL string) (local.Integration, error) {

@@ -80,7 +80,7 @@ type connectGate struct {
 // apiKeyBudget is one key and what its usage plan lets it spend.
 type apiKeyBudget struct {
 	key    APIKey
-	bucket *tokenBucket   // nil: the plan has no throttle
+	bucket *tokenBucket    // nil: the plan has no throttle
 	quota  *manifest.Quota // nil: the plan has no quota
 
 	mu     sync.Mutex
