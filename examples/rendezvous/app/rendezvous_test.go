@@ -31,7 +31,7 @@ func TestPair(t *testing.T) {
 }
 
 func testPair(t *testing.T, srv *mullettest.Server) {
-	left, right, third := srv.Dial(t, nil), srv.Dial(t, nil), srv.Dial(t, nil)
+	left, right, third := srv.Dial(t, tenantA), srv.Dial(t, tenantA), srv.Dial(t, tenantA)
 	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
 	right.Send(t, `{"action":"pair","pairing_name":"p1"}`)
@@ -92,7 +92,7 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			name := fmt.Sprintf("pair-%d", i)
-			a, b := srv.Dial(t, nil), srv.Dial(t, nil)
+			a, b := srv.Dial(t, tenantA), srv.Dial(t, tenantA)
 			if rand.IntN(2) == 0 {
 				a, b = b, a
 			}
@@ -106,7 +106,7 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 				a.Conn.Close(websocket.StatusNormalClosure, "bye")
 				b.Send(t, send)
 				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-				a = srv.Dial(t, nil)
+				a = srv.Dial(t, tenantA)
 				a.Send(t, send)
 			} else {
 				time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
@@ -148,7 +148,7 @@ func TestFiveParty(t *testing.T) {
 func testFiveParty(t *testing.T, srv *mullettest.Server) {
 	clients := make([]*mullettest.Client, 5)
 	for i := range clients {
-		clients[i] = srv.Dial(t, nil)
+		clients[i] = srv.Dial(t, tenantA)
 		clients[i].Send(t, `{"action":"pair","pairing_name":"five"}`)
 	}
 	for i, c := range clients {
