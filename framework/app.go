@@ -53,6 +53,7 @@ type App[S any] struct {
 	identitySources []string
 	// alwaysValidate is Options.AlwaysValidate.
 	alwaysValidate bool
+	connectAuth    *manifest.ConnectAuth // RequireIAM, RequireAPIKeys
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -224,10 +225,14 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 // AuthorizeOptions.IdentitySources); without infra it still runs inside
 // $connect. opts may be nil.
 //
-// It panics if fn is nil or if the app already has an authorizer.
+// It panics if fn is nil, if the app already has an authorizer, or if it
+// requires IAM (RequireIAM): a route has one authorization type.
 func (a *App[S]) Authorize(fn AuthorizeFunc, opts *AuthorizeOptions) {
 	if fn == nil {
 		panic("framework: Authorize: nil authorizer")
+	}
+	if a.connectAuth != nil && a.connectAuth.IAM {
+		panic(fmt.Sprintf("framework: Authorize: app %q requires IAM on $connect (RequireIAM); API Gateway authorizes $connect with IAM or with a Lambda authorizer, not both", a.name))
 	}
 	if a.authorizer != nil {
 		panic(fmt.Sprintf("framework: Authorize is called twice in app %q; an app has one $connect authorizer", a.name))
@@ -301,6 +306,15 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 	m.Barriers = append(m.Barriers, a.barriers...)
 	if a.authorizer != nil {
 		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.identitySources...)}
+	}
+	if a.connectAuth != nil {
+		auth := *a.connectAuth
+		if auth.APIKeys != nil {
+			keys := *auth.APIKeys
+			keys.Plans = append([]UsagePlan(nil), keys.Plans...)
+			auth.APIKeys = &keys
+		}
+		m.ConnectAuth = &auth
 	}
 	m.Normalize()
 	return m

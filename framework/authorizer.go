@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mulletgo/mullet/manifest"
 )
 
 // AuthContext is what an authorizer passes on to the later invocations of
@@ -190,13 +192,16 @@ type LambdaAuthorizerEvent struct {
 // becomes a Deny policy (API Gateway answers 403); any other error is
 // returned as is (API Gateway answers 500). API Gateway then passes the
 // context to every invocation of the connection in
-// requestContext.authorizer, where the framework finds it. It panics if the
-// app has no authorizer.
+// requestContext.authorizer, where the framework finds it. When the app
+// takes API keys from its authorizer (APIKeyOptions.FromAuthorizer), the
+// context's UsageIdentifierKey value becomes the response's
+// usageIdentifierKey instead. It panics if the app has no authorizer.
 func (a *App[S]) LambdaAuthorizer() LambdaAuthorizerFunc {
 	fn := a.authorizer
 	if fn == nil {
 		panic(fmt.Sprintf("framework: LambdaAuthorizer: app %q declares no authorizer; call app.Authorize first", a.name))
 	}
+	keysFromAuthorizer := a.connectAuth != nil && a.connectAuth.APIKeys != nil && a.connectAuth.APIKeys.SelectionExpression == manifest.APIKeyFromAuthorizer
 	return func(ctx context.Context, ev LambdaAuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error) {
 		ac, err := runAuthorizer(ctx, fn, newConnectRequest(&ev.APIGatewayWebsocketProxyRequest))
 		principal := ev.RequestContext.ConnectionID
@@ -225,7 +230,16 @@ func (a *App[S]) LambdaAuthorizer() LambdaAuthorizerFunc {
 				ctxOut[k] = v
 			}
 		}
-		return policy(principal, "Allow", ev.MethodArn, ctxOut), nil
+		resp := policy(principal, "Allow", ev.MethodArn, ctxOut)
+		if keysFromAuthorizer {
+			// API Gateway counts the connection against this key's usage
+			// plan ($context.authorizer.usageIdentifierKey).
+			if key, ok := ac[UsageIdentifierKey].(string); ok {
+				resp.UsageIdentifierKey = key
+				delete(resp.Context, UsageIdentifierKey)
+			}
+		}
+		return resp, nil
 	}
 }
 

@@ -38,6 +38,9 @@ type Invocation struct {
 	authMu     sync.Mutex
 	auth       AuthContext
 	authLoaded bool
+
+	recMu sync.Mutex
+	rec   *store.Connection // the caller's record, once read
 }
 
 // ConnectionID returns the caller's connection ID.
@@ -67,12 +70,7 @@ func (inv *Invocation) AuthContext(ctx context.Context) (AuthContext, error) {
 		inv.authLoaded = true
 		return nil, nil
 	}
-	var rec store.Connection
-	err := retryStore(ctx, func() error {
-		var err error
-		rec, err = inv.rt.store.GetConnection(ctx, inv.id)
-		return err
-	})
+	rec, err := inv.record(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("framework: authorizer context of %s: %w", inv.id, err)
 	}

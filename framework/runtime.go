@@ -86,6 +86,9 @@ type boundRuntime struct {
 	// authorizes reports that the app declared an authorizer, so that its
 	// context may be on connection records.
 	authorizes bool
+	// identifies reports that API Gateway authenticates callers at
+	// $connect (IAM, API keys), so that records carry an identity.
+	identifies bool
 }
 
 // forget removes a connection found gone. Failures are logged: the record
@@ -113,7 +116,7 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	if rt != nil {
 		r = *rt
 	}
-	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil,
+	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil, identifies: a.connectAuth != nil,
 		trustModels: r.GatewayChecksModels && !a.alwaysValidate}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
@@ -236,7 +239,7 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 	rec := store.Connection{
 		ID: rc.ConnectionID, ConnectedAt: connectedAt, SourceIP: rc.Identity.SourceIP,
 		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
-		Authorizer: auth.flat,
+		Authorizer: auth.flat, Identity: storedIdentity(rc.Identity),
 	}
 	if err := retryStore(ctx, func() error { return f.rt.store.PutConnection(ctx, rec) }); err != nil {
 		f.logFailure(event, "store connection record", err)

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/mulletgo/mullet/examples/chat/app"
 	rendezvous "github.com/mulletgo/mullet/examples/rendezvous/app"
 	"github.com/mulletgo/mullet/infra"
@@ -147,5 +151,77 @@ func checkAgainstManifest(t *testing.T, c cfn, m *manifest.Manifest) {
 	table := c.one(t, "AWS::DynamoDB::Table").Properties
 	if canonical(t, table["TimeToLiveSpecification"]) != `{"AttributeName":"ttl","Enabled":true}` || table["BillingMode"] != "PAY_PER_REQUEST" {
 		t.Errorf("table = %v", table)
+	}
+}
+
+// TestExamplesWithConnectAuth synthesizes both examples with IAM and API
+// keys required on $connect (the rendezvous example declares its keys;
+// the chat example gets a plan here) and a client role granted
+// GrantConnect: the templates pass the least-privilege checks, grant
+// execute-api:Invoke only on the $connect route of the stage, and carry
+// the ApiKey, UsagePlan and UsagePlanKey resources.
+func TestExamplesWithConnectAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the examples (they build the apps for arm64)")
+	}
+	for _, ex := range []struct {
+		name string
+		m    *manifest.Manifest
+		dir  string
+	}{
+		{"chat", app.New().Manifest(), filepath.Join("..", "examples", "chat")},
+		{"rendezvous", rendezvous.New(2).Manifest(), filepath.Join("..", "examples", "rendezvous")},
+	} {
+		t.Run(ex.name, func(t *testing.T) {
+			m := ex.m
+			if m.ConnectAuth == nil {
+				m.ConnectAuth = &manifest.ConnectAuth{}
+			}
+			m.ConnectAuth.IAM = true
+			if m.ConnectAuth.APIKeys == nil {
+				m.ConnectAuth.APIKeys = &manifest.APIKeys{Plans: []manifest.UsagePlan{{Name: "free", Quota: &manifest.Quota{Limit: 100, Period: "DAY"}}}}
+			}
+			plan := m.ConnectAuth.APIKeys.Plans[0].Name
+			c := synth(t, func(stack awscdk.Stack) {
+				a := infra.NewWebSocketApp(stack, jsii.String("App"), &infra.WebSocketAppProps{Manifest: m, MainPackageDir: ex.dir,
+					APIKeys: []infra.APIKey{{Name: "tenant-a", Plan: plan}, {Name: "tenant-b", Plan: plan}}})
+				client := awsiam.NewRole(stack, jsii.String("Client"), &awsiam.RoleProps{
+					AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+				})
+				a.GrantConnect(client)
+			})
+			checkAgainstManifest(t, c, m)
+			checkLeastPrivilege(t, c)
+			for _, r := range c.resources("AWS::ApiGatewayV2::Route") {
+				if r.Properties["RouteKey"] == manifest.RouteConnect &&
+					(r.Properties["AuthorizationType"] != "AWS_IAM" || r.Properties["ApiKeyRequired"] != true) {
+					t.Errorf("$connect: AuthorizationType %v, ApiKeyRequired %v", r.Properties["AuthorizationType"], r.Properties["ApiKeyRequired"])
+				}
+			}
+			for typ, want := range map[string]int{"AWS::ApiGateway::ApiKey": 2, "AWS::ApiGateway::UsagePlanKey": 2, "AWS::ApiGateway::UsagePlan": len(m.ConnectAuth.APIKeys.Plans)} {
+				if got := len(c.resources(typ)); got != want {
+					t.Errorf("%d %s, want %d", got, typ, want)
+				}
+			}
+			api := c.one(t, "AWS::ApiGatewayV2::Api")
+			stage := c.one(t, "AWS::ApiGatewayV2::Stage").Properties["StageName"]
+			invokes := 0
+			for _, pol := range c.resources("AWS::IAM::Policy") {
+				for _, s := range list(pol.Properties["PolicyDocument"].(map[string]any)["Statement"]) {
+					st := s.(map[string]any)
+					if !strings.Contains(render(st["Action"]), "execute-api:Invoke") {
+						continue
+					}
+					invokes++
+					want := "arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{" + api.ID + "}/" + render(stage) + "/$connect"
+					if got := render(st["Resource"]); got != want {
+						t.Errorf("execute-api:Invoke on %s, want %s", got, want)
+					}
+				}
+			}
+			if invokes != 1 {
+				t.Errorf("%d statements grant execute-api:Invoke, want 1 (GrantConnect's)", invokes)
+			}
+		})
 	}
 }

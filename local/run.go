@@ -24,8 +24,9 @@ import (
 // framework/runtimeenv: the address (MULLET_ADDR), stage (MULLET_STAGE),
 // store (MULLET_STORE, MULLET_TABLE, MULLET_DYNAMODB_ENDPOINT), invocation
 // log on stdout (MULLET_LOG, NO_COLOR), a directory of static pages
-// (MULLET_WEB_DIR) and whether @connections accepts any signature
-// (MULLET_ANY_SIGNATURE). It is what mullet.Main does outside Lambda, and so what
+// (MULLET_WEB_DIR), whether @connections accepts any signature
+// (MULLET_ANY_SIGNATURE) and the API keys $connect accepts
+// (MULLET_API_KEYS, a keys file: see ReadAPIKeys). It is what mullet.Main does outside Lambda, and so what
 // mullet dev runs in the app's process.
 func Run(ctx context.Context, app framework.Application, getenv func(string) string) error {
 	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage), AnySignature: getenv(runtimeenv.AnySignature) != ""}
@@ -41,6 +42,13 @@ func Run(ctx context.Context, app framework.Application, getenv func(string) str
 			return fmt.Errorf("%s=%q: not a directory of pages to serve", runtimeenv.WebDir, dir)
 		}
 		opts.Page = http.FileServerFS(os.DirFS(dir))
+	}
+	if path := getenv(runtimeenv.APIKeys); path != "" {
+		keys, err := ReadAPIKeys(path)
+		if err != nil {
+			return err
+		}
+		opts.APIKeys = keys
 	}
 	switch kind := getenv(runtimeenv.Store); kind {
 	case "", "memory":

@@ -69,6 +69,15 @@ type Options struct {
 	// tools that cannot sign with the emulator's credentials
 	// (emulator.DefaultCredentials, which the app is given).
 	AnySignature bool
+	// APIKeys, ConnectPrincipals and ConnectThrottle are the emulator's
+	// $connect auth configuration (see emulator.Options): the API keys an
+	// app that requires them accepts (ReadAPIKeys reads a keys file), the
+	// IAM principals whose signatures an app that requires IAM accepts
+	// (default: the emulator's credentials, which the app is given too),
+	// and the stage's token bucket of new connections.
+	APIKeys           []emulator.APIKey
+	ConnectPrincipals []emulator.Principal
+	ConnectThrottle   *manifest.Throttle
 	// Integration, if set, replaces the app bound in this process as what
 	// the emulator invokes: it is called once, with the @connections base
 	// URL (http://ADDR/STAGE) the app must push to, before the server
@@ -166,13 +175,16 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		Invoke: func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return invoke(ctx, ev)
 		},
-		Stage:        o.Stage,
-		AnySignature: o.AnySignature,
-		IdleTimeout:  o.IdleTimeout,
-		MaxDuration:  o.MaxDuration,
-		Logger:       o.Logger,
-		Rejected:     rejected,
-		Timers:       m.Timers(),
+		Stage:             o.Stage,
+		AnySignature:      o.AnySignature,
+		APIKeys:           o.APIKeys,
+		ConnectPrincipals: o.ConnectPrincipals,
+		ConnectThrottle:   o.ConnectThrottle,
+		IdleTimeout:       o.IdleTimeout,
+		MaxDuration:       o.MaxDuration,
+		Logger:            o.Logger,
+		Rejected:          rejected,
+		Timers:            m.Timers(),
 		// The page, if any, serves paths outside the stage; without one
 		// they get API Gateway's 403 Forbidden from the emulator.
 		Fallback: o.Page,

@@ -43,6 +43,17 @@ type Options struct {
 	// Lambda, if set, runs the app as AWS runs it instead of in the test
 	// process: see Lambda. Store must then be nil.
 	Lambda *Lambda
+	// APIKeys are the API keys $connect accepts, for an app that requires
+	// them (App.RequireAPIKeys); clients send one with
+	// DialOptions.Header {"x-api-key": ...}.
+	APIKeys []emulator.APIKey
+	// ConnectPrincipals are the IAM principals whose signatures $connect
+	// accepts, for an app that requires IAM. nil: the emulator's
+	// credentials (emulator.DefaultCredentials).
+	ConnectPrincipals []emulator.Principal
+	// ConnectThrottle is the token bucket of new connections. nil: the
+	// account's 500 a second.
+	ConnectThrottle *manifest.Throttle
 }
 
 // Lambda configures NewServer to run the app's real Lambda binary: its main
@@ -130,6 +141,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	serveOpts := &local.Options{
 		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
 		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
+		APIKeys: o.APIKeys, ConnectPrincipals: o.ConnectPrincipals, ConnectThrottle: o.ConnectThrottle,
 		Rejected: func(r *emulator.Rejection) {
 			refusals.add(r)
 			t.Logf("mullettest: the emulator answered a frame of %s with %q: %s", r.ConnectionID, r.Message, r.Reason())

@@ -39,9 +39,27 @@ type Connection struct {
 	// for this connection (nil if none), kept so that later invocations
 	// see it, as API Gateway's requestContext.authorizer.
 	Authorizer map[string]string
+	// Identity is who API Gateway authenticated at $connect (an IAM
+	// signature, an API key); zero when it authenticated neither. Later
+	// events do not carry it (their identity has only the source IP), so
+	// it is kept here.
+	Identity Identity
 	// Expires is when the record, its state and its group memberships
 	// expire. Reads treat expired items as absent.
 	Expires time.Time
+}
+
+// Identity is the caller's identity as API Gateway fills
+// requestContext.identity of a $connect event: the IAM principal that
+// signed the upgrade, and the ID of the API key it sent. The API key's
+// value is not kept: it is a secret, and its ID names it.
+type Identity struct {
+	AccessKey string
+	AccountID string
+	Caller    string
+	User      string
+	UserARN   string
+	APIKeyID  string
 }
 
 // State is a connection's opaque state and its version. Version 0 means no

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/mulletgo/mullet/upgradeauth"
 )
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... URL
+	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... [-api-key KEY] [-sigv4 header|presign [-region R] [-profile P]] URL
 
 Connects to a websocket endpoint (ws://, wss://; e.g. the URL mullet dev
 prints, or an API Gateway stage's wss://ID.execute-api.REGION.amazonaws.com/STAGE)
@@ -29,12 +31,21 @@ Without -send it reads frames from stdin, one a line, sends each as a text
 frame (shown prefixed "> ") and quits at end of input (Ctrl-D) or when the
 server closes the connection, printing the close code and reason.
 With -send it sends the given frames instead, prints the replies until -wait
-has passed since the last frame, and quits.`, stderr)
+has passed since the last frame, and quits.
+
+For an API that requires IAM on $connect, -sigv4 signs the handshake (for
+execute-api; credentials from the AWS configuration chain, or the
+emulator's for a loopback URL); for one that requires API keys, -api-key
+sends the key.`, stderr)
 	var sends, headers multiFlag
 	fs.Var(&sends, "send", "a frame to send instead of reading stdin; repeat for several, sent in order")
 	wait := fs.Duration("wait", time.Second, "after the last frame is sent (-send, or end of stdin), print replies for this long before closing")
 	fs.Var(&headers, "header", "an HTTP header for the handshake, 'Name: value' (e.g. for a $connect authorizer); repeatable")
 	dialTimeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the connection to open")
+	sigv4 := fs.String("sigv4", "", "sign the handshake with AWS Signature Version 4 for an API that requires IAM on $connect: header (Authorization header) or presign (signature in the URL, as browsers must); credentials from the AWS configuration chain, or the emulator's for a loopback URL")
+	region := fs.String("region", "", "with -sigv4: the API's region; default: from an execute-api host, else the AWS configuration")
+	profile := fs.String("profile", "", "with -sigv4: the shared configuration profile to sign with")
+	apiKey := fs.String("api-key", "", "an API key for an API that requires one on $connect, sent as x-api-key")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -59,6 +70,37 @@ has passed since the last frame, and quits.`, stderr)
 			return 2
 		}
 		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if *apiKey != "" {
+		_ = upgradeauth.APIKey(*apiKey)(ctx, &http.Request{Header: header})
+	}
+	switch *sigv4 {
+	case "":
+		if *region != "" || *profile != "" {
+			fmt.Fprintf(stderr, "mullet connect: -region and -profile need -sigv4 header or -sigv4 presign\n")
+			return 2
+		}
+	case "header", "presign":
+		cfg, err := callbackConfig(ctx, target, *region, *profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "mullet connect: -sigv4: %v\n", err)
+			return 1
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "mullet connect: %v\n", err)
+			return 2
+		}
+		req.Header = header
+		signer := &upgradeauth.Signer{Credentials: cfg.Credentials, Region: cfg.Region, Presign: *sigv4 == "presign"}
+		if err := signer.Sign(ctx, req); err != nil {
+			fmt.Fprintf(stderr, "mullet connect: %v\n", err)
+			return 1
+		}
+		target, header = req.URL.String(), req.Header
+	default:
+		fmt.Fprintf(stderr, "mullet connect: -sigv4 %q: use header or presign\n", *sigv4)
+		return 2
 	}
 	if *wait < 0 {
 		fmt.Fprintf(stderr, "mullet connect: -wait must not be negative\n")
@@ -227,7 +269,7 @@ func (s *session) dial(ctx context.Context) (*websocket.Conn, error) {
 		}
 		switch resp.StatusCode {
 		case http.StatusForbidden, http.StatusNotFound:
-			msg += " (check the stage in the URL path)"
+			msg += " (check the stage in the URL path, and whether $connect requires -sigv4 or -api-key)"
 		case http.StatusUnauthorized:
 			msg += " (the $connect route refused the connection; does it want a -header or a query parameter?)"
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 
 	chatapp "github.com/mulletgo/mullet/examples/chat/app"
@@ -232,4 +233,36 @@ func squeezeBlankLines(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestConnectSigned: against an app that requires IAM and an API key on
+// $connect, connect signs the handshake when asked (headers or a presigned
+// URL, with the emulator's credentials for a loopback URL) and sends the
+// key; without them the handshake is refused with API Gateway's 403.
+func TestConnectSigned(t *testing.T) {
+	app := toolApp()
+	app.RequireIAM()
+	app.RequireAPIKeys(nil)
+	const key = "connect-test-key-000000001"
+	srv := mullettest.NewServer(t, app, &mullettest.Options{APIKeys: []emulator.APIKey{{Name: "cli", Value: key, Plan: "default"}}})
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{"signed headers", []string{"connect", "-sigv4", "header", "-api-key", key, "-send", `{"action":"whoami"}`, "-wait", "200ms", srv.URL}, 0, []string{"< "}, []string{"connected to"}},
+		{"presigned URL", []string{"connect", "-sigv4", "presign", "-api-key", key, "-send", `{"action":"whoami"}`, "-wait", "200ms", srv.URL}, 0, []string{"< "}, []string{"connected to"}},
+		{"unsigned", []string{"connect", "-api-key", key, "-send", `{"action":"whoami"}`, srv.URL}, 1, nil, []string{"403 Forbidden", `{"message":"Forbidden"}`}},
+		{"no key", []string{"connect", "-sigv4", "header", "-send", `{"action":"whoami"}`, srv.URL}, 1, nil, []string{"403 Forbidden"}},
+		{"bad mode", []string{"connect", "-sigv4", "query", srv.URL}, 2, nil, []string{"use header or presign"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.code || !containsInOrder(stdout, tt.stdout) || !containsInOrder(stderr, tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/local"
 	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 )
@@ -80,6 +81,7 @@ MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
 	lambdaTimeout := fs.Duration("lambda-timeout", lambdaruntime.DefaultTimeout, "with -runtime local or lambda: the function timeout; an invocation still running then fails and its instance is killed")
 	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
 	anySignature := fs.Bool("any-signature", false, "accept any SigV4-shaped @connections request without verifying its signature, for tools that cannot sign; by default a request must be signed with access key \""+emulator.DefaultAccessKeyID+"\" and secret \""+emulator.DefaultSecretAccessKey+"\", as the app's own clients and mullet post are")
+	apiKeys := fs.String("api-keys", "", "for an app that requires API keys on $connect: a JSON file of the keys it accepts, [{\"name\":\"tenant-a\",\"value\":\"x-api-key value, 20-128 characters\",\"plan\":\"free\"}, ...]")
 	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime local or lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -117,7 +119,21 @@ MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
 		fmt.Fprintf(stderr, "mullet dev: %v\n", err)
 		return 2
 	}
-	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, store: sc, anySignature: *anySignature, stdout: stdout, stderr: stderr}
+	var keys []emulator.APIKey
+	var keysFile string
+	if *apiKeys != "" {
+		// Read now, so that a bad file is a clear startup error.
+		var err error
+		if keys, err = local.ReadAPIKeys(*apiKeys); err != nil {
+			fmt.Fprintf(stderr, "mullet dev: -api-keys: %v\n", err)
+			return 2
+		}
+		if keysFile, err = filepath.Abs(*apiKeys); err != nil {
+			fmt.Fprintf(stderr, "mullet dev: -api-keys: %v\n", err)
+			return 2
+		}
+	}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, store: sc, anySignature: *anySignature, apiKeys: keys, apiKeysFile: keysFile, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
 	case runtimeInProcess:
 	case runtimeLocal, runtimeLambda:
@@ -146,7 +162,9 @@ type devLoop struct {
 	webDir           string // static pages; "" serves none
 	poll, debounce   time.Duration
 	store            storeConfig
-	anySignature     bool // -any-signature
+	anySignature     bool              // -any-signature
+	apiKeys          []emulator.APIKey // -api-keys
+	apiKeysFile      string            // -api-keys, absolute: the in-process app reads it
 	stdout, stderr   io.Writer
 	instances        *instancesDev // nil: -runtime inprocess
 
@@ -209,6 +227,9 @@ func (d *devLoop) runInProcess(ctx context.Context, st *pendingStore) error {
 	}
 	if d.anySignature {
 		d.env = append(d.env, runtimeenv.AnySignature+"=1")
+	}
+	if d.apiKeysFile != "" {
+		d.env = append(d.env, runtimeenv.APIKeys+"="+d.apiKeysFile)
 	}
 	if err := d.start(bin); err != nil {
 		return err

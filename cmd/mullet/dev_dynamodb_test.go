@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,11 +48,17 @@ func TestDevDynamoDB(t *testing.T) {
 	table := db.NewTable(t)
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/local"
+	// The example requires an API key on $connect (mullet dev -api-keys).
+	const key = "dev-dynamodb-key-00000001"
+	keys := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keys, []byte(`[{"name":"dev","value":"`+key+`","plan":"free"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "-addr", addr, "-store", "dynamodb", "-dynamodb-endpoint", db.Endpoint, "-table", table, "../../examples/rendezvous"}, &stdout, &stderr)
+		done <- run(ctx, []string{"dev", "-addr", addr, "-store", "dynamodb", "-dynamodb-endpoint", db.Endpoint, "-table", table, "-api-keys", keys, "../../examples/rendezvous"}, &stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -71,7 +78,7 @@ func TestDevDynamoDB(t *testing.T) {
 		var c *websocket.Conn
 		var err error
 		waitFor(t, "a connection", 10*time.Second, func() bool {
-			c, _, err = websocket.Dial(dctx, url, nil)
+			c, _, err = websocket.Dial(dctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {key}}})
 			return err == nil
 		})
 		defer c.CloseNow()

@@ -190,6 +190,7 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 		// Instances given real AWS credentials for a table in AWS sign
 		// their pushes with those, which the emulator cannot verify.
 		AnySignature: d.anySignature || len(backend.instanceEnv) > 0,
+		APIKeys:      d.apiKeys,
 		Out:          d.stdout,
 		Logger:       logger,
 		Integration: func(callbackURL string) (local.Integration, error) {

@@ -66,6 +66,10 @@ const (
 	// header, verifying no signature: for tools that cannot sign with the
 	// emulator's credentials (mullet dev -any-signature).
 	AnySignature = "MULLET_ANY_SIGNATURE"
+	// APIKeys is the path of a JSON file of the API keys local serving's
+	// $connect accepts, for an app that requires API keys (mullet dev
+	// -api-keys; the format is local.ReadAPIKeys').
+	APIKeys = "MULLET_API_KEYS"
 	// PrintManifest, when set to any value, makes mullet.Main write the
 	// app's manifest (JSON) to stdout and exit, serving nothing: how tools
 	// learn the routes of a built binary.

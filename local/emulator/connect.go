@@ -32,6 +32,17 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, http.StatusBadRequest, nil, `{"message":"Bad Request"}`)
 		return
 	}
+	// What API Gateway checks itself before it invokes $connect: the
+	// throttles, IAM, API keys and their usage plans.
+	admitted, refused := e.gate.admit(r)
+	if refused != nil {
+		if e.log.Enabled(r.Context(), slog.LevelInfo) {
+			e.log.LogAttrs(r.Context(), slog.LevelInfo, "emulator: handshake refused before $connect",
+				slog.Int("status", refused.status), slog.String("errorType", refused.errorType), slog.String("body", refused.body))
+		}
+		e.writeError(w, refused.status, []string{refused.errorType}, refused.body)
+		return
+	}
 	if !e.begin() {
 		e.writeError(w, http.StatusServiceUnavailable, nil, `{"message":"Service Unavailable"}`)
 		return
@@ -57,6 +68,7 @@ func (e *Emulator) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	var subprotocol string
 	if e.connectR != nil {
 		ev := c.connectEvent(r)
+		admitted.fill(&ev.RequestContext.Identity)
 		resp, _, err := e.callInvoke(ev)
 		switch {
 		case err != nil:

@@ -121,6 +121,26 @@ type Options struct {
 	// header has SigV4's shape, checking neither key nor signature: for
 	// tools that cannot sign with the emulator's credentials.
 	AnySignature bool
+	// ConnectPrincipals are the IAM principals whose SigV4 signatures the
+	// WebSocket upgrade is accepted with (signed headers or a presigned
+	// URL, service execute-api), when the manifest requires IAM on
+	// $connect. nil: one principal with Credentials (default
+	// DefaultCredentials), the access key local serving gives the app. An
+	// unsigned upgrade gets 403 {"message":"Forbidden"}; another access
+	// key, a wrong signature or a signature more than 5 minutes old (a
+	// presigned URL past its X-Amz-Expires) gets 403 as in AWS.
+	ConnectPrincipals []Principal
+	// APIKeys are the API keys $connect accepts when the manifest requires
+	// API keys, each in one of the manifest's usage plans. A missing or
+	// unknown x-api-key gets 403 {"message":"Forbidden"}; a key past its
+	// plan's throttle gets 429 {"message":"Too Many Requests"}, past its
+	// quota 429 {"message":"Limit Exceeded"}, all before $connect runs.
+	APIKeys []APIKey
+	// ConnectThrottle is the token bucket of new connections: the stage's
+	// throttle of $connect, or the account's quota of 500 new connections
+	// a second (DefaultConnectThrottle, the default). A handshake past it
+	// gets 429 {"message":"Too Many Requests"}.
+	ConnectThrottle *manifest.Throttle
 	// Logger receives the emulator's diagnostics. nil discards them.
 	Logger *slog.Logger
 	// Rejected, if set, is told of every frame the emulator answers with
@@ -181,6 +201,7 @@ type Emulator struct {
 	now         func() time.Time
 	fallback    http.Handler
 	sigv4       *sigV4Verifier
+	gate        *connectGate // what API Gateway checks before $connect
 
 	wsPath     string // "/{stage}"
 	connPrefix string // "/{stage}/@connections/"
@@ -274,6 +295,12 @@ func New(opts *Options) (*Emulator, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.gate, err = newConnectGate(opts.Manifest, opts, e.now); err != nil {
+		return nil, err
+	}
+	if ca := opts.Manifest.ConnectAuth; ca != nil && ca.APIKeys != nil && ca.APIKeys.KeySelectionExpression() == manifest.APIKeyFromAuthorizer {
+		e.log.Warn("emulator: the app takes API keys from its authorizer (usageIdentifierKey); the emulator runs the authorizer inside $connect, so it does not check keys or usage plans")
 	}
 	for _, r := range opts.Manifest.Routes {
 		cr := &route{key: r.Key, twoWay: r.TwoWay}

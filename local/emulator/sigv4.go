@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,23 +99,49 @@ func parseSigV4(auth string) (sigV4Header, bool) {
 	return h, true
 }
 
-// sigV4Verifier checks @connections requests against one access key by
-// signing them again with the SDK's own signer and comparing signatures.
+// sigV4Verifier checks requests against a set of access keys by signing
+// them again with the SDK's own signer and comparing signatures: the
+// @connections API (Authorization header) and, for an API that requires
+// IAM on $connect, the upgrade request (Authorization header or a
+// presigned URL).
 type sigV4Verifier struct {
-	creds     aws.Credentials
-	signer    *v4.Signer // caches derived signing keys
-	acceptAny bool       // Options.AnySignature: the shape is enough
+	creds     aws.Credentials            // the first key: Emulator.Credentials
+	keys      map[string]aws.Credentials // every key, by access key ID
+	signer    *v4.Signer                 // caches derived signing keys
+	acceptAny bool                       // Options.AnySignature: the shape is enough
 }
 
 func newSigV4Verifier(c Credentials, acceptAny bool) *sigV4Verifier {
 	if c == (Credentials{}) {
 		c = DefaultCredentials()
 	}
-	return &sigV4Verifier{
-		creds:     aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey},
-		signer:    v4.NewSigner(),
-		acceptAny: acceptAny,
+	return newSigV4VerifierFor([]Credentials{c}, acceptAny)
+}
+
+// newSigV4VerifierFor accepts any of keys, the first of which is the
+// verifier's own (Emulator.Credentials).
+func newSigV4VerifierFor(keys []Credentials, acceptAny bool) *sigV4Verifier {
+	v := &sigV4Verifier{keys: make(map[string]aws.Credentials, len(keys)), signer: v4.NewSigner(), acceptAny: acceptAny}
+	for i, c := range keys {
+		ac := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+		if i == 0 {
+			v.creds = ac
+		}
+		v.keys[c.AccessKeyID] = ac
 	}
+	return v
+}
+
+// lookup finds an access key's secret, comparing in constant time.
+func (v *sigV4Verifier) lookup(accessKeyID string) (aws.Credentials, bool) {
+	var found aws.Credentials
+	ok := false
+	for id, c := range v.keys {
+		if subtle.ConstantTimeCompare([]byte(id), []byte(accessKeyID)) == 1 {
+			found, ok = c, true
+		}
+	}
+	return found, ok
 }
 
 // authError is a refused request: its status, x-amzn-ErrorType and body.
@@ -124,22 +151,97 @@ type authError struct {
 	body      string
 }
 
-// verify checks r's signature over body (nil for a request without one).
-// It returns nil when the request is authenticated.
+// signatureWindow is how far a signing time may be from the clock: AWS
+// refuses a signature more than 5 minutes old or ahead.
+const signatureWindow = 5 * time.Minute
+
+// maxPresignExpires is the longest X-Amz-Expires SigV4 allows: 7 days.
+const maxPresignExpires = 7 * 24 * time.Hour
+
+// amzDateLayout is the layout of X-Amz-Date.
+const amzDateLayout = "20060102T150405Z"
+
+// verify checks the signature of an @connections request r over body (nil
+// for a request without one). It returns nil when the request is
+// authenticated. The signing time is not checked against the clock.
 func (v *sigV4Verifier) verify(r *http.Request, body []byte) *authError {
-	h, ok := parseSigV4(r.Header.Get("Authorization"))
+	_, aerr := v.check(r, body, verifyOptions{})
+	return aerr
+}
+
+// verifyOptions tells check what besides the signature to check.
+type verifyOptions struct {
+	// now, if set, is the clock the signing time must be within
+	// signatureWindow of, or, for a presigned URL, inside its
+	// X-Amz-Expires.
+	now time.Time
+	// presign accepts a presigned URL (the X-Amz-* query parameters) when
+	// there is no Authorization header.
+	presign bool
+	// service, if set, is the only service the credential scope may name.
+	service string
+}
+
+// presignedQuery reports whether r's query carries a SigV4 presigned
+// signature.
+func presignedQuery(r *http.Request) bool {
+	return r.URL.Query().Get("X-Amz-Algorithm") != ""
+}
+
+// check verifies r and returns the access key ID that signed it.
+func (v *sigV4Verifier) check(r *http.Request, body []byte, o verifyOptions) (string, *authError) {
+	presigned := o.presign && r.Header.Get("Authorization") == "" && presignedQuery(r)
+	var (
+		h      sigV4Header
+		ok     bool
+		date   string
+		expiry time.Duration
+		query  = r.URL.RawQuery
+	)
+	if presigned {
+		q := r.URL.Query()
+		if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+			return "", &authError{http.StatusForbidden, "ForbiddenException", jsonMessage("Forbidden")}
+		}
+		h, ok = parseSigV4("AWS4-HMAC-SHA256 Credential=" + q.Get("X-Amz-Credential") +
+			", SignedHeaders=" + q.Get("X-Amz-SignedHeaders") + ", Signature=" + q.Get("X-Amz-Signature"))
+		date = q.Get("X-Amz-Date")
+		expiry = signatureWindow
+		if e := q.Get("X-Amz-Expires"); e != "" {
+			secs, err := strconv.Atoi(e)
+			if err != nil || secs < 0 || time.Duration(secs)*time.Second > maxPresignExpires {
+				return "", &authError{http.StatusForbidden, "InvalidSignatureException", jsonMessage("X-Amz-Expires must be a number of seconds from 0 to 604800.")}
+			}
+			expiry = time.Duration(secs) * time.Second
+		}
+		// The query as the client signed it: without its signature.
+		q.Del("X-Amz-Signature")
+		query = q.Encode()
+	} else {
+		h, ok = parseSigV4(r.Header.Get("Authorization"))
+		date = r.Header.Get("X-Amz-Date")
+	}
 	if !ok {
-		return &authError{http.StatusForbidden, "ForbiddenException", msgMissingToken}
+		return "", &authError{http.StatusForbidden, "ForbiddenException", msgMissingToken}
 	}
 	if v.acceptAny {
-		return nil
+		return h.accessKeyID, nil
 	}
-	if subtle.ConstantTimeCompare([]byte(h.accessKeyID), []byte(v.creds.AccessKeyID)) != 1 {
-		return &authError{http.StatusForbidden, "UnrecognizedClientException", jsonMessage(msgUnknownKey)}
+	creds, known := v.lookup(h.accessKeyID)
+	if !known {
+		return "", &authError{http.StatusForbidden, "UnrecognizedClientException", jsonMessage(msgUnknownKey)}
 	}
-	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if o.service != "" && h.service != o.service {
+		return "", &authError{http.StatusForbidden, "InvalidSignatureException", jsonMessage(fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", o.service))}
+	}
+	signingTime, err := time.Parse(amzDateLayout, date)
 	if err != nil {
-		return v.mismatch("", "")
+		return "", v.mismatch("", "")
+	}
+	if !o.now.IsZero() {
+		if aerr := checkSigningTime(signingTime, o.now, presigned, expiry); aerr != nil {
+			return "", aerr
+		}
 	}
 	// The request as the client signed it: only the headers it signed, the
 	// path as it escaped it (the signer escapes it once more, so '@' is
@@ -147,7 +249,7 @@ func (v *sigV4Verifier) verify(r *http.Request, body []byte) *authError {
 	// length if it was signed.
 	req := &http.Request{
 		Method: r.Method,
-		URL:    &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		URL:    &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: query},
 		Host:   r.Host,
 		Header: make(http.Header),
 	}
@@ -167,27 +269,67 @@ func (v *sigV4Verifier) verify(r *http.Request, body []byte) *authError {
 		sum := sha256.Sum256(body)
 		payloadHash = hex.EncodeToString(sum[:])
 	}
-	creds := v.creds
-	creds.SessionToken = r.Header.Get("X-Amz-Security-Token") // any token: the emulator has no STS
-	var canonical, stringToSign string
-	err = v.signer.SignHTTP(context.Background(), creds, req, payloadHash, h.service, h.region, signingTime,
-		func(o *v4.SignerOptions) {
-			o.LogSigning = true
-			o.Logger = logging.LoggerFunc(func(_ logging.Classification, _ string, args ...any) {
-				if len(args) >= 2 {
-					canonical, _ = args[0].(string)
-					stringToSign, _ = args[1].(string)
-				}
-			})
-		})
-	if err != nil {
-		return v.mismatch("", "")
+	// Any session token: the emulator has no STS.
+	if presigned {
+		creds.SessionToken = r.URL.Query().Get("X-Amz-Security-Token")
+	} else {
+		creds.SessionToken = r.Header.Get("X-Amz-Security-Token")
 	}
-	want, ok := parseSigV4(req.Header.Get("Authorization"))
+	var canonical, stringToSign string
+	logSigning := func(o *v4.SignerOptions) {
+		o.LogSigning = true
+		o.Logger = logging.LoggerFunc(func(_ logging.Classification, _ string, args ...any) {
+			if len(args) >= 2 {
+				canonical, _ = args[0].(string)
+				stringToSign, _ = args[1].(string)
+			}
+		})
+	}
+	var want sigV4Header
+	if presigned {
+		signed, _, err := v.signer.PresignHTTP(context.Background(), creds, req, payloadHash, h.service, h.region, signingTime, logSigning)
+		if err != nil {
+			return "", v.mismatch("", "")
+		}
+		u, err := url.Parse(signed)
+		if err != nil {
+			return "", v.mismatch("", "")
+		}
+		q := u.Query()
+		want, ok = parseSigV4("AWS4-HMAC-SHA256 Credential=" + q.Get("X-Amz-Credential") +
+			", SignedHeaders=" + q.Get("X-Amz-SignedHeaders") + ", Signature=" + q.Get("X-Amz-Signature"))
+	} else {
+		if err := v.signer.SignHTTP(context.Background(), creds, req, payloadHash, h.service, h.region, signingTime, logSigning); err != nil {
+			return "", v.mismatch("", "")
+		}
+		want, ok = parseSigV4(req.Header.Get("Authorization"))
+	}
 	if !ok || want.date != h.date ||
 		subtle.ConstantTimeCompare([]byte(want.signedHeaders), []byte(h.signedHeaders)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(want.signature), []byte(h.signature)) != 1 {
-		return v.mismatch(canonical, stringToSign)
+		return "", v.mismatch(canonical, stringToSign)
+	}
+	return h.accessKeyID, nil
+}
+
+// checkSigningTime refuses a signature made too long ago (or ahead), as
+// AWS does: a signed request more than 5 minutes from the clock, a
+// presigned URL past its X-Amz-Expires.
+func checkSigningTime(signed, now time.Time, presigned bool, expiry time.Duration) *authError {
+	now = now.UTC().Truncate(time.Second)
+	switch {
+	case presigned && now.After(signed.Add(expiry)):
+		return &authError{http.StatusForbidden, "InvalidSignatureException", jsonMessage(fmt.Sprintf(
+			"Signature expired: %s is now earlier than %s (%s - %d sec.)",
+			signed.Format(amzDateLayout), now.Add(-expiry).Format(amzDateLayout), now.Format(amzDateLayout), int(expiry/time.Second)))}
+	case !presigned && signed.Before(now.Add(-signatureWindow)):
+		return &authError{http.StatusForbidden, "InvalidSignatureException", jsonMessage(fmt.Sprintf(
+			"Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			signed.Format(amzDateLayout), now.Add(-signatureWindow).Format(amzDateLayout), now.Format(amzDateLayout)))}
+	case signed.After(now.Add(signatureWindow)):
+		return &authError{http.StatusForbidden, "InvalidSignatureException", jsonMessage(fmt.Sprintf(
+			"Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			signed.Format(amzDateLayout), now.Add(signatureWindow).Format(amzDateLayout), now.Format(amzDateLayout)))}
 	}
 	return nil
 }

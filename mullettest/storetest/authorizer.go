@@ -52,3 +52,45 @@ func testConnectionAuthorizer(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatalf("overwritten record: Authorizer = %#v, %v; want nil", got.Authorizer, err)
 	}
 }
+
+// testConnectionIdentity: the caller identity of a connection ($connect's
+// IAM principal and API key ID) is kept with its record, survives state
+// saves and group changes, a record without one reads back zero, and
+// overwriting a record replaces it.
+func testConnectionIdentity(t *testing.T, s store.Store, clock *Clock) {
+	ctx := context.Background()
+	id := store.Identity{
+		AccessKey: "AKIAIOSFODNN7EXAMPLE", AccountID: "123456789012", Caller: "AIDAEXAMPLE",
+		User: "AIDAEXAMPLE", UserARN: "arn:aws:iam::123456789012:user/ann", APIKeyID: "k7x2c9q1ab",
+	}
+	err := s.PutConnection(ctx, store.Connection{
+		ID: "c1", ConnectedAt: clock.Now(), SourceIP: "192.0.2.1", Identity: id, Expires: clock.Now().Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveState(ctx, "c1", []byte(`{"n":1}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JoinGroup(ctx, "room", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetConnection(ctx, "c1"); err != nil || got.Identity != id {
+		t.Fatalf("Identity = %+v, %v; want %+v", got.Identity, err, id)
+	}
+	keyOnly := store.Identity{APIKeyID: "only"}
+	if err := s.PutConnection(ctx, store.Connection{ID: "c3", ConnectedAt: clock.Now(), Identity: keyOnly, Expires: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetConnection(ctx, "c3"); err != nil || got.Identity != keyOnly {
+		t.Fatalf("Identity = %+v, %v; want %+v", got.Identity, err, keyOnly)
+	}
+	put(t, s, clock, "c2")
+	if got, err := s.GetConnection(ctx, "c2"); err != nil || got.Identity != (store.Identity{}) {
+		t.Fatalf("record without an identity: %+v, %v; want zero", got.Identity, err)
+	}
+	put(t, s, clock, "c1")
+	if got, err := s.GetConnection(ctx, "c1"); err != nil || got.Identity != (store.Identity{}) {
+		t.Fatalf("overwritten record: Identity = %+v, %v; want zero", got.Identity, err)
+	}
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RestartBarrierConcurrent", testRestartBarrierConcurrent},
 		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
 		{"ConnectionAuthorizer", testConnectionAuthorizer},
+		{"ConnectionIdentity", testConnectionIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

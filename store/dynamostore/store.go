@@ -152,6 +152,7 @@ const (
 	attrSourceIP    = "sourceIp"
 	attrUserAgent   = "userAgent"
 	attrAuth        = "auth"
+	attrIdentity    = "idn"
 	attrState       = "state"
 	attrVersion     = "ver"
 	attrGroups      = "groups"
@@ -179,10 +180,21 @@ type connItem struct {
 	SourceIP    string            `dynamodbav:"sourceIp,omitempty"`
 	UserAgent   string            `dynamodbav:"userAgent,omitempty"`
 	Auth        map[string]string `dynamodbav:"auth,omitempty"`
+	Identity    *identityItem     `dynamodbav:"idn,omitempty"`
 	TTL         int64             `dynamodbav:"ttl,omitempty"`
 	Version     int64             `dynamodbav:"ver"`
 	State       []byte            `dynamodbav:"state,omitempty"`
 	Groups      []string          `dynamodbav:"groups,stringset,omitempty"`
+}
+
+// identityItem is store.Identity, only the fields that are set.
+type identityItem struct {
+	AccessKey string `dynamodbav:"ak,omitempty"`
+	AccountID string `dynamodbav:"acct,omitempty"`
+	Caller    string `dynamodbav:"caller,omitempty"`
+	User      string `dynamodbav:"user,omitempty"`
+	UserARN   string `dynamodbav:"arn,omitempty"`
+	APIKeyID  string `dynamodbav:"key,omitempty"`
 }
 
 type memberItem struct {
@@ -314,6 +326,10 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	if len(it.Auth) == 0 {
 		it.Auth = nil
 	}
+	if c.Identity != (store.Identity{}) {
+		id := identityItem(c.Identity)
+		it.Identity = &id
+	}
 	if !c.Expires.IsZero() {
 		it.TTL = ttlOf(c.Expires)
 	}
@@ -343,7 +359,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if err := ctx.Err(); err != nil {
 		return store.Connection{}, err
 	}
-	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrAuth, attrTTL)
+	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrAuth, attrIdentity, attrTTL)
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -360,6 +376,9 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	}
 	if len(it.Auth) > 0 {
 		c.Authorizer = it.Auth
+	}
+	if it.Identity != nil {
+		c.Identity = store.Identity(*it.Identity)
 	}
 	if it.TTL != 0 {
 		c.Expires = time.Unix(it.TTL, 0)

@@ -1,16 +1,37 @@
 package app_test
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 	"github.com/mulletgo/mullet/store/dynamostore"
 	"github.com/mulletgo/mullet/store/memstore"
+)
+
+// The tenants of the tests: API keys in the example's plans.
+const (
+	tenantAKey = "tenant-a-key-000000000001"
+	tenantBKey = "tenant-b-key-000000000002"
+	freeKey    = "tenant-free-key-00000003"
+)
+
+var testKeys = []emulator.APIKey{
+	{Name: "tenant-a", Value: tenantAKey, Plan: app.PaidPlanName},
+	{Name: "tenant-b", Value: tenantBKey, Plan: app.PaidPlanName},
+	{Name: "tenant-free", Value: freeKey, Plan: app.FreePlanName},
+}
+
+// tenantA and tenantB dial as those tenants.
+var (
+	tenantA = &mullettest.DialOptions{Header: http.Header{"X-Api-Key": {tenantAKey}}}
+	tenantB = &mullettest.DialOptions{Header: http.Header{"X-Api-Key": {tenantBKey}}}
 )
 
 // backend is a way to run the example that the end-to-end tests run
@@ -32,14 +53,14 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"memory", 200, func(t *testing.T, n int, _ string) *mullettest.Server {
-			return mullettest.NewServer(t, app.New(n), &mullettest.Options{Store: memstore.New(nil)})
+			return mullettest.NewServer(t, app.New(n), &mullettest.Options{APIKeys: testKeys, Store: memstore.New(nil)})
 		}},
 		{"dynamodb", 50, func(t *testing.T, n int, _ string) *mullettest.Server {
-			return mullettest.NewServer(t, app.New(n), &mullettest.Options{Store: newDynamoStore(t, nil)})
+			return mullettest.NewServer(t, app.New(n), &mullettest.Options{APIKeys: testKeys, Store: newDynamoStore(t, nil)})
 		}},
 		{"lambda", 50, func(t *testing.T, n int, mainDir string) *mullettest.Server {
 			db := dynalitetest.Start(t)
-			srv := mullettest.NewServer(t, app.New(n), &mullettest.Options{Lambda: &mullettest.Lambda{
+			srv := mullettest.NewServer(t, app.New(n), &mullettest.Options{APIKeys: testKeys, Lambda: &mullettest.Lambda{
 				MainDir: mainDir, Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint,
 			}})
 			t.Cleanup(func() {

@@ -15,11 +15,11 @@ import (
 // peer is; a client that sends a fingerprint gets the SourceIP first, then
 // its peer's ports, fingerprint and connection ID.
 func TestOriginalClientView(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	const fpA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	const fpB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-	old, opted := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
+	old, opted := srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.3"})
 	old.Send(t, `{"action":"pair","pairing_name":"mixed"}`)
 	time.Sleep(20 * time.Millisecond)
 	opted.Send(t, `{"action":"pair","pairing_name":"mixed","ports":[10000],"fingerprint":"`+fpB+`"}`)
@@ -30,7 +30,7 @@ func TestOriginalClientView(t *testing.T) {
 		t.Fatalf("the opted-in client paired with an original one got %s", f)
 	}
 
-	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.4"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.5"})
+	a, b := srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.4"}), srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.5"})
 	a.Send(t, `{"action":"pair","pairing_name":"both","ports":[10000],"fingerprint":"`+fpA+`"}`)
 	time.Sleep(20 * time.Millisecond)
 	b.Send(t, `{"action":"pair","pairing_name":"both","ports":[10001,10002],"fingerprint":"`+fpB+`"}`)
@@ -58,8 +58,8 @@ func TestOriginalClientView(t *testing.T) {
 // TestRelay: a relay frame reaches its addressee with the sender's
 // connection ID; one to a connection that is gone gets a 410 error frame.
 func TestRelay(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
-	a, b := srv.Dial(t, nil), srv.Dial(t, nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
+	a, b := srv.Dial(t, tenantA), srv.Dial(t, tenantA)
 	const fp = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 	a.Send(t, `{"action":"pair","pairing_name":"r","fingerprint":"`+fp+`"}`)
 	time.Sleep(20 * time.Millisecond)

@@ -65,9 +65,38 @@ type Relayed struct {
 	Data string `json:"Data"`
 }
 
+// The usage plans tenants' API keys belong to, by name.
+const (
+	FreePlanName = "free"
+	PaidPlanName = "paid"
+)
+
+// Plans returns the usage plans New declares. A key's plan counts
+// connections ($connect), one per pairing attempt of a client:
+//   - free: 5 connections a second (bursts of 10), 1,000 a day;
+//   - paid: 1,000 a second (bursts of 2,000), no quota: bounded in
+//     practice by the account's 500 new connections a second.
+func Plans() []framework.UsagePlan {
+	return []framework.UsagePlan{
+		{Name: FreePlanName, Throttle: &framework.Throttle{RatePerSecond: 5, Burst: 10}, Quota: &framework.Quota{Limit: 1000, Period: "DAY"}},
+		{Name: PaidPlanName, Throttle: &framework.Throttle{RatePerSecond: 1000, Burst: 2000}},
+	}
+}
+
 // New declares the rendezvous app with parties of size n (2 for NAT punching).
+// Every client sends an API key (x-api-key) on $connect, as the original
+// service's clients did; a key is a tenant, in the free or the paid plan.
+// Pairing names are per tenant: two tenants that use the same name never
+// meet.
 func New(n int) *framework.App[struct{}] {
+	return NewWithPlans(n, Plans())
+}
+
+// NewWithPlans is New with other usage plans (a deployment's own tiers, or
+// a test's small quota).
+func NewWithPlans(n int, plans []framework.UsagePlan) *framework.App[struct{}] {
 	app := framework.New[struct{}]("rendezvous", nil)
+	app.RequireAPIKeys(&framework.APIKeyOptions{Plans: plans})
 	pairs := framework.NewBarrier(app, "pairing", func(to framework.Participant[Arrival], others []framework.Participant[Arrival]) any {
 		if len(others) == 1 {
 			other := others[0]
@@ -84,7 +113,13 @@ func New(n int) *framework.App[struct{}] {
 		return map[string][]string{"SourceIPs": ips}
 	}, &framework.BarrierOptions{Size: n, TTL: 10 * time.Minute, RestartAfterRelease: true})
 	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m Pair) error {
-		_, err := pairs.Arrive(ctx, c, m.PairingName, Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
+		// The tenant is the caller's API key, which only $connect's event
+		// names: reading it back costs one read of the connection record.
+		id, err := c.Identity(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = pairs.Arrive(ctx, c, TenantKey(id.APIKeyID, m.PairingName), Arrival{c.SourceIP(), m.Ports, m.Fingerprint})
 		return err
 	}, nil)
 	framework.Handle(app, "relay", func(ctx context.Context, c *framework.Conn[struct{}], m Relay) error {
@@ -95,4 +130,11 @@ func New(n int) *framework.App[struct{}] {
 		return err
 	}, nil)
 	return app
+}
+
+// TenantKey is the barrier key of a tenant's pairing name: the tenant's API
+// key ID, then the name. '/' never occurs in either (pairing names are
+// letters, digits and "_.:-"), so no tenant can name another's pairing.
+func TenantKey(apiKeyID, pairingName string) string {
+	return apiKeyID + "/" + pairingName
 }

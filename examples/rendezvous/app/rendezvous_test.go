@@ -31,7 +31,7 @@ func TestPair(t *testing.T) {
 }
 
 func testPair(t *testing.T, srv *mullettest.Server) {
-	left, right := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
+	left, right := srv.Dial(t, fromA("127.0.0.2")), srv.Dial(t, fromA("127.0.0.3"))
 	left.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
 	right.Send(t, `{"action":"pair","pairing_name":"p1"}`)
@@ -45,7 +45,7 @@ func testPair(t *testing.T, srv *mullettest.Server) {
 	// The pairing name is reusable: a released pair starts a new
 	// generation at the next arrival (RestartAfterRelease), so the same two
 	// peers pair again under it, on new connections.
-	third, fourth := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"})
+	third, fourth := srv.Dial(t, fromA("127.0.0.3")), srv.Dial(t, fromA("127.0.0.2"))
 	third.Send(t, `{"action":"pair","pairing_name":"p1"}`)
 	time.Sleep(20 * time.Millisecond)
 	fourth.Send(t, `{"action":"pair","pairing_name":"p1"}`)
@@ -105,7 +105,7 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			name := fmt.Sprintf("pair-%d", i)
-			a, b := srv.Dial(t, nil), srv.Dial(t, nil)
+			a, b := srv.Dial(t, tenantA), srv.Dial(t, tenantA)
 			if rand.IntN(2) == 0 {
 				a, b = b, a
 			}
@@ -120,7 +120,7 @@ func testManyPairs(t *testing.T, srv *mullettest.Server, pairs int) {
 				a.Conn.Close(websocket.StatusNormalClosure, "bye")
 				b.Send(t, send)
 				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-				a = srv.Dial(t, nil)
+				a = srv.Dial(t, tenantA)
 				a.Send(t, send)
 			} else {
 				time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
@@ -162,7 +162,7 @@ func TestFiveParty(t *testing.T) {
 func testFiveParty(t *testing.T, srv *mullettest.Server) {
 	clients := make([]*mullettest.Client, 5)
 	for i := range clients {
-		clients[i] = srv.Dial(t, nil)
+		clients[i] = srv.Dial(t, tenantA)
 		clients[i].Send(t, `{"action":"pair","pairing_name":"five"}`)
 	}
 	for i, c := range clients {
@@ -172,4 +172,11 @@ func testFiveParty(t *testing.T, srv *mullettest.Server) {
 			t.Fatalf("client %d got %s", i, f)
 		}
 	}
+}
+
+// fromA dials as tenant A from the loopback source IP ip.
+func fromA(ip string) *mullettest.DialOptions {
+	o := *tenantA
+	o.SourceIP = ip
+	return &o
 }

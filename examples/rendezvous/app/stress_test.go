@@ -30,7 +30,7 @@ func (p *ipPool) next() string {
 }
 
 func dialFrom(srv *mullettest.Server, ip string) (*mullettest.Client, error) {
-	return srv.DialErr(context.Background(), &mullettest.DialOptions{SourceIP: ip})
+	return srv.DialErr(context.Background(), &mullettest.DialOptions{Header: tenantA.Header, SourceIP: ip})
 }
 
 // TestRendezvousUnderFaults: many pairs with random arrival order; in 10%
@@ -45,7 +45,7 @@ func TestRendezvousUnderFaults(t *testing.T) {
 		pairs = 200
 	}
 	faults := faultstore.New(memstore.New(nil), faultstore.Options{Rate: 0.05, Seed: uint64(time.Now().UnixNano())})
-	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: faults})
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys, Store: faults})
 	var ips ipPool
 	var (
 		doubles, deadPeer, hanging, wrong atomic.Int64
@@ -162,12 +162,14 @@ func TestRendezvousUnderFaults(t *testing.T) {
 }
 
 // TestStoreOperationsPerPair counts store calls for one completed pair on
-// the no-fault path: exactly two writes (one Arrive per arrival) and no
-// reads, apart from $connect/$disconnect bookkeeping.
+// the no-fault path: exactly two writes (one Arrive per arrival) and two
+// reads (each arrival reads its tenant, the API key ID, from its
+// connection record: API Gateway names it only in $connect's event),
+// apart from $connect/$disconnect bookkeeping.
 func TestStoreOperationsPerPair(t *testing.T) {
 	counter := storetest.NewCounter(memstore.New(nil))
-	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: counter})
-	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys, Store: counter})
+	a, b := srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.3"})
 	connect := counter.Calls()
 	counter.Reset()
 	a.Send(t, `{"action":"pair","pairing_name":"counted"}`)
@@ -187,20 +189,20 @@ func TestStoreOperationsPerPair(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	disconnect := counter.Calls()
 	t.Logf("per pair: %v (writes %d, reads %d); bookkeeping: $connect x2 %v, $disconnect x2 %v", pair, w, r, connect, disconnect)
-	if w != 2 || r != 0 || pair["Arrive"] != 2 {
-		t.Fatalf("a completed pair cost %v: %d writes and %d reads, want exactly 2 Arrive writes and 0 reads", pair, w, r)
+	if w != 2 || r != 2 || pair["Arrive"] != 2 || pair["GetConnection"] != 2 {
+		t.Fatalf("a completed pair cost %v: %d writes and %d reads, want exactly 2 Arrive writes and 2 GetConnection reads", pair, w, r)
 	}
 }
 
 // TestDynamoDBRequestsPerPair counts the DynamoDB requests of one completed
-// pair against a real DynamoDB-API server: exactly two UpdateItem and no
-// reads, apart from the $connect/$disconnect bookkeeping reported
-// separately.
+// pair against a real DynamoDB-API server: exactly two UpdateItem and two
+// GetItem (each arrival's tenant), apart from the $connect/$disconnect
+// bookkeeping reported separately.
 func TestDynamoDBRequestsPerPair(t *testing.T) {
 	counter := &dynamostore.RequestCounter{}
-	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{Store: newDynamoStore(t, counter)})
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys, Store: newDynamoStore(t, counter)})
 	counter.Reset()
-	a, b := srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{SourceIP: "127.0.0.3"})
+	a, b := srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.2"}), srv.Dial(t, &mullettest.DialOptions{Header: tenantA.Header, SourceIP: "127.0.0.3"})
 	connect := counter.Snapshot()
 	counter.Reset()
 	a.Send(t, `{"action":"pair","pairing_name":"counted"}`)
@@ -221,8 +223,7 @@ func TestDynamoDBRequestsPerPair(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("DynamoDB requests per completed pair: %v; bookkeeping: $connect x2 %v, $disconnect x2 %v", pair, connect, counter.Snapshot())
-	reads := pair["GetItem"] + pair["Query"] + pair["Scan"] + pair["BatchGetItem"]
-	if pair["UpdateItem"] != 2 || reads != 0 || len(pair) != 1 {
-		t.Fatalf("a completed pair cost %v, want exactly 2 UpdateItem and 0 reads", pair)
+	if pair["UpdateItem"] != 2 || pair["GetItem"] != 2 || len(pair) != 2 {
+		t.Fatalf("a completed pair cost %v, want exactly 2 UpdateItem and 2 GetItem", pair)
 	}
 }

@@ -7,5 +7,11 @@ import (
 )
 
 func main() {
-	infra.Synth("Rendezvous", &infra.WebSocketAppProps{Manifest: app.New(2).Manifest(), MainPackageDir: ".."})
+	// One API key per tenant, in its usage plan; API Gateway generates the
+	// values (aws apigateway get-api-key --include-value).
+	infra.Synth("Rendezvous", &infra.WebSocketAppProps{Manifest: app.New(2).Manifest(), MainPackageDir: "..",
+		APIKeys: []infra.APIKey{
+			{Name: "tenant-free", Plan: app.FreePlanName},
+			{Name: "tenant-paid", Plan: app.PaidPlanName},
+		}})
 }

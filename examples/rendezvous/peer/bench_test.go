@@ -41,7 +41,7 @@ func BenchmarkNATBedSetup(b *testing.B) {
 			)
 			name := fmt.Sprintf("setup-%d-%d", i, time.Now().UnixNano())
 			wg.Go(func() {
-				if l, le = peer.Dial(ctx, url, name, lo); le == nil {
+				if l, le = peer.Dial(ctx, url, name, keyed(lo)); le == nil {
 					var s *peer.Stream
 					if s, le = l.OpenStream(ctx); le == nil {
 						_, le = s.Write([]byte{1})
@@ -49,7 +49,7 @@ func BenchmarkNATBedSetup(b *testing.B) {
 				}
 			})
 			wg.Go(func() {
-				if r, re = peer.Dial(ctx, url, name, ro); re == nil {
+				if r, re = peer.Dial(ctx, url, name, keyed(ro)); re == nil {
 					var s *peer.Stream
 					if s, re = r.AcceptStream(ctx); re == nil {
 						_, re = io.ReadFull(s, make([]byte, 1))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/mulletgo/mullet/examples/rendezvous/peer"
 	"github.com/mulletgo/mullet/examples/rendezvous/peer/internal/natbed"
+	"github.com/mulletgo/mullet/framework/runtimeenv"
 )
 
 // binaries are the rendezvous service and p2pcat, built once per test run
@@ -73,7 +75,15 @@ func bed(t testing.TB, opts *natbed.Options) (*natbed.Bed, string) {
 	}
 	service, _ := build(t)
 	b := natbed.New(t, opts)
-	return b, b.Serve(t, service)
+	keys, err := json.Marshal(testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keysFile, keys, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return b, b.Serve(t, service, runtimeenv.APIKeys+"="+keysFile)
 }
 
 // endOptions are the options of an end dialing from ns.
@@ -130,7 +140,7 @@ func TestNATBed(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := peer.Dial(ctx, url, "alone", endOptions(t, b.Left, peer.Options{}))
+		_, err := peer.Dial(ctx, url, "alone", keyed(endOptions(t, b.Left, peer.Options{})))
 		if !errors.Is(err, peer.ErrNoPeer) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v", err)
 		}
@@ -242,7 +252,7 @@ func TestNATBedConcurrentPairs(t *testing.T) {
 		for side, ns := range []*natbed.Namespace{b.Left, b.Right} {
 			e := &ends[i][side]
 			e.cert, _ = peer.NewCertificate()
-			opts := endOptions(t, ns, peer.Options{Certificate: &e.cert})
+			opts := keyed(endOptions(t, ns, peer.Options{Certificate: &e.cert}))
 			wg.Go(func() { e.conn, e.err = peer.Dial(ctx, url, fmt.Sprintf("pair-%d", i), opts) })
 		}
 	}
@@ -296,8 +306,8 @@ func TestNATBedP2PCat(t *testing.T) {
 			_, cat := build(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			sender := b.Left.Command(ctx, cat, "-url", url, "-name", "cat-"+tc.name, "-send", "-")
-			receiver := b.Right.Command(ctx, cat, "-url", url, "-name", "cat-"+tc.name, "-recv", "-")
+			sender := b.Left.Command(ctx, cat, "-url", url, "-api-key", testKey, "-name", "cat-"+tc.name, "-send", "-")
+			receiver := b.Right.Command(ctx, cat, "-url", url, "-api-key", testKey, "-name", "cat-"+tc.name, "-recv", "-")
 			var sendErr, recvErr bytes.Buffer
 			sender.Stderr, receiver.Stderr = &sendErr, &recvErr
 			stdin, err := sender.StdinPipe()

@@ -8,15 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/quic-go/quic-go"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
+	"github.com/mulletgo/mullet/upgradeauth"
 )
 
 // Stream is one reliable, ordered, bidirectional byte stream of a link: a
@@ -445,33 +444,14 @@ func (l *link) relayed(ctx context.Context) (*Conn, error) {
 
 // SignV4 returns an Upgrade func that presigns the upgrade URL with AWS
 // Signature Version 4 for the execute-api service in region, as an API
-// Gateway WebSocket API with IAM authorization on $connect expects.
+// Gateway WebSocket API with IAM authorization on $connect expects (see
+// package upgradeauth, which signs in headers too).
 func SignV4(creds aws.CredentialsProvider, region string) func(context.Context, *http.Request) error {
-	signer := v4.NewSigner()
-	return func(ctx context.Context, r *http.Request) error {
-		c, err := creds.Retrieve(ctx)
-		if err != nil {
-			return fmt.Errorf("peer: AWS credentials: %w", err)
-		}
-		const emptyPayload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-		signed, _, err := signer.PresignHTTP(ctx, c, r, emptyPayload, "execute-api", region, time.Now())
-		if err != nil {
-			return fmt.Errorf("peer: SigV4: %w", err)
-		}
-		u, err := url.Parse(signed)
-		if err != nil {
-			return err
-		}
-		r.URL = u
-		return nil
-	}
+	return (&upgradeauth.Signer{Credentials: creds, Region: region, Presign: true}).Sign
 }
 
 // APIKey returns an Upgrade func that sends key in the x-api-key header,
 // as API Gateway's API keys expect.
 func APIKey(key string) func(context.Context, *http.Request) error {
-	return func(_ context.Context, r *http.Request) error {
-		r.Header.Set("x-api-key", key)
-		return nil
-	}
+	return upgradeauth.APIKey(key)
 }

@@ -20,8 +20,28 @@ import (
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
 	"github.com/mulletgo/mullet/examples/rendezvous/peer"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 )
+
+// testKey is the API key the tests' clients send: the rendezvous service
+// requires one on $connect.
+const testKey = "peer-test-key-0000000001"
+
+var testKeys = []emulator.APIKey{{Name: "peer-tests", Value: testKey, Plan: "paid"}}
+
+// keyed returns o (nil: defaults) with an Upgrade that sends testKey, unless
+// o has its own.
+func keyed(o *peer.Options) *peer.Options {
+	var c peer.Options
+	if o != nil {
+		c = *o
+	}
+	if c.Upgrade == nil {
+		c.Upgrade = peer.APIKey(testKey)
+	}
+	return &c
+}
 
 // dialPair dials both ends of pairing name at once and returns them, left
 // first.
@@ -34,6 +54,7 @@ func dialPair(t testing.TB, url, name string, left, right *peer.Options) (*peer.
 		a, b       *peer.Conn
 		aErr, bErr error
 	)
+	left, right = keyed(left), keyed(right)
 	wg.Go(func() { a, aErr = peer.Dial(ctx, url, name, left) })
 	wg.Go(func() { b, bErr = peer.Dial(ctx, url, name, right) })
 	wg.Wait()
@@ -91,7 +112,7 @@ func transfer(t testing.TB, a, b *peer.Conn, n int64) {
 }
 
 func TestLoopbackDirect(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	a, b := dialPair(t, srv.URL, "loop", nil, nil)
 	if a.Path() != peer.Direct || b.Path() != peer.Direct {
 		t.Fatalf("paths %v, %v", a.Path(), b.Path())
@@ -104,7 +125,7 @@ func TestLoopbackDirect(t *testing.T) {
 }
 
 func TestLoopbackRelay(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	a, b := dialPair(t, srv.URL, "relayed", &peer.Options{Paths: peer.RelayOnly}, nil)
 	if a.Path() != peer.Relay || b.Path() != peer.Relay {
 		t.Fatalf("paths %v, %v", a.Path(), b.Path())
@@ -117,10 +138,10 @@ func TestLoopbackRelay(t *testing.T) {
 }
 
 func TestNoPeer(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	_, err := peer.Dial(ctx, srv.URL, "alone", nil)
+	_, err := peer.Dial(ctx, srv.URL, "alone", keyed(nil))
 	if !errors.Is(err, peer.ErrNoPeer) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want ErrNoPeer and DeadlineExceeded", err)
 	}
@@ -129,12 +150,13 @@ func TestNoPeer(t *testing.T) {
 // TestOriginalClientPeer: a peer that pairs the original way learns our
 // address, exactly as before; Dial reports that nothing more can be done.
 func TestOriginalClientPeer(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
-	old := srv.Dial(t, nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
+	// The original client sent its tenant's key as x-api-key.
+	old := srv.Dial(t, &mullettest.DialOptions{Header: http.Header{"X-Api-Key": {testKey}}})
 	old.Send(t, `{"action":"pair","pairing_name":"mixed"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := peer.Dial(ctx, srv.URL, "mixed", nil)
+	_, err := peer.Dial(ctx, srv.URL, "mixed", keyed(nil))
 	if !errors.Is(err, peer.ErrPeerIncompatible) {
 		t.Fatalf("got %v", err)
 	}
@@ -144,10 +166,10 @@ func TestOriginalClientPeer(t *testing.T) {
 }
 
 func TestServiceError(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := peer.Dial(ctx, srv.URL, "has space", nil)
+	_, err := peer.Dial(ctx, srv.URL, "has space", keyed(nil))
 	var se *peer.ServiceError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "Invalid request body") {
 		t.Fatalf("got %v", err)
@@ -157,7 +179,7 @@ func TestServiceError(t *testing.T) {
 // TestThirdPartyOnLoopback: a stranger that knows the punched port and
 // tries a QUIC handshake with its own key is refused by the pin.
 func TestPinRejectsStranger(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: testKeys})
 	certA, _ := peer.NewCertificate()
 	certB, _ := peer.NewCertificate()
 	// Make sure the stranger reaches the QUIC server: the end whose

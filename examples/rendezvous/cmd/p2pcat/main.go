@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	name := fs.String("name", "", "pairing name shared with the peer")
 	send := fs.String("send", "", "file to send, - for stdin")
 	recv := fs.String("recv", "", "file to write what arrives to, - for stdout")
+	apiKey := fs.String("api-key", "", "the tenant's API key, sent as x-api-key on $connect (the service requires one)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: p2pcat -url WS_URL -name PAIRING_NAME (-send FILE|- | -recv FILE|-)")
 		fs.PrintDefaults()
@@ -96,7 +97,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, pairingWait)
-	conn, err := peer.Dial(dctx, *url, *name, nil)
+	var opts *peer.Options
+	if *apiKey != "" {
+		opts = &peer.Options{Upgrade: peer.APIKey(*apiKey)}
+	}
+	conn, err := peer.Dial(dctx, *url, *name, opts)
 	cancel()
 	if err != nil {
 		if out != nil {

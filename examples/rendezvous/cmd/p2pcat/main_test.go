@@ -10,13 +10,15 @@ import (
 	"testing"
 
 	"github.com/mulletgo/mullet/examples/rendezvous/app"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 )
 
 var lastLine = regexp.MustCompile(`^path=(direct|relay) setup_ms=\d+ bytes=(\d+) mbps=\d+\.\d$`)
 
 func TestSendRecv(t *testing.T) {
-	srv := mullettest.NewServer(t, app.New(2), nil)
+	const key = "p2pcat-test-key-000000001"
+	srv := mullettest.NewServer(t, app.New(2), &mullettest.Options{APIKeys: []emulator.APIKey{{Name: "cat", Value: key, Plan: "paid"}}})
 	data := make([]byte, 3<<20)
 	r := rand.NewChaCha8([32]byte{7})
 	r.Read(data)
@@ -27,10 +29,10 @@ func TestSendRecv(t *testing.T) {
 	)
 	ctx := context.Background()
 	wg.Go(func() {
-		sendCode = run(ctx, []string{"-url", srv.URL, "-name", "cat", "-send", "-"}, bytes.NewReader(data), nil, &sendErr)
+		sendCode = run(ctx, []string{"-url", srv.URL, "-api-key", key, "-name", "cat", "-send", "-"}, bytes.NewReader(data), nil, &sendErr)
 	})
 	wg.Go(func() {
-		recvCode = run(ctx, []string{"-url", srv.URL, "-name", "cat", "-recv", "-"}, nil, &received, &recvErr)
+		recvCode = run(ctx, []string{"-url", srv.URL, "-api-key", key, "-name", "cat", "-recv", "-"}, nil, &received, &recvErr)
 	})
 	wg.Wait()
 	if sendCode != 0 || recvCode != 0 {

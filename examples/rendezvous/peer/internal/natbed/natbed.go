@@ -274,10 +274,11 @@ func (ns *Namespace) Command(ctx context.Context, name string, args ...string) *
 // Serve starts the built rendezvous service binary in pub on
 // 192.0.2.1:8080 and returns its websocket URL once it accepts
 // connections. It is stopped when the test ends.
-func (b *Bed) Serve(t testing.TB, binary string) string {
+func (b *Bed) Serve(t testing.TB, binary string, env ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := b.Pub.Command(ctx, "env", "MULLET_ADDR=192.0.2.1:8080", binary)
+	args := append(append([]string{"MULLET_ADDR=192.0.2.1:8080"}, env...), binary)
+	cmd := b.Pub.Command(ctx, "env", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
