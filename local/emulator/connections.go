@@ -72,7 +72,18 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 		}
 		body = (*bp)[:n]
 	}
-	if aerr := e.sigv4.verify(r, body); aerr != nil {
+	// A request over the private Unix socket comes from the app bound in
+	// this process, whose SDK client local serving built with exactly the
+	// emulator's credentials: re-signing every push would check the same
+	// signer against itself at a third of the emulator's CPU per push
+	// (docs/benchmarks.md, @connections echo), so only its shape is
+	// checked. Everything over TCP (tools, tests, Lambda instances) is
+	// verified.
+	verify := e.sigv4.verify
+	if fromInProcess(r) {
+		verify = e.sigv4.checkShape
+	}
+	if aerr := verify(r, body); aerr != nil {
 		if aerr.status != http.StatusForbidden || aerr.errorType != "ForbiddenException" {
 			e.log.LogAttrs(r.Context(), slog.LevelInfo, "emulator: @connections request refused: sign it with the emulator's credentials (Options.Credentials), or set Options.AnySignature",
 				slog.String("method", r.Method), slog.String("connectionId", id), slog.String("errorType", aerr.errorType))

@@ -70,6 +70,7 @@ func Listen(addr string, opts *Options) (*Server, error) {
 			Handler:           emu,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(emu.log.Handler(), slog.LevelInfo),
+			ConnContext:       markInProcess,
 		},
 	}, nil
 }
@@ -195,4 +196,23 @@ func (u *unixSocket) dialer(tcpAddr string) func(ctx context.Context, network, a
 func (u *unixSocket) close() {
 	u.ln.Close()
 	os.RemoveAll(u.dir)
+}
+
+// inProcessKey marks the context of a request that arrived on the server's
+// private Unix socket (InProcessDialer): one from a client in this process.
+type inProcessKey struct{}
+
+// markInProcess is the server's ConnContext: requests of connections
+// accepted on the Unix socket carry inProcessKey.
+func markInProcess(ctx context.Context, c net.Conn) context.Context {
+	if _, ok := c.(*net.UnixConn); ok {
+		return context.WithValue(ctx, inProcessKey{}, true)
+	}
+	return ctx
+}
+
+// fromInProcess reports whether r came over the private Unix socket.
+func fromInProcess(r *http.Request) bool {
+	v, _ := r.Context().Value(inProcessKey{}).(bool)
+	return v
 }
