@@ -39,6 +39,9 @@ type Connection struct {
 	// for this connection (nil if none), kept so that later invocations
 	// see it, as API Gateway's requestContext.authorizer.
 	Authorizer map[string]string
+	// Session is the ID of the session the connection is bound to, "" for
+	// a plain connection.
+	Session string
 	// Expires is when the record, its state and its group memberships
 	// expire. Reads treat expired items as absent.
 	Expires time.Time
