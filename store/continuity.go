@@ -31,12 +31,22 @@ type Session struct {
 	// Authorizer is the authorizer context of the connection that created
 	// the session, carried to every connection that resumes it.
 	Authorizer map[string]string
-	// Groups are the groups the session is in, each with the position its
-	// stream had when the session joined (zero for plain groups and empty
-	// streams).
-	Groups map[string]Position
+	// Groups are the groups the session is in.
+	Groups map[string]Membership
 	// Expires is when the session expires unless a connection resumes it.
 	Expires time.Time
+}
+
+// Membership is a session's membership of a group.
+type Membership struct {
+	// At is the position the group's stream had when the session joined
+	// (zero for plain groups and empty streams).
+	At Position
+	// Presence is the session's presence data in the group (JSON), nil if
+	// the session is not present there.
+	Presence []byte
+	// Events reports that the session asked for presence events.
+	Events bool
 }
 
 // StreamMessage is one message of a stream.
@@ -119,10 +129,9 @@ type Continuity interface {
 	// DeleteSession removes a session and its state. Deleting an absent
 	// session is not an error.
 	DeleteSession(ctx context.Context, id string) error
-	// SessionJoin records that the session is in group, with the position
-	// the group's stream had (zero for a plain group). Joining again
-	// overwrites the position. ErrNotFound if the session is absent.
-	SessionJoin(ctx context.Context, id, group string, at Position) error
+	// SessionJoin records that the session is in group. Joining again
+	// overwrites the membership. ErrNotFound if the session is absent.
+	SessionJoin(ctx context.Context, id, group string, m Membership) error
 	// SessionLeave removes group from the session's groups. Not an error
 	// if it is not there or the session is gone.
 	SessionLeave(ctx context.Context, id, group string) error

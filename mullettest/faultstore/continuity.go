@@ -61,12 +61,12 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // SessionJoin implements store.Continuity.
-func (s *Store) SessionJoin(ctx context.Context, id, group string, at store.Position) error {
+func (s *Store) SessionJoin(ctx context.Context, id, group string, m store.Membership) error {
 	c, ok := s.inner.(store.Continuity)
 	if !ok {
 		return errNoContinuity
 	}
-	return c.SessionJoin(ctx, id, group, at)
+	return c.SessionJoin(ctx, id, group, m)
 }
 
 // SessionLeave implements store.Continuity.

@@ -61,13 +61,13 @@ func testSessions(t *testing.T, s store.Continuity, clock *Clock) {
 	if err != nil || got.ConnectionID != "c1" || got.Authorizer["user"] != "ann" || !bytes.Equal(got.SecretHash, hashA) {
 		t.Fatalf("GetSession = %+v, %v", got, err)
 	}
-	if err := s.SessionJoin(ctx, "s1", "room.a", store.Position{Epoch: "e", Offset: 7}); err != nil {
+	if err := s.SessionJoin(ctx, "s1", "room.a", store.Membership{At: store.Position{Epoch: "e", Offset: 7}, Presence: []byte(`{"nick":"ann"}`), Events: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SessionJoin(ctx, "s1", "b", store.Position{}); err != nil {
+	if err := s.SessionJoin(ctx, "s1", "b", store.Membership{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SessionJoin(ctx, "nope", "b", store.Position{}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SessionJoin(ctx, "nope", "b", store.Membership{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SessionJoin(unknown) = %v, want ErrNotFound", err)
 	}
 	// A forged secret is refused and changes nothing.
@@ -81,7 +81,7 @@ func testSessions(t *testing.T, s store.Continuity, clock *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.ConnectionID != "c1" || before.Groups["room.a"] != (store.Position{Epoch: "e", Offset: 7}) || len(before.Groups) != 2 {
+	if m := before.Groups["room.a"]; before.ConnectionID != "c1" || m.At != (store.Position{Epoch: "e", Offset: 7}) || string(m.Presence) != `{"nick":"ann"}` || !m.Events || len(before.Groups) != 2 || before.Groups["b"].Presence != nil {
 		t.Fatalf("ResumeSession returned %+v, want the session as it was", before)
 	}
 	// A used secret is refused.

@@ -65,13 +65,13 @@ func (s *Counter) DeleteSession(ctx context.Context, id string) error {
 }
 
 // SessionJoin implements store.Continuity.
-func (s *Counter) SessionJoin(ctx context.Context, id, group string, at store.Position) error {
+func (s *Counter) SessionJoin(ctx context.Context, id, group string, m store.Membership) error {
 	s.count("SessionJoin")
 	c, ok := s.inner.(store.Continuity)
 	if !ok {
 		return errNoContinuity
 	}
-	return c.SessionJoin(ctx, id, group, at)
+	return c.SessionJoin(ctx, id, group, m)
 }
 
 // SessionLeave implements store.Continuity.

@@ -55,8 +55,13 @@ func nAttr(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-func positionAttr(p store.Position) types.AttributeValue {
-	return &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"e": sAttr(p.Epoch), "o": nAttr(p.Offset)}}
+func membershipAttr(m store.Membership) types.AttributeValue {
+	v := map[string]types.AttributeValue{"e": sAttr(m.At.Epoch), "o": nAttr(m.At.Offset)}
+	if m.Presence != nil {
+		v["p"] = &types.AttributeValueMemberB{Value: m.Presence}
+		v["ev"] = &types.AttributeValueMemberBOOL{Value: m.Events}
+	}
+	return &types.AttributeValueMemberM{Value: v}
 }
 
 // CreateSession implements store.Continuity: one PutItem conditioned on no
@@ -67,7 +72,7 @@ func (s *Store) CreateSession(ctx context.Context, r store.Session) error {
 	}
 	groups := map[string]types.AttributeValue{}
 	for g, p := range r.Groups {
-		groups[g] = positionAttr(p)
+		groups[g] = membershipAttr(p)
 	}
 	item := map[string]types.AttributeValue{
 		attrPK: sAttr(sessionPrefix + r.ID), attrSK: sAttr(sessionSK),
@@ -108,7 +113,7 @@ func (s *Store) CreateSession(ctx context.Context, r store.Session) error {
 
 // parseSession decodes a session item.
 func parseSession(id string, item map[string]types.AttributeValue) (store.Session, error) {
-	r := store.Session{ID: id, Groups: map[string]store.Position{}}
+	r := store.Session{ID: id, Groups: map[string]store.Membership{}}
 	if b, ok := item[attrSecret].(*types.AttributeValueMemberB); ok {
 		r.SecretHash = b.Value
 	}
@@ -126,13 +131,15 @@ func parseSession(id string, item map[string]types.AttributeValue) (store.Sessio
 	if m, ok := item[attrSessGroup].(*types.AttributeValueMemberM); ok {
 		for g, av := range m.Value {
 			var p struct {
-				E string `dynamodbav:"e"`
-				O int64  `dynamodbav:"o"`
+				E  string `dynamodbav:"e"`
+				O  int64  `dynamodbav:"o"`
+				P  []byte `dynamodbav:"p"`
+				EV bool   `dynamodbav:"ev"`
 			}
 			if err := attributevalue.Unmarshal(av, &p); err != nil {
 				return r, fmt.Errorf("dynamostore: session %q: group %q: %w", id, g, err)
 			}
-			r.Groups[g] = store.Position{Epoch: p.E, Offset: p.O}
+			r.Groups[g] = store.Membership{At: store.Position{Epoch: p.E, Offset: p.O}, Presence: p.P, Events: p.EV}
 		}
 	}
 	ttl, ok, err := numberAttr(item, attrTTL)
@@ -243,11 +250,11 @@ func sessionGroupName(group string) expression.NameBuilder {
 
 // SessionJoin implements store.Continuity: one UpdateItem of the group's
 // entry in the session's grp map, conditioned on the session being live.
-func (s *Store) SessionJoin(ctx context.Context, id, group string, at store.Position) error {
+func (s *Store) SessionJoin(ctx context.Context, id, group string, m store.Membership) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	upd := expression.Set(sessionGroupName(group), expression.Value(positionAttr(at)))
+	upd := expression.Set(sessionGroupName(group), expression.Value(membershipAttr(m)))
 	_, err := s.update(ctx, sessionKey(id), upd, live(s.nowSec()), false)
 	if _, ok := isConditionFailed(err); ok {
 		return store.ErrNotFound

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"maps"
 	"slices"
 	"time"
 
@@ -56,10 +55,12 @@ func (s *Store) liveSession(id string, now time.Time) (*session, bool) {
 func cloneSession(r store.Session) store.Session {
 	r.SecretHash = slices.Clone(r.SecretHash)
 	r.Authorizer = cloneAuth(r.Authorizer)
-	r.Groups = maps.Clone(r.Groups)
-	if r.Groups == nil {
-		r.Groups = map[string]store.Position{}
+	groups := make(map[string]store.Membership, len(r.Groups))
+	for g, m := range r.Groups {
+		m.Presence = slices.Clone(m.Presence)
+		groups[g] = m
 	}
+	r.Groups = groups
 	return r
 }
 
@@ -140,7 +141,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // SessionJoin implements store.Continuity.
-func (s *Store) SessionJoin(ctx context.Context, id, group string, at store.Position) error {
+func (s *Store) SessionJoin(ctx context.Context, id, group string, m store.Membership) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -151,9 +152,10 @@ func (s *Store) SessionJoin(ctx context.Context, id, group string, at store.Posi
 		return store.ErrNotFound
 	}
 	if x.rec.Groups == nil {
-		x.rec.Groups = map[string]store.Position{}
+		x.rec.Groups = map[string]store.Membership{}
 	}
-	x.rec.Groups[group] = at
+	m.Presence = slices.Clone(m.Presence)
+	x.rec.Groups[group] = m
 	return nil
 }
 
