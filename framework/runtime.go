@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -72,12 +73,37 @@ type boundRuntime struct {
 	// authorizes reports that the app declared an authorizer, so that its
 	// context may be on connection records.
 	authorizes bool
+	// decl is what the app declared of sessions and groups; cont is the
+	// store's continuity side, nil if it has none.
+	decl *continuityDecl
+	cont store.Continuity
+	// endpoint is the @connections endpoint last used, for the work of a
+	// connection found gone (its presence's grace timer).
+	endpoint atomic.Pointer[string]
+}
+
+func (rt *boundRuntime) noteEndpoint(ep string) {
+	if p := rt.endpoint.Load(); p == nil || *p != ep {
+		rt.endpoint.Store(&ep)
+	}
+}
+
+func (rt *boundRuntime) lastEndpoint() string {
+	if p := rt.endpoint.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // forget removes a connection found gone. Failures are logged: the record
 // expires by itself.
 func (rt *boundRuntime) forget(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
+	if rt.decl.sessions != nil {
+		if rec, err := rt.store.GetConnection(ctx, id); err == nil && rec.Session != "" {
+			rt.away(ctx, rt.lastEndpoint(), rec)
+		}
+	}
 	if err := retryStore(ctx, func() error { return rt.store.DeleteConnection(ctx, id) }); err != nil {
 		rt.logger.Warn("could not remove gone connection", "connectionId", id, "error", err)
 	}
@@ -99,10 +125,11 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 	if rt != nil {
 		r = *rt
 	}
-	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil}
+	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil, decl: &a.cont}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
+	b.cont, _ = b.store.(store.Continuity)
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -223,9 +250,24 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
 		Authorizer: auth.flat,
 	}
+	sess, refused := f.bindSession(ctx, event, auth.flat, rec.Expires)
+	if refused != nil {
+		return *refused
+	}
+	if sess != nil {
+		rec.Session = sess.id
+		if sess.resumed && len(sess.before.Authorizer) > 0 {
+			// The session's identity carries over to every connection.
+			rec.Authorizer = sess.before.Authorizer
+			auth.flat = rec.Authorizer
+		}
+	}
 	if err := retryStore(ctx, func() error { return f.rt.store.PutConnection(ctx, rec) }); err != nil {
 		f.logFailure(event, "store connection record", err)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}
+	}
+	if sess != nil && sess.resumed {
+		f.rebind(ctx, event, sess, rec.Expires)
 	}
 	h, ok := f.handlers[manifest.RouteConnect]
 	if !ok {
@@ -264,6 +306,15 @@ func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWe
 		}
 	}
 	id := event.RequestContext.ConnectionID
+	if f.rt.decl.sessions != nil {
+		if rec, err := f.rt.store.GetConnection(ctx, id); err == nil && rec.Session != "" {
+			ep := ""
+			if f.rt.callback != nil {
+				ep = f.rt.callback.Endpoint(event.RequestContext.DomainName, event.RequestContext.Stage)
+			}
+			f.rt.away(ctx, ep, rec)
+		}
+	}
 	if err := retryStore(ctx, func() error { return f.rt.store.DeleteConnection(ctx, id) }); err != nil {
 		f.logFailure(event, "delete connection record", err)
 		status = http.StatusInternalServerError
@@ -305,6 +356,11 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		}
 		body = decoded
 	}
+	if f.rt.decl.active() {
+		if cf, ok := isControl(body); ok {
+			return f.control(ctx, event, cf)
+		}
+	}
 	r, key := f.selectRoute(event, body)
 	if r == nil {
 		msg := "No route for this frame"
@@ -330,6 +386,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		event = &ev
 	}
 	c := f.newConn(event, body, r.twoWay)
+	c.inv.rid = requestTag(body)
 	err := callHandler(ctx, f.handlers[r.key], c.inv)
 	if err != nil {
 		status := statusOf(err)
@@ -357,6 +414,9 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 // otherwise it is posted to the caller.
 func (f *function[S]) reject(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest, r *route[S], status int, message string) events.APIGatewayProxyResponse {
 	frame := errorFrame(message, event)
+	if !event.IsBase64Encoded {
+		frame = tagReply(frame, requestTag([]byte(event.Body)), true)
+	}
 	resp := events.APIGatewayProxyResponse{StatusCode: status, Body: string(frame)}
 	f.rt.logger.Info("frame rejected", "requestId", event.RequestContext.RequestID,
 		"connectionId", event.RequestContext.ConnectionID, "routeKey", event.RequestContext.RouteKey,
