@@ -369,6 +369,11 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		} else {
 			msg = fmt.Sprintf("No route could be selected with %s and there is no $default route", f.app.rse)
 		}
+		if f.rt.decl.active() {
+			// The $default route is the framework's, for control frames:
+			// answer as API Gateway answers a frame without a route.
+			msg = errorframe.Forbidden
+		}
 		return f.reject(ctx, event, nil, http.StatusForbidden, msg), nil
 	}
 	if r.schema != nil {
