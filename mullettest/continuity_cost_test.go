@@ -17,6 +17,7 @@ import (
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 )
 
 // countingTransport counts the DynamoDB API requests that reach the wire,
@@ -116,4 +117,49 @@ func TestDynamoDBRequestsPerContinuityOperation(t *testing.T) {
 	syncRead(t, c, map[string]store.Position{})
 	ops, total = ct.take()
 	t.Logf("%-26s %2d requests: %s", "sync (2 streams + session)", total, describeOps(ops))
+}
+
+// BenchmarkBroadcast measures, in one run, the latency of a broadcast to
+// ten members, from the sender's frame to the last member's receipt, for a
+// plain group and a durable one, on memory and on dynalite:
+//
+//	go test -run '^$' -bench BenchmarkBroadcast -benchtime 200x ./mullettest/
+func BenchmarkBroadcast(b *testing.B) {
+	backends := map[string]func(b *testing.B) store.Store{
+		"memory":   func(b *testing.B) store.Store { return memstore.New(nil) },
+		"dynamodb": func(b *testing.B) store.Store { return dynalitetest.NewStore(b) },
+	}
+	for _, name := range []string{"memory", "dynamodb"} {
+		b.Run(name, func(b *testing.B) {
+			app := contApp(contOpts{window: 100, grace: time.Second})
+			framework.Handle(app, "joinplain", func(ctx context.Context, c *framework.Conn[contProfile], m contRoom) error {
+				if err := c.Join(ctx, m.Room); err != nil {
+					return err
+				}
+				return c.ReplyJSON(ctx, map[string]string{"joined": m.Room})
+			}, nil)
+			srv := mullettest.NewServer(b, app, &mullettest.Options{Store: backends[name](b)})
+			const members = 10
+			clients := make([]*mullettest.Client, members)
+			for i := range clients {
+				clients[i] = srv.Dial(b, nil)
+				clients[i].Send(b, `{"action":"joinplain","room":"plain"}`)
+				clients[i].Read(b)
+				clients[i].Send(b, `{"action":"joinplain","room":"room1"}`)
+				clients[i].Read(b)
+			}
+			for _, group := range []string{"plain", "room1"} {
+				kind := map[string]string{"plain": "plain", "room1": "durable"}[group]
+				b.Run(kind, func(b *testing.B) {
+					frame := fmt.Sprintf(`{"action":"say","room":%q,"text":"x"}`, group)
+					for b.Loop() {
+						clients[0].Send(b, frame)
+						for _, c := range clients {
+							c.Read(b)
+						}
+					}
+				})
+			}
+		})
+	}
 }

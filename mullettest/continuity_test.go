@@ -103,6 +103,7 @@ func randomToken(t testing.TB, n int) string {
 // session is a client's side of a session: its ID and secrets.
 type session struct {
 	id, secret string // secret is "" before the session exists
+	proposed   string // the next secret proposed by the last dial
 }
 
 func newSession(t testing.TB) *session { return &session{id: randomToken(t, 16)} }
@@ -114,6 +115,7 @@ func (s *session) dial(ctx context.Context, srv *mullettest.Server) (*mullettest
 	if s.secret != "" {
 		q.Set(framework.ParamSecret, s.secret)
 	}
+	s.proposed = next
 	c, err := srv.DialErr(ctx, &mullettest.DialOptions{Query: q})
 	if err != nil {
 		return nil, err

@@ -307,12 +307,20 @@ func testStreamExpiry(t *testing.T, s store.Continuity, clock *Clock) {
 		t.Fatalf("ReadStream(last expired position) = %+v, want m3", r)
 	}
 	clock.Advance(time.Minute) // all expired: history is lost
-	if tail, _ := s.StreamTail(ctx, "x"); !tail.IsZero() {
-		t.Fatalf("StreamTail(all expired) = %+v, want zero", tail)
+	before, _ := s.StreamTail(ctx, "x")
+	if before.Epoch != "" || before.Offset != second[0].Offset {
+		t.Fatalf("StreamTail(all expired) = %+v, want no epoch and the last offset %d", before, second[0].Offset)
+	}
+	if r, _ := s.ReadStream(ctx, "x", before, streamOpts); r.Discontinuity || len(r.Messages) != 0 {
+		t.Fatalf("ReadStream(after the expired tail) = %+v, want nothing", r)
 	}
 	third := appendN(t, s, "x", 4, 1)
-	if third[0].Epoch == second[0].Epoch {
-		t.Fatalf("Append after the history expired kept epoch %q", third[0].Epoch)
+	if third[0].Epoch == second[0].Epoch || third[0].Offset != before.Offset+1 {
+		t.Fatalf("Append after the history expired = %+v, want a new epoch at offset %d", third[0].Position, before.Offset+1)
+	}
+	// A position taken from the expired tail reads the new epoch.
+	if r, _ := s.ReadStream(ctx, "x", before, streamOpts); r.Discontinuity || !slices.Equal(datas(r.Messages), []string{"m4"}) {
+		t.Fatalf("ReadStream(expired tail position) = %+v, want m4", r)
 	}
 	r, _ = s.ReadStream(ctx, "x", second[0].Position, streamOpts)
 	if !r.Discontinuity || r.Tail != third[0].Position {
