@@ -169,6 +169,40 @@ func (p Prices) ChatMessage(members, size, memoryMB int, l Latencies) Usage {
 	return u.Add(invocation(l.Overhead+2*l.DynamoDB+waves*l.Callback, memoryMB))
 }
 
+// DurableChatMessage is ChatMessage to a durable group: the message also
+// gets a position, which costs one Query (the stream's tail, one read
+// unit) and one conditional PutItem of the message (a write unit per KB),
+// as TestDynamoDBRequestsPerContinuityOperation counts, and ~100 bytes more
+// of msg frame.
+func (p Prices) DurableChatMessage(members, size, memoryMB int, l Latencies) Usage {
+	u := p.ChatMessage(members, size+100, memoryMB, l)
+	u.ReadUnits++
+	u.WriteUnits += math.Ceil(float64(size+150) / 1024)
+	return u.Add(Usage{GBSeconds: invocation(2*l.DynamoDB, memoryMB).GBSeconds})
+}
+
+// Resume is the Usage of one session resume with rooms durable groups
+// with presence and nothing missed, as
+// TestDynamoDBRequestsPerContinuityOperation counts: the old connection's
+// $disconnect (3 GetItem; 2 UpdateItem, 1 DeleteItem and the memberships'
+// BatchWriteItem, one write unit per room), the new $connect (the
+// conditional resume, the connection record, per room a membership
+// UpdateItem and PutItem and a presence PutItem), and the sync frame
+// (GetItem x2, one Query for the session's stream and two per room) with
+// its synced answer.
+func (p Prices) Resume(rooms, memoryMB int, l Latencies) Usage {
+	r := float64(rooms)
+	u := Usage{
+		Messages:   2, // sync in, synced out
+		WriteUnits: (3 + r) + (2 + 3*r),
+		ReadUnits:  3 + (2 + 1 + 2*r),
+	}
+	u = u.Add(invocation(l.Overhead+(6+r)*l.DynamoDB+l.Callback, memoryMB))         // $disconnect
+	u = u.Add(invocation(l.Overhead+(2+3*r)*l.DynamoDB+l.Callback, memoryMB))       // $connect, closing the old connection
+	u = u.Add(invocation(l.Overhead+(3+2*r)*l.DynamoDB+(1+r)*l.Callback, memoryMB)) // sync
+	return u
+}
+
 // Report prints the cost per million chat messages and per million
 // pairings.
 func Report(w io.Writer, p Prices, members, size, memoryMB int, minutes float64, l Latencies) {
@@ -182,6 +216,8 @@ func Report(w io.Writer, p Prices, members, size, memoryMB int, minutes float64,
 	}
 	line(fmt.Sprintf("chat messages (%d B, room of %d)", size, members), p.ChatMessage(members, size, memoryMB, l))
 	line(fmt.Sprintf("rendezvous pairings (%.0f min connected)", minutes), p.Rendezvous(memoryMB, minutes, l))
+	line(fmt.Sprintf("durable chat messages (%d B, room of %d)", size, members), p.DurableChatMessage(members, size, memoryMB, l))
+	line("session resumes (2 rooms with presence)", p.Resume(2, memoryMB, l))
 	tw.Flush()
 	chat := p.Price(p.ChatMessage(members, size, memoryMB, l).Scale(1e6)).Total()
 	pair := p.Price(p.Rendezvous(memoryMB, minutes, l).Scale(1e6)).Total()

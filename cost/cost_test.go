@@ -40,8 +40,10 @@ func ExampleReport() {
 	// AWS list prices: us-east-1, as of 2026-11 (API Gateway and Lambda unchanged since 2020; DynamoDB on-demand after the November 2024 reduction)
 	// assumed: Lambda arm64 256 MB; DynamoDB 5 ms, @connections 10 ms, overhead 1 ms per call
 	//
-	//                             per million  messages  conn-minutes  Lambda req  Lambda GB-s  DynamoDB writes  DynamoDB reads  total USD
-	//       chat messages (200 B, room of 10)     11.00          0.00        0.20         0.07             0.00            0.25      11.52
-	//   rendezvous pairings (1 min connected)      4.00          0.50        1.20         0.25             3.75            0.25       9.95
+	//                                 per million  messages  conn-minutes  Lambda req  Lambda GB-s  DynamoDB writes  DynamoDB reads  total USD
+	//           chat messages (200 B, room of 10)     11.00          0.00        0.20         0.07             0.00            0.25      11.52
+	//       rendezvous pairings (1 min connected)      4.00          0.50        1.20         0.25             3.75            0.25       9.95
+	//   durable chat messages (200 B, room of 10)     11.00          0.00        0.20         0.10             0.62            0.38      12.30
+	//     session resumes (2 rooms with presence)      2.00          0.00        0.60         0.56             8.12            1.25      12.54
 	// RESULT chat_usd_per_million=11.52 rendezvous_usd_per_million=9.95
 }

@@ -31,6 +31,9 @@ type Options struct {
 	// checked once, by API Gateway; frames that reach a route through
 	// $default are always checked by the framework.
 	AlwaysValidate bool
+	// Sessions turns on sessions that outlive connections (see
+	// SessionOptions and docs/protocol.md). nil: connections only.
+	Sessions *SessionOptions
 }
 
 // DefaultStateTTL is the default Options.StateTTL.
@@ -54,6 +57,7 @@ type App[S any] struct {
 	// alwaysValidate is Options.AlwaysValidate.
 	alwaysValidate bool
 	connectAuth    *manifest.ConnectAuth // RequireIAM, RequireAPIKeys
+	cont           continuityDecl
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -99,7 +103,21 @@ func New[S any](name string, opts *Options) *App[S] {
 	if _, err := json.Marshal(zero); err != nil {
 		panic(fmt.Sprintf("framework.New(%q): the state type %s cannot be stored as JSON (%v); use a type encoding/json can marshal, without channels or funcs", name, typeName[S](), err))
 	}
-	return &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S]), alwaysValidate: always}
+	a := &App[S]{name: name, rse: rse, stateTTL: ttl, routes: make(map[string]*route[S]), alwaysValidate: always}
+	if opts != nil && opts.Sessions != nil {
+		so := *opts.Sessions
+		if so.TTL <= 0 {
+			so.TTL = DefaultSessionTTL
+		}
+		if so.Window <= 0 {
+			so.Window = DefaultWindow
+		}
+		if so.WindowTTL <= 0 {
+			so.WindowTTL = so.TTL + time.Hour
+		}
+		a.cont.sessions = &so
+	}
+	return a
 }
 
 // Name returns the app's name.
@@ -153,6 +171,8 @@ func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Con
 		for _, f := range a.rse.TopLevelFields() {
 			extra[f] = json.RawMessage(`{"type":"string"}`)
 		}
+		// A request may be tagged for its reply (docs/protocol.md 7).
+		extra[requestTagField] = json.RawMessage(`{"type":"string","minLength":1,"maxLength":64}`)
 		if len(a.rse.Paths()) > 0 {
 			for _, p := range a.rse.Paths() {
 				if len(p) > 1 {
@@ -295,6 +315,10 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 			m.Routes = append(m.Routes, manifest.Route{Key: key})
 		}
 	}
+	// Control frames (docs/protocol.md) reach the app through $default.
+	if _, ok := a.routes[manifest.RouteDefault]; !ok && a.cont.active() {
+		m.Routes = append(m.Routes, manifest.Route{Key: manifest.RouteDefault})
+	}
 	for _, r := range a.routes {
 		mr := manifest.Route{Key: r.key, TwoWay: r.twoWay}
 		if r.schema != nil {
@@ -304,6 +328,7 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 		m.Routes = append(m.Routes, mr)
 	}
 	m.Barriers = append(m.Barriers, a.barriers...)
+	m.Continuity = a.cont.manifest()
 	if a.authorizer != nil {
 		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.identitySources...)}
 	}

@@ -39,8 +39,10 @@ type Invocation struct {
 	auth       AuthContext
 	authLoaded bool
 
+	// rid tags the frame for its reply (docs/protocol.md 7).
+	rid   string
 	recMu sync.Mutex
-	rec   *store.Connection // the caller's record, once read
+	rec   *store.Connection
 }
 
 // ConnectionID returns the caller's connection ID.
@@ -117,7 +119,9 @@ func (inv *Invocation) endpoint() (string, error) {
 		return "", ErrNoCallback
 	}
 	rc := &inv.event.RequestContext
-	return inv.rt.callback.Endpoint(rc.DomainName, rc.Stage), nil
+	ep := inv.rt.callback.Endpoint(rc.DomainName, rc.Stage)
+	inv.rt.noteEndpoint(ep)
+	return ep, nil
 }
 
 // ReplyText answers the caller with text, sent as it is. On a two-way route
@@ -128,7 +132,7 @@ func (inv *Invocation) endpoint() (string, error) {
 // SendText or SendJSON with ConnectionID for more frames). A reply that
 // could not be posted does not count.
 func (inv *Invocation) ReplyText(ctx context.Context, text string) error {
-	return inv.reply(ctx, []byte(text))
+	return inv.reply(ctx, tagReply([]byte(text), inv.rid, false))
 }
 
 // ReplyJSON answers the caller with v encoded as JSON, as ReplyText does.
@@ -137,7 +141,7 @@ func (inv *Invocation) ReplyJSON(ctx context.Context, v any) error {
 	if err != nil {
 		return err
 	}
-	return inv.reply(ctx, data)
+	return inv.reply(ctx, tagReply(data, inv.rid, true))
 }
 
 func (inv *Invocation) reply(ctx context.Context, data []byte) error {
@@ -218,17 +222,37 @@ func (inv *Invocation) Info(ctx context.Context, connectionID string) (Connectio
 }
 
 // Join adds the caller to a group. Membership ends when the caller leaves
-// or disconnects.
+// or disconnects; with a session, when the session leaves or ends, since
+// a resumed connection is put back in the session's groups.
 func (inv *Invocation) Join(ctx context.Context, group string) error {
 	if group == "" {
 		return errors.New("framework: Join: empty group name")
 	}
-	return retryStore(ctx, func() error { return inv.rt.store.JoinGroup(ctx, group, inv.ConnectionID()) })
+	sid, err := inv.sessionID(ctx)
+	if err != nil {
+		return err
+	}
+	return inv.join(ctx, group, sid, nil, false)
 }
 
-// Leave removes the caller from a group.
+// Leave removes the caller from a group, and its session from the group's
+// presence, telling the members that asked.
 func (inv *Invocation) Leave(ctx context.Context, group string) error {
-	return retryStore(ctx, func() error { return inv.rt.store.LeaveGroup(ctx, group, inv.ConnectionID()) })
+	if err := retryStore(ctx, func() error { return inv.rt.store.LeaveGroup(ctx, group, inv.ConnectionID()) }); err != nil {
+		return err
+	}
+	sid, err := inv.sessionID(ctx)
+	if err != nil || sid == "" || inv.rt.cont == nil {
+		return err
+	}
+	if err := retryStore(ctx, func() error { return inv.rt.cont.SessionLeave(ctx, sid, group) }); err != nil {
+		return err
+	}
+	if g, ok := inv.rt.decl.group(group); ok && g.Presence {
+		ep, _ := inv.endpoint()
+		inv.rt.leavePresence(ctx, ep, group, sid, store.PresenceCondition{})
+	}
+	return nil
 }
 
 // BroadcastResult counts what a Broadcast did.
@@ -240,6 +264,9 @@ type BroadcastResult struct {
 	// Failed is the number of members that could not be reached for other
 	// reasons; the returned error describes them.
 	Failed int
+	// Position is the message's position in a durable group's stream
+	// (zero for other groups).
+	Position Position
 }
 
 // broadcastWorkers bounds the concurrent @connections calls of one
@@ -250,7 +277,7 @@ const broadcastWorkers = 32
 // caller included if it is a member. Members found gone are removed and
 // counted, never reported as an error; the error joins the other failures.
 func (inv *Invocation) BroadcastText(ctx context.Context, group, text string) (BroadcastResult, error) {
-	return inv.broadcast(ctx, group, []byte(text))
+	return inv.broadcast(ctx, group, []byte(text), false)
 }
 
 // BroadcastJSON posts v encoded as JSON to every member of a group, as
@@ -260,16 +287,22 @@ func (inv *Invocation) BroadcastJSON(ctx context.Context, group string, v any) (
 	if err != nil {
 		return BroadcastResult{}, err
 	}
-	return inv.broadcast(ctx, group, data)
+	return inv.broadcast(ctx, group, data, true)
 }
 
-func (inv *Invocation) broadcast(ctx context.Context, group string, data []byte) (BroadcastResult, error) {
+func (inv *Invocation) broadcast(ctx context.Context, group string, data []byte, isJSON bool) (BroadcastResult, error) {
 	ep, err := inv.endpoint()
 	if err != nil {
 		return BroadcastResult{}, err
 	}
+	return inv.rt.publish(ctx, ep, group, data, isJSON)
+}
+
+// broadcast posts data to every member of a group.
+func (rt *boundRuntime) broadcast(ctx context.Context, ep, group string, data []byte) (BroadcastResult, error) {
+	inv := struct{ rt *boundRuntime }{rt}
 	var ids []string
-	err = retryStore(ctx, func() error {
+	err := retryStore(ctx, func() error {
 		var err error
 		ids, err = inv.rt.store.GroupMembers(ctx, group)
 		return err
@@ -454,10 +487,14 @@ func (c *Conn[S]) loadLocked(ctx context.Context, force bool) error {
 	if c.stateLoaded && !force {
 		return nil
 	}
+	ops, err := c.stateOps(ctx)
+	if err != nil {
+		return fmt.Errorf("framework: load state of %s: %w", c.ConnectionID(), err)
+	}
 	var st store.State
-	err := retryStore(ctx, func() error {
+	err = retryStore(ctx, func() error {
 		var err error
-		st, err = c.inv.rt.store.LoadState(ctx, c.ConnectionID())
+		st, err = ops.load(ctx)
 		return err
 	})
 	if err != nil {
@@ -536,11 +573,15 @@ func (c *Conn[S]) UpdateState(ctx context.Context, fn func(*S) error) error {
 func (c *Conn[S]) saveState(ctx context.Context, data []byte) (int64, error) {
 	var v int64
 	var uncertain bool
-	err := retryStore(ctx, func() error {
+	ops, err := c.stateOps(ctx)
+	if err != nil {
+		return 0, err
+	}
+	err = retryStore(ctx, func() error {
 		var err error
-		v, err = c.inv.rt.store.SaveState(ctx, c.ConnectionID(), data, c.version)
+		v, err = ops.save(ctx, data, c.version)
 		if errors.Is(err, store.ErrConflict) && uncertain {
-			st, lerr := c.inv.rt.store.LoadState(ctx, c.ConnectionID())
+			st, lerr := ops.load(ctx)
 			if lerr == nil && st.Version == c.version+1 && string(st.Data) == string(data) {
 				v = st.Version
 				return nil
@@ -558,4 +599,35 @@ func (c *Conn[S]) saveState(ctx context.Context, data []byte) (int64, error) {
 // no write for a connection that never saved any.
 func isZero(data []byte, rt *boundRuntime) bool {
 	return string(data) == string(rt.zeroState)
+}
+
+// stateOps are where the caller's state lives: its connection's record, or
+// its session's with SessionOptions.SessionState.
+type stateOps struct {
+	load func(ctx context.Context) (store.State, error)
+	save func(ctx context.Context, data []byte, expect int64) (int64, error)
+}
+
+func (c *Conn[S]) stateOps(ctx context.Context) (stateOps, error) {
+	rt, id := c.inv.rt, c.ConnectionID()
+	if so := rt.decl.sessions; so != nil && so.SessionState && rt.cont != nil {
+		sid, err := c.inv.sessionID(ctx)
+		if err != nil {
+			return stateOps{}, err
+		}
+		if sid != "" {
+			return stateOps{
+				load: func(ctx context.Context) (store.State, error) { return rt.cont.LoadSessionState(ctx, sid) },
+				save: func(ctx context.Context, data []byte, expect int64) (int64, error) {
+					return rt.cont.SaveSessionState(ctx, sid, data, expect)
+				},
+			}, nil
+		}
+	}
+	return stateOps{
+		load: func(ctx context.Context) (store.State, error) { return rt.store.LoadState(ctx, id) },
+		save: func(ctx context.Context, data []byte, expect int64) (int64, error) {
+			return rt.store.SaveState(ctx, id, data, expect)
+		},
+	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -89,12 +90,37 @@ type boundRuntime struct {
 	// identifies reports that API Gateway authenticates callers at
 	// $connect (IAM, API keys), so that records carry an identity.
 	identifies bool
+	// decl is what the app declared of sessions and groups; cont is the
+	// store's continuity side, nil if it has none.
+	decl *continuityDecl
+	cont store.Continuity
+	// endpoint is the @connections endpoint last used, for the work of a
+	// connection found gone (its presence's grace timer).
+	endpoint atomic.Pointer[string]
+}
+
+func (rt *boundRuntime) noteEndpoint(ep string) {
+	if p := rt.endpoint.Load(); p == nil || *p != ep {
+		rt.endpoint.Store(&ep)
+	}
+}
+
+func (rt *boundRuntime) lastEndpoint() string {
+	if p := rt.endpoint.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // forget removes a connection found gone. Failures are logged: the record
 // expires by itself.
 func (rt *boundRuntime) forget(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
+	if rt.decl.sessions != nil {
+		if rec, err := rt.store.GetConnection(ctx, id); err == nil && rec.Session != "" {
+			rt.away(ctx, rt.lastEndpoint(), rec)
+		}
+	}
 	if err := retryStore(ctx, func() error { return rt.store.DeleteConnection(ctx, id) }); err != nil {
 		rt.logger.Warn("could not remove gone connection", "connectionId", id, "error", err)
 	}
@@ -117,10 +143,11 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 		r = *rt
 	}
 	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil, identifies: a.connectAuth != nil,
-		trustModels: r.GatewayChecksModels && !a.alwaysValidate}
+		trustModels: r.GatewayChecksModels && !a.alwaysValidate, decl: &a.cont}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
+	b.cont, _ = b.store.(store.Continuity)
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -241,9 +268,24 @@ func (f *function[S]) connect(ctx context.Context, event *events.APIGatewayWebso
 		UserAgent: rc.Identity.UserAgent, Expires: connectedAt.Add(f.app.stateTTL),
 		Authorizer: auth.flat, Identity: storedIdentity(rc.Identity),
 	}
+	sess, refused := f.bindSession(ctx, event, auth.flat, rec.Expires)
+	if refused != nil {
+		return *refused
+	}
+	if sess != nil {
+		rec.Session = sess.id
+		if sess.resumed && len(sess.before.Authorizer) > 0 {
+			// The session's identity carries over to every connection.
+			rec.Authorizer = sess.before.Authorizer
+			auth.flat = rec.Authorizer
+		}
+	}
 	if err := retryStore(ctx, func() error { return f.rt.store.PutConnection(ctx, rec) }); err != nil {
 		f.logFailure(event, "store connection record", err)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}
+	}
+	if sess != nil && sess.resumed {
+		f.rebind(ctx, event, sess, rec.Expires)
 	}
 	h, ok := f.handlers[manifest.RouteConnect]
 	if !ok {
@@ -282,6 +324,15 @@ func (f *function[S]) disconnect(ctx context.Context, event *events.APIGatewayWe
 		}
 	}
 	id := event.RequestContext.ConnectionID
+	if f.rt.decl.sessions != nil {
+		if rec, err := f.rt.store.GetConnection(ctx, id); err == nil && rec.Session != "" {
+			ep := ""
+			if f.rt.callback != nil {
+				ep = f.rt.callback.Endpoint(event.RequestContext.DomainName, event.RequestContext.Stage)
+			}
+			f.rt.away(ctx, ep, rec)
+		}
+	}
 	if err := retryStore(ctx, func() error { return f.rt.store.DeleteConnection(ctx, id) }); err != nil {
 		f.logFailure(event, "delete connection record", err)
 		status = http.StatusInternalServerError
@@ -323,6 +374,11 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		}
 		body = decoded
 	}
+	if f.rt.decl.active() {
+		if cf, ok := isControl(body); ok {
+			return f.control(ctx, event, cf)
+		}
+	}
 	r, key := f.selectRoute(event, body)
 	if r == nil {
 		msg := "No route for this frame"
@@ -330,6 +386,11 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 			msg = fmt.Sprintf("No route %q and no $default route", key)
 		} else {
 			msg = fmt.Sprintf("No route could be selected with %s and there is no $default route", f.app.rse)
+		}
+		if f.rt.decl.active() {
+			// The $default route is the framework's, for control frames:
+			// answer as API Gateway answers a frame without a route.
+			msg = errorframe.Forbidden
 		}
 		return f.reject(ctx, event, nil, http.StatusForbidden, msg), nil
 	}
@@ -354,6 +415,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 		event = &ev
 	}
 	c := f.newConn(event, body, r.twoWay)
+	c.inv.rid = requestTag(body)
 	err := callHandler(ctx, f.handlers[r.key], c.inv)
 	if err != nil {
 		status := statusOf(err)
@@ -381,6 +443,9 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 // otherwise it is posted to the caller.
 func (f *function[S]) reject(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest, r *route[S], status int, message string) events.APIGatewayProxyResponse {
 	frame := errorFrame(message, event)
+	if !event.IsBase64Encoded {
+		frame = tagReply(frame, requestTag([]byte(event.Body)), true)
+	}
 	resp := events.APIGatewayProxyResponse{StatusCode: status, Body: string(frame)}
 	f.rt.logger.Info("frame rejected", "requestId", event.RequestContext.RequestID,
 		"connectionId", event.RequestContext.ConnectionID, "routeKey", event.RequestContext.RouteKey,

@@ -43,6 +43,8 @@ type timerBody struct {
 	// Expires is the barrier's expiry in Unix milliseconds: it names the
 	// generation of the barrier the timer belongs to.
 	Expires int64 `json:"expires"`
+	// Presence, if set, makes this a presence grace timer instead.
+	Presence *presenceTimer `json:"presence,omitempty"`
 }
 
 // timerName is the schedule name of a barrier generation's timer: stable,
@@ -96,6 +98,17 @@ func (f *function[S]) timer(ctx context.Context, event *events.APIGatewayWebsock
 	if err := json.Unmarshal([]byte(event.Body), &body); err != nil {
 		f.logFailure(event, "timer event with a bad body", err)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest}, nil
+	}
+	if body.Presence != nil {
+		if early := time.UnixMilli(body.Expires).Sub(f.rt.now()); early > 0 && early <= maxEarlyTimer {
+			select {
+			case <-time.After(early):
+			case <-ctx.Done():
+				return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, ctx.Err()
+			}
+		}
+		f.rt.presenceTimeout(ctx, body.Presence)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
 	expire, ok := f.app.timeouts[body.Barrier]
 	if !ok {

@@ -41,6 +41,29 @@ type Manifest struct {
 	// ConnectAuth, if set, is API Gateway's own authorization of $connect:
 	// IAM signatures and API keys with usage plans.
 	ConnectAuth *ConnectAuth `json:"connectAuth,omitempty"`
+	// Continuity, if set, describes the app's sessions, durable groups and
+	// presence (docs/protocol.md).
+	Continuity *Continuity `json:"continuity,omitempty"`
+}
+
+// Continuity describes sessions, durable groups and presence.
+type Continuity struct {
+	// Sessions reports that clients may present sessions on $connect.
+	Sessions bool `json:"sessions,omitempty"`
+	// SessionTTLSeconds is how long a session lives without a connection.
+	SessionTTLSeconds int64 `json:"sessionTtlSeconds,omitempty"`
+	// Groups are the declared group prefixes, sorted by prefix.
+	Groups []GroupSpec `json:"groups,omitempty"`
+}
+
+// GroupSpec describes the groups whose names start with Prefix.
+type GroupSpec struct {
+	Prefix           string `json:"prefix"`
+	Durable          bool   `json:"durable,omitempty"`
+	Window           int    `json:"window,omitempty"`
+	WindowTTLSeconds int64  `json:"windowTtlSeconds,omitempty"`
+	Presence         bool   `json:"presence,omitempty"`
+	GraceSeconds     int64  `json:"graceSeconds,omitempty"`
 }
 
 // ConnectAuth is API Gateway's own authorization of $connect.
@@ -166,6 +189,13 @@ type Barrier struct {
 
 // Timers reports whether any barrier of m needs a scheduler.
 func (m *Manifest) Timers() bool {
+	if m.Continuity != nil {
+		for _, g := range m.Continuity.Groups {
+			if g.Presence {
+				return true // presence grace periods
+			}
+		}
+	}
 	for _, b := range m.Barriers {
 		if b.Timeout {
 			return true

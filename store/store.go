@@ -44,6 +44,9 @@ type Connection struct {
 	// events do not carry it (their identity has only the source IP), so
 	// it is kept here.
 	Identity Identity
+	// Session is the ID of the session the connection is bound to, "" for
+	// a plain connection.
+	Session string
 	// Expires is when the record, its state and its group memberships
 	// expire. Reads treat expired items as absent.
 	Expires time.Time

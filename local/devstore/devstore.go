@@ -88,6 +88,7 @@ var codes = []struct {
 	{"BarrierFull", store.ErrBarrierFull, http.StatusConflict},
 	{"TooLarge", store.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{"Throttled", store.ErrThrottled, http.StatusTooManyRequests},
+	{"Denied", store.ErrDenied, http.StatusForbidden},
 }
 
 // maxRequest bounds a request body: an item is at most store.MaxItemSize,
@@ -135,6 +136,9 @@ func Handler(s store.Store) http.Handler {
 		"RestartBarrier": op(func(ctx context.Context, r restartRequest) (store.Barrier, error) {
 			return s.RestartBarrier(ctx, r.Key, r.Size, r.Arrival, r.Expires, r.Prev)
 		}),
+	}
+	for name, fn := range continuityOps(s) {
+		ops[name] = fn
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := strings.CutPrefix(r.URL.Path, version)

@@ -30,6 +30,9 @@ var writes = map[string]bool{
 	"PutConnection": true, "DeleteConnection": true, "SaveState": true,
 	"JoinGroup": true, "LeaveGroup": true, "Arrive": true, "RestartBarrier": true, "Evict": true,
 	"ExpireBarrier": true,
+	"CreateSession": true, "ResumeSession": true, "DetachSession": true, "DeleteSession": true,
+	"SessionJoin": true, "SessionLeave": true, "SaveSessionState": true, "Append": true,
+	"PutPresence": true, "AwayPresence": true, "LeavePresence": true,
 }
 
 func (c *Counter) count(method string) {

@@ -83,6 +83,12 @@ func Run(t *testing.T, newStore Factory) {
 			tt.fn(t, newStore(t, clock), clock)
 		})
 	}
+	for _, tt := range continuityCases {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := NewClock()
+			tt.fn(t, continuity(t, newStore(t, clock)), clock)
+		})
+	}
 }
 
 func put(t *testing.T, s store.Store, clock *Clock, id string) {

@@ -153,6 +153,7 @@ const (
 	attrUserAgent   = "userAgent"
 	attrAuth        = "auth"
 	attrIdentity    = "idn"
+	attrSession     = "sess"
 	attrState       = "state"
 	attrVersion     = "ver"
 	attrGroups      = "groups"
@@ -185,6 +186,7 @@ type connItem struct {
 	Version     int64             `dynamodbav:"ver"`
 	State       []byte            `dynamodbav:"state,omitempty"`
 	Groups      []string          `dynamodbav:"groups,stringset,omitempty"`
+	Session     string            `dynamodbav:"sess,omitempty"`
 }
 
 // identityItem is store.Identity, only the fields that are set.
@@ -321,7 +323,7 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 		PK: connPrefix + c.ID, SK: connSK,
 		ConnectedAt: c.ConnectedAt.UnixMilli(),
 		SourceIP:    c.SourceIP, UserAgent: c.UserAgent,
-		Auth: c.Authorizer,
+		Auth: c.Authorizer, Session: c.Session,
 	}
 	if len(it.Auth) == 0 {
 		it.Auth = nil
@@ -359,7 +361,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if err := ctx.Err(); err != nil {
 		return store.Connection{}, err
 	}
-	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrAuth, attrIdentity, attrTTL)
+	item, err := s.getItem(ctx, "GetConnection", connKey(id), attrPK, attrConnectedAt, attrSourceIP, attrUserAgent, attrAuth, attrIdentity, attrTTL, attrSession)
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -372,7 +374,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	}
 	c := store.Connection{
 		ID: id, ConnectedAt: time.UnixMilli(it.ConnectedAt),
-		SourceIP: it.SourceIP, UserAgent: it.UserAgent,
+		SourceIP: it.SourceIP, UserAgent: it.UserAgent, Session: it.Session,
 	}
 	if len(it.Auth) > 0 {
 		c.Authorizer = it.Auth

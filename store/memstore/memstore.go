@@ -26,6 +26,7 @@ type Store struct {
 	groups   map[string]map[string]struct{}
 	barriers map[string]*barrier
 	writes   int
+	c        *continuity
 }
 
 type conn struct {
@@ -98,6 +99,13 @@ func (s *Store) sweep(now time.Time) {
 	for k, b := range s.barriers {
 		if !now.Before(b.expires.Add(store.ExpiredBarrierRetention)) {
 			delete(s.barriers, k)
+		}
+	}
+	if s.c != nil {
+		for id, x := range s.c.sessions {
+			if expiredAt(x.rec.Expires, now) {
+				delete(s.c.sessions, id)
+			}
 		}
 	}
 }

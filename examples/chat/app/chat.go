@@ -1,11 +1,17 @@
-// Package app declares the chat example: nicknames kept as per-connection
-// state, rooms as groups, messages broadcast to a room.
+// Package app declares the chat example: nicknames kept as per-session
+// state, rooms as durable groups with presence, messages broadcast to a
+// room. A client that presents a session (docs/protocol.md) keeps its nick
+// and rooms across reconnects, gets what it missed, and can ask who is
+// here; a client that does not gets a per-connection chat as before, with
+// room messages in msg frames.
 package app
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/mulletgo/mullet/framework"
 )
@@ -21,9 +27,28 @@ type SetNick struct {
 	Nick string `json:"nick" schema:"minLength=1,maxLength=32,pattern=^[^\\s].*$"`
 }
 
-// Room names a room to join or leave.
+// Room names a room to leave or list.
 type Room struct {
 	Room string `json:"room" schema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_.-]+$"`
+}
+
+// Join names a room to join and, optionally, how many of its latest
+// messages to get (history on join).
+type Join struct {
+	Room    string `json:"room" schema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_.-]+$"`
+	History int    `json:"history,omitempty" schema:"minimum=0,maximum=100"`
+}
+
+// Who answers "who is here": the nicks present in a room.
+type Who struct {
+	Type  string   `json:"type"`
+	Room  string   `json:"room"`
+	Nicks []string `json:"nicks"`
+}
+
+// Presence is each member's presence data in a room.
+type Presence struct {
+	Nick string `json:"nick"`
 }
 
 // Send is a message to a room.
@@ -43,7 +68,12 @@ type Event struct {
 
 // New declares the chat app.
 func New() *framework.App[Profile] {
-	app := framework.New[Profile]("chat", nil)
+	app := framework.New[Profile]("chat", &framework.Options{
+		Sessions: &framework.SessionOptions{SessionState: true, TTL: 10 * time.Minute},
+	})
+	// Every room is durable (the latest 200 messages of the last hour can
+	// be replayed) and keeps presence.
+	app.Groups("", &framework.GroupOptions{Durable: true, Window: 200, WindowTTL: time.Hour, Presence: true})
 
 	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[Profile], m SetNick) error {
 		if err := c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil }); err != nil {
@@ -52,7 +82,7 @@ func New() *framework.App[Profile] {
 		return c.ReplyJSON(ctx, Event{Type: "nick", Nick: m.Nick})
 	}, &framework.RouteOptions{TwoWay: true})
 
-	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
+	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[Profile], m Join) error {
 		var p Profile
 		err := c.UpdateState(ctx, func(s *Profile) error {
 			if !slices.Contains(s.Rooms, m.Room) {
@@ -64,11 +94,40 @@ func New() *framework.App[Profile] {
 		if err != nil {
 			return err
 		}
-		if err := c.Join(ctx, m.Room); err != nil {
+		sid, err := c.Session(ctx)
+		if err != nil {
 			return err
+		}
+		if sid != "" {
+			err = c.Present(ctx, m.Room, Presence{Nick: nickOf(p, c)}, &framework.PresenceOptions{Events: true})
+		} else {
+			err = c.Join(ctx, m.Room)
+		}
+		if err != nil {
+			return err
+		}
+		if m.History > 0 {
+			if err := c.History(ctx, m.Room, m.History); err != nil {
+				return err
+			}
 		}
 		_, err = c.BroadcastJSON(ctx, m.Room, Event{Type: "joined", Room: m.Room, Nick: nickOf(p, c)})
 		return err
+	}, nil)
+
+	framework.Handle(app, "who", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
+		members, err := c.Presence(ctx, m.Room)
+		if err != nil {
+			return err
+		}
+		w := Who{Type: "who", Room: m.Room, Nicks: []string{}}
+		for _, mb := range members {
+			var p Presence
+			if json.Unmarshal(mb.Data, &p) == nil {
+				w.Nicks = append(w.Nicks, p.Nick)
+			}
+		}
+		return c.ReplyJSON(ctx, w)
 	}, nil)
 
 	framework.Handle(app, "leave", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {

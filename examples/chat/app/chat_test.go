@@ -13,8 +13,17 @@ import (
 	"github.com/mulletgo/mullet/store/memstore"
 )
 
+// decode decodes an event; room events come in the msg frames of durable
+// groups (docs/protocol.md), whose data is the event.
 func decode(t *testing.T, frame string) app.Event {
 	t.Helper()
+	var env struct {
+		Mullet string          `json:"mullet"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(frame), &env); err == nil && env.Mullet == "msg" {
+		frame = string(env.Data)
+	}
 	var e app.Event
 	if err := json.Unmarshal([]byte(frame), &e); err != nil {
 		t.Fatalf("frame %q: %v", frame, err)
