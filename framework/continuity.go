@@ -199,6 +199,12 @@ var (
 
 // ---- the $connect side of sessions ----
 
+// connectingWindow is how long after its $connect started a session's
+// connection that gets 410 is taken for one still connecting rather than
+// gone (API Gateway answers 410 until $connect returns; its integration
+// timeout is 29 s, but a $connect takes milliseconds).
+const connectingWindow = 5 * time.Second
+
 // Query string parameters of a session on $connect (docs/protocol.md 2.1).
 const (
 	ParamSession = "mullet_session"
@@ -255,9 +261,23 @@ func (f *function[S]) bindSession(ctx context.Context, event *events.APIGatewayW
 	}
 	conn := event.RequestContext.ConnectionID
 	sessExpires := expires.Add(d.sessions.TTL)
+	// took reports whether a refused write was in fact this connection's
+	// own earlier attempt, applied although it failed or timed out (the
+	// store's client may have retried a write that was applied). Only
+	// this connection can have written its own ID with this next hash.
+	uncertain := false
+	took := func() bool {
+		s, err := f.rt.cont.GetSession(ctx, id)
+		return err == nil && bytes.Equal(s.SecretHash, nextHash) && s.ConnectionID == conn
+	}
 	if secret == "" {
 		err := retryStore(ctx, func() error {
-			return f.rt.cont.CreateSession(ctx, store.Session{ID: id, SecretHash: nextHash, ConnectionID: conn, Authorizer: auth, Expires: sessExpires})
+			err := f.rt.cont.CreateSession(ctx, store.Session{ID: id, SecretHash: nextHash, ConnectionID: conn, Authorizer: auth, Expires: sessExpires})
+			if errors.Is(err, store.ErrConflict) && took() {
+				return nil
+			}
+			uncertain = uncertain || ambiguous(err)
+			return err
 		})
 		if errors.Is(err, store.ErrConflict) {
 			return nil, refuse(http.StatusConflict, "session refused: a live session has this "+ParamSession)
@@ -273,6 +293,13 @@ func (f *function[S]) bindSession(ctx context.Context, event *events.APIGatewayW
 	err = retryStore(ctx, func() error {
 		var err error
 		before, err = f.rt.cont.ResumeSession(ctx, id, sum[:], nextHash, conn, sessExpires)
+		if errors.Is(err, store.ErrDenied) && took() {
+			// Resumed by the attempt that timed out; the groups to carry
+			// over are the session's own.
+			before, err = f.rt.cont.GetSession(ctx, id)
+			before.ConnectionID = ""
+		}
+		uncertain = uncertain || ambiguous(err)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDenied) {
@@ -583,14 +610,14 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 			}
 			continue
 		}
-		last := s.after
 		for _, m := range r.Messages {
 			if err := post(msgFrame(s.group, m)); err != nil {
 				return err
 			}
-			last = m.Position
 		}
-		out[s.group] = toWire(last)
+		// The position the replay started from: a client that had none
+		// takes it and orders what it buffered from there.
+		out[s.group] = toWire(s.after)
 	}
 	synced := map[string]any{"mullet": "synced", "session": sid, "groups": out}
 	if cf.RID != "" {

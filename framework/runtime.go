@@ -118,6 +118,12 @@ func (rt *boundRuntime) forget(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
 	if rt.decl.sessions != nil {
 		if rec, err := rt.store.GetConnection(ctx, id); err == nil && rec.Session != "" {
+			if rt.now().Sub(rec.ConnectedAt) < connectingWindow {
+				// A resumed connection is back in its groups during its
+				// own $connect, when pushes to it still get 410: it is
+				// not gone, only not connected yet.
+				return
+			}
 			rt.away(ctx, rt.lastEndpoint(), rec)
 		}
 	}

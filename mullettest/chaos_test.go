@@ -3,10 +3,13 @@ package mullettest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -89,10 +92,17 @@ func (p *cuttingProxy) serve() {
 // keeps a session, resumes after every cut, syncs from its positions,
 // orders and de-duplicates by offset and fills gaps with sync.
 type receiver struct {
-	sess     *session
-	alt      string // the secret to go back to after trying a proposed one
-	triedAlt bool
-	rooms    []string
+	sess *session
+	// cands are the secrets the server may hold, most likely first: the
+	// last one that worked and the proposals of attempts whose answer was
+	// lost. unlikely are the proposals of refused attempts (current only
+	// if the HTTP client sent the upgrade twice and the first applied).
+	cands, unlikely []string
+	next            int
+	rooms           []string
+	// refused and failed count dial attempts refused (403, 409) and
+	// failed otherwise.
+	refused, failed atomic.Int64
 
 	mu        sync.Mutex
 	pos       map[string]store.Position
@@ -162,20 +172,36 @@ func (r *receiver) syncFrame() []byte {
 func (r *receiver) run(ctx context.Context, srv *mullettest.Server) {
 	for ctx.Err() == nil {
 		start := time.Now()
+		if all := append(slices.Clone(r.cands), r.unlikely...); len(all) > 0 {
+			r.sess.secret = all[r.next%len(all)]
+			r.next++
+		}
+		used := r.sess.secret
 		c, err := r.sess.dial(ctx, srv)
 		if err != nil {
-			// The answer may have been lost after the server rotated the
-			// secret to the one proposed: try that one, then go back
-			// (docs/protocol.md 2.2).
-			if !r.triedAlt {
-				r.alt, r.sess.secret, r.triedAlt = r.sess.secret, r.sess.proposed, true
+			// docs/protocol.md 2.2: after a failure whose answer was lost
+			// the server may hold the proposed secret, even much later (a
+			// slow $connect); a refusal only says the secret used is not
+			// current now. Keep trying every candidate in turn.
+			var he *mullettest.HandshakeError
+			if len(r.cands) == 0 {
+				r.cands = []string{used}
+			}
+			if errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusConflict) {
+				r.refused.Add(1)
+				r.unlikely = append(r.unlikely, r.sess.proposed)
+				if len(r.unlikely) > 8 {
+					r.unlikely = r.unlikely[1:]
+				}
 			} else {
-				r.sess.secret, r.triedAlt = r.alt, false
+				r.failed.Add(1)
+				r.cands = append([]string{r.sess.proposed}, r.cands...)
+				r.next = 0
 			}
 			time.Sleep(20*time.Millisecond + rand.N(50*time.Millisecond))
 			continue
 		}
-		r.triedAlt = false
+		r.cands, r.unlikely, r.next = nil, nil, 0
 		r.mu.Lock()
 		r.reconnect++
 		first := !r.joined
@@ -209,10 +235,19 @@ func (r *receiver) serve(ctx context.Context, c *mullettest.Client, start time.T
 			}
 		}
 	}
-	r.mu.Lock()
-	sync := r.syncFrame()
-	r.mu.Unlock()
-	if !write(sync) {
+	// One sync at a time: a sync replays, and piling them up on a
+	// connection that the proxy cuts soon would never let one finish. On
+	// the first connection it waits for the joins, so that the session's
+	// rooms are in it.
+	pending := false
+	sendSync := func() bool {
+		r.mu.Lock()
+		sync := r.syncFrame()
+		r.mu.Unlock()
+		pending = true
+		return write(sync)
+	}
+	if !first && !sendSync() {
 		return
 	}
 	syncing := true
@@ -245,6 +280,7 @@ func (r *receiver) serve(ctx context.Context, c *mullettest.Client, start time.T
 				r.pos[f.Group] = store.Position{Epoch: f.Epoch, Offset: f.Offset}
 				delete(r.buf, f.Group)
 			case "synced":
+				pending = false
 				for g, raw := range f.Groups {
 					var p struct {
 						Epoch  string `json:"epoch"`
@@ -269,21 +305,21 @@ func (r *receiver) serve(ctx context.Context, c *mullettest.Client, start time.T
 				}
 			}
 			r.mu.Unlock()
+			if first && joins == len(r.rooms) && f.Joined != "" && !sendSync() {
+				return
+			}
 		case <-tick.C:
 			r.mu.Lock()
 			gap := r.gaps()
 			r.mu.Unlock()
 			switch {
-			case !gap:
+			case !gap || pending:
 				gapSince = time.Time{}
 			case gapSince.IsZero():
 				gapSince = time.Now()
 			case time.Since(gapSince) > 300*time.Millisecond:
 				gapSince = time.Time{}
-				r.mu.Lock()
-				sync := r.syncFrame()
-				r.mu.Unlock()
-				if !write(sync) {
+				if !sendSync() {
 					return
 				}
 			}
@@ -328,7 +364,7 @@ func TestChaos(t *testing.T) {
 func testChaos(t *testing.T, st store.Store, total int) {
 	const senders, receivers = 10, 20
 	rooms := []string{"room-a", "room-b", "room-c"}
-	srv := mullettest.NewServer(t, chaosApp(), &mullettest.Options{Store: st, MaxDuration: 4 * time.Second})
+	srv := mullettest.NewServer(t, chaosApp(), &mullettest.Options{Store: st, MaxDuration: 4 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	host := strings.TrimPrefix(srv.URL, "ws://")
 	host, path, _ := strings.Cut(host, "/")
 	proxy := newCuttingProxy(t, host)
@@ -340,7 +376,9 @@ func testChaos(t *testing.T, st store.Store, total int) {
 	rs := make([]*receiver, receivers)
 	var wg sync.WaitGroup
 	for i := range rs {
-		r := &receiver{sess: newSession(t), pos: map[string]store.Position{}, buf: map[string]map[int64]buffered{}, got: map[string][]string{}}
+		sess := newSession(t)
+		sess.fresh = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		r := &receiver{sess: sess, pos: map[string]store.Position{}, buf: map[string]map[int64]buffered{}, got: map[string][]string{}}
 		r.rooms = []string{rooms[i%3], rooms[(i+1)%3]}
 		rs[i] = r
 		wg.Go(func() { r.run(ctx, &viaProxy) })
@@ -490,7 +528,8 @@ func testChaos(t *testing.T, st store.Store, total int) {
 				if len(got) == len(exp) {
 					reordered++
 				}
-				t.Errorf("receiver %d, %s: got %d messages, the stream holds %d (position %+v, %d buffered, tail %+v)", i, room, len(got), len(exp), r.pos[room], len(r.buf[room]), tails[room])
+				t.Errorf("receiver %d, %s: got %d messages, the stream holds %d (position %+v, %d buffered, tail %+v; %d connections, %d dials refused, %d failed)",
+					i, room, len(got), len(exp), r.pos[room], len(r.buf[room]), tails[room], r.reconnect, r.refused.Load(), r.failed.Load())
 			}
 		}
 	}

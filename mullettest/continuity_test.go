@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
@@ -104,6 +106,11 @@ func randomToken(t testing.TB, n int) string {
 type session struct {
 	id, secret string // secret is "" before the session exists
 	proposed   string // the next secret proposed by the last dial
+	// fresh dials every upgrade on a new TCP connection. Go's HTTP client
+	// resends a request that failed on a reused keep-alive connection; a
+	// resent upgrade whose first copy was applied is refused as a replay,
+	// and the client would wrongly take its proposal for unused.
+	fresh *http.Client
 }
 
 func newSession(t testing.TB) *session { return &session{id: randomToken(t, 16)} }
@@ -116,7 +123,24 @@ func (s *session) dial(ctx context.Context, srv *mullettest.Server) (*mullettest
 		q.Set(framework.ParamSecret, s.secret)
 	}
 	s.proposed = next
-	c, err := srv.DialErr(ctx, &mullettest.DialOptions{Query: q})
+	var c *mullettest.Client
+	var err error
+	if s.fresh != nil {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		conn, resp, derr := websocket.Dial(dctx, srv.URL+"?"+q.Encode(), &websocket.DialOptions{HTTPClient: s.fresh})
+		switch {
+		case derr != nil && resp != nil:
+			err = &mullettest.HandshakeError{Status: resp.StatusCode, Err: derr}
+		case derr != nil:
+			err = derr
+		default:
+			conn.SetReadLimit(1 << 20)
+			c = &mullettest.Client{Conn: conn}
+		}
+	} else {
+		c, err = srv.DialErr(ctx, &mullettest.DialOptions{Query: q})
+	}
 	if err != nil {
 		return nil, err
 	}
