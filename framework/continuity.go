@@ -498,6 +498,13 @@ func (rt *boundRuntime) sendSession(ctx context.Context, ep, id string, data []b
 
 // ---- control frames ----
 
+// maxReplayWaits and replayWait bound how long a replay waits for a client
+// whose send buffer is full.
+const (
+	maxReplayWaits = 40
+	replayWait     = 50 * time.Millisecond
+)
+
 // controlFrame is a client's control frame (docs/protocol.md).
 type controlFrame struct {
 	Mullet    string             `json:"mullet"`
@@ -537,7 +544,22 @@ func (f *function[S]) control(ctx context.Context, event *events.APIGatewayWebso
 	if err != nil {
 		return ok, nil
 	}
-	post := func(frame []byte) error { return inv.post(ctx, inv.id, frame) }
+	// A replay posts many frames to one client: when its send buffer is
+	// full (429 after the callback's own retries) wait for it to read, a
+	// bounded number of times, rather than give up the replay.
+	post := func(frame []byte) error {
+		for attempt := 0; ; attempt++ {
+			err := inv.post(ctx, inv.id, frame)
+			if !errors.Is(err, ErrThrottled) || attempt >= maxReplayWaits {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(replayWait):
+			}
+		}
+	}
 	switch cf.Mullet {
 	case "sync":
 		if err := f.sync(ctx, inv, ep, cf, post); err != nil {

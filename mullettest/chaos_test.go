@@ -275,6 +275,8 @@ func (r *receiver) serve(ctx context.Context, c *mullettest.Client, start time.T
 					replayed++
 				}
 				r.deliver(f.Group, f.Epoch, f.Offset, text.Text)
+			case "error":
+				pending = false // the sync failed: the gap timer may ask again
 			case "discontinuity":
 				r.discont++
 				r.pos[f.Group] = store.Position{Epoch: f.Epoch, Offset: f.Offset}

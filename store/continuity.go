@@ -11,8 +11,11 @@ import (
 var ErrDenied = errors.New("store: secret does not match")
 
 // Position is a place in a stream: the offset of a message and the epoch
-// of the stream it belongs to. The zero Position means "no position".
-// Offsets of one epoch are dense: each Append takes the next one.
+// of the stream it belongs to. Offsets of one epoch are dense: each Append
+// takes the next one. The zero Position means "from the start of what is
+// kept". A Position with an empty Epoch and an Offset N names the place
+// before offset N+1 of whatever epoch comes next: what StreamTail gives for
+// a stream with no live message, whose next message takes offset N+1.
 type Position struct {
 	Epoch  string
 	Offset int64
@@ -155,7 +158,9 @@ type Continuity interface {
 	// longer covers, or of another epoch, gives Discontinuity.
 	ReadStream(ctx context.Context, stream string, after Position, opts StreamOptions) (StreamRead, error)
 	// StreamTail returns the position of the newest live message of a
-	// stream, zero if none.
+	// stream; for a stream without a live message, a Position with an
+	// empty Epoch and the offset the next message follows (zero if the
+	// stream never had one).
 	StreamTail(ctx context.Context, stream string) (Position, error)
 
 	// PutPresence records p in group and returns the record it replaced,
@@ -186,7 +191,9 @@ func SelectAfter(window []StreamMessage, after, tail Position) StreamRead {
 	case after.IsZero():
 		out.Messages = window
 		return out
-	case tail.IsZero() || after.Epoch != tail.Epoch:
+	case after.Epoch == "" && tail.IsZero():
+		return out // nothing published since
+	case after.Epoch != "" && (tail.IsZero() || after.Epoch != tail.Epoch):
 		out.Discontinuity = true
 		return out
 	case after.Offset >= tail.Offset:
@@ -203,8 +210,12 @@ func SelectAfter(window []StreamMessage, after, tail Position) StreamRead {
 		out.Discontinuity = true
 		return out
 	}
+	epoch := after.Epoch
+	if epoch == "" {
+		epoch = rest[0].Epoch
+	}
 	for j, m := range rest {
-		if m.Epoch != after.Epoch || m.Offset != after.Offset+1+int64(j) {
+		if m.Epoch != epoch || m.Offset != after.Offset+1+int64(j) {
 			out.Discontinuity = true
 			return out
 		}

@@ -138,8 +138,9 @@ func TestConnectStdin(t *testing.T) {
 		`< {"type":"nick","nick":"pipe"}`,
 		`> {"action":"join","room":"lobby"}`,
 		// The emulator, like API Gateway, invokes concurrently: join may
-		// run before nick has saved the nickname.
-		`< {"type":"joined","room":"lobby","nick":"`,
+		// run before nick has saved the nickname. Rooms are durable
+		// groups: their events come in msg frames (docs/protocol.md).
+		`"data":{"type":"joined","room":"lobby","nick":"`,
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("stdout lacks %s:\n%s", want, stdout.String())
@@ -203,8 +204,8 @@ func TestConnectTmux(t *testing.T) {
 	waitPane("Ctrl-D to quit")
 	for _, step := range []struct{ frame, reply string }{
 		{`{"action":"nick","nick":"tmux"}`, `< {"type":"nick","nick":"tmux"}`},
-		{`{"action":"join","room":"lobby"}`, `< {"type":"joined","room":"lobby","nick":"tmux"}`},
-		{`{"action":"send","room":"lobby","text":"hello from a terminal"}`, `< {"type":"message","room":"lobby","from":"tmux","text":"hello from a terminal"}`},
+		{`{"action":"join","room":"lobby"}`, `"data":{"type":"joined","room":"lobby","nick":"tmux"}}`},
+		{`{"action":"send","room":"lobby","text":"hello from a terminal"}`, `"data":{"type":"message","room":"lobby","from":"tmux","text":"hello from a terminal"}}`},
 		{`{"action":"nick","nick":""}`, `< {"message": "Invalid request body"`},
 	} {
 		tm("send-keys", "-t", "connect", "-l", step.frame)
@@ -216,7 +217,7 @@ func TestConnectTmux(t *testing.T) {
 	t.Logf("tmux pane:\n%s", squeezeBlankLines(p))
 	for _, want := range []string{
 		`> {"action":"nick","nick":"tmux"}` + "\n" + `< {"type":"nick","nick":"tmux"}`,
-		`> {"action":"join","room":"lobby"}` + "\n" + `< {"type":"joined","room":"lobby","nick":"tmux"}`,
+		`> {"action":"join","room":"lobby"}` + "\n" + `< {"mullet":"msg","group":"lobby"`,
 	} {
 		if !strings.Contains(p, want) {
 			t.Fatalf("pane lacks %q", want)

@@ -464,7 +464,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after store.Posit
 	if t.live {
 		tp = store.Position{Epoch: t.epoch, Offset: t.offset}
 	}
-	if tp.IsZero() || !after.IsZero() && (after.Epoch != tp.Epoch || after.Offset >= tp.Offset) {
+	if tp.IsZero() || !after.IsZero() && (after.Epoch != "" && after.Epoch != tp.Epoch || after.Offset >= tp.Offset) {
 		return store.SelectAfter(nil, after, tp), nil
 	}
 	from := max(tp.Offset-int64(opts.Window)+1, 1)
@@ -522,8 +522,11 @@ func (s *Store) StreamTail(ctx context.Context, stream string) (store.Position, 
 		return store.Position{}, err
 	}
 	t, err := s.streamTail(ctx, "StreamTail", stream)
-	if err != nil || !t.live {
+	if err != nil {
 		return store.Position{}, err
+	}
+	if !t.live {
+		return store.Position{Offset: t.offset}, nil
 	}
 	return store.Position{Epoch: t.epoch, Offset: t.offset}, nil
 }

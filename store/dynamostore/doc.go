@@ -29,6 +29,19 @@
 //	                                                     t: arrival time (N, Unix ms)}), one per
 //	                                                     arrival; o (L of S: connection IDs
 //	                                                     in the order their writes applied)
+//	session             session#<id>       session       sh (B: SHA-256 of the resume secret), conn (S),
+//	                                                     auth (M), grp (M: group -> {e, o, p, ev}),
+//	                                                     state (B), ver (N), ttl (N)
+//	stream message      stream#<name>      m#<offset>    ep (S: epoch), d (B), at (N, Unix ms), ttl (N);
+//	                                       (20 digits)   a session's own stream is stream#$session#<id>
+//	presence            presence#<group>   s#<session>   conn (S), d (B), ev (BOOL), ttl (N)
+//
+// store.Continuity takes no transaction either: a resume is one UpdateItem
+// conditioned on the secret's hash (ReturnValues ALL_OLD); a stream's next
+// offset is taken by the message's own PutItem, conditioned on
+// attribute_not_exists, after one Query for the newest message (Limit 1,
+// newest first), so offsets are dense and a dead publisher leaves no gap;
+// each presence leave is one conditional DeleteItem.
 //
 // Arrivals are top-level attributes rather than entries of one map so that
 // the first arrival is the same single UpdateItem as every later one: an

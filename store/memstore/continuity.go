@@ -293,8 +293,11 @@ func (s *Store) StreamTail(ctx context.Context, stream string) (store.Position, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	msgs := s.cont().streams[stream]
-	if len(msgs) == 0 || expiredAt(msgs[len(msgs)-1].expires, s.now()) {
+	if len(msgs) == 0 {
 		return store.Position{}, nil
+	}
+	if last := msgs[len(msgs)-1]; expiredAt(last.expires, s.now()) {
+		return store.Position{Offset: last.Offset}, nil
 	}
 	return msgs[len(msgs)-1].Position, nil
 }
