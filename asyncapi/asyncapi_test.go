@@ -99,11 +99,11 @@ func fullManifest() *manifest.Manifest {
 				Schema: []byte(`{"$schema":"http://json-schema.org/draft-04/schema#","type":"object","properties":{"action":{"type":"string"},"$rid":{"type":"string"},"text":{"type":"string","maxLength":10},"score":{"type":"number","maximum":5,"exclusiveMaximum":true}},"required":["text"],"additionalProperties":false}`)},
 			{Key: "chat/send", Model: "ChatSendModel", Schema: []byte(`{"type":"object","properties":{"item":{"$ref":"#/definitions/item"}},"definitions":{"item":{"type":"object","properties":{"next":{"$ref":"#/definitions/item"}}}}}`)},
 		},
-		State:      manifest.State{TTLSeconds: 60},
-		Authorizer: &manifest.Authorizer{IdentitySources: []string{"route.request.querystring.token"}},
+		State:       manifest.State{TTLSeconds: 60},
+		Authorizer:  &manifest.Authorizer{IdentitySources: []string{"route.request.querystring.token"}},
 		ConnectAuth: &manifest.ConnectAuth{APIKeys: &manifest.APIKeys{Plans: []manifest.UsagePlan{{Name: "free"}}}},
-		Continuity: &manifest.Continuity{Sessions: true, SessionTTLSeconds: 300, Groups: []manifest.GroupSpec{{Prefix: "room:", Durable: true, Window: 10, Presence: true}}},
-		Pushes:     []manifest.Push{{Group: "room:", Message: said}},
+		Continuity:  &manifest.Continuity{Sessions: true, SessionTTLSeconds: 300, Groups: []manifest.GroupSpec{{Prefix: "room:", Durable: true, Window: 10, Presence: true}}},
+		Pushes:      []manifest.Push{{Group: "room:", Message: said}},
 	}
 }
 
