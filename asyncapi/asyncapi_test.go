@@ -233,3 +233,50 @@ func TestDocumentRejects(t *testing.T) {
 		t.Fatal("a non-WebSocket LocalURL was accepted")
 	}
 }
+
+// TestTypeScriptCompiles type-checks the TypeScript types generated for the
+// chat example and the test app with the pinned TypeScript compiler (npx
+// tsc --noEmit): a fixture that uses them right compiles, and fixtures with
+// a wrong payload (inbound and outbound) fail to.
+func TestTypeScriptCompiles(t *testing.T) {
+	node, root := needNode(t, "typescript")
+	tsc := filepath.Join(root, "node_modules", "typescript", "bin", "tsc")
+	dir := t.TempDir()
+	for name, m := range map[string]*manifest.Manifest{"chat": exampleManifests(t)["chat"], "full": fullManifest()} {
+		ts, err := asyncapi.TypeScript(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".ts"), ts, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"good.ts", "bad.ts", "bad_reply.ts"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "ts", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(file string) (string, error) {
+		cmd := exec.Command(node, tsc, "--noEmit", "--strict", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler", "--types", "", file)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := check("good.ts"); err != nil {
+		t.Fatalf("the generated types do not compile with a correct fixture: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"bad.ts", "bad_reply.ts"} {
+		out, err := check(bad)
+		if err == nil {
+			t.Fatalf("%s type-checked; its wrong payload should not", bad)
+		}
+		if !strings.Contains(out, bad+"(") || !strings.Contains(out, "error TS") {
+			t.Fatalf("%s failed for another reason than its payload:\n%s", bad, out)
+		}
+		t.Logf("%s, as expected:\n%s", bad, out)
+	}
+}

@@ -238,7 +238,7 @@ func errorFrame() *message {
 	return &message{
 		name: "ErrorFrame", title: "Error frame", correlated: true,
 		description: "API Gateway's error frame: a frame refused by its route's model, a handler's error, or \"Internal server error\". Tagged with \"$rid\" when the framework produced it for a tagged request.",
-		payload: map[string]any{"type": "object", "required": []any{"message"}, "properties": map[string]any{
+		payload: map[string]any{"type": "object", "required": []any{"message"}, "additionalProperties": false, "properties": map[string]any{
 			"message": map[string]any{"type": "string"}, "connectionId": map[string]any{"type": "string"},
 			"requestId": map[string]any{"type": "string"}, "$rid": ridSchema,
 		}},
