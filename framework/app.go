@@ -58,6 +58,7 @@ type App[S any] struct {
 	alwaysValidate bool
 	connectAuth    *manifest.ConnectAuth // RequireIAM, RequireAPIKeys
 	cont           continuityDecl
+	pushes         []pushDecl // Publishes
 }
 
 // route is one declared route. run decodes the payload into the handler's
@@ -66,7 +67,9 @@ type route[S any] struct {
 	key    string
 	twoWay bool
 	schema *schema.Schema
-	run    func(ctx context.Context, c *Conn[S]) error
+	// replies is the declared type of its replies (RouteOptions.Replies).
+	replies *outbound
+	run     func(ctx context.Context, c *Conn[S]) error
 }
 
 // Handler handles one invocation. Middleware wraps Handlers; typed handlers
@@ -146,6 +149,13 @@ type RouteOptions struct {
 	// AllowExtraFields lets frames carry fields the payload type does not
 	// declare. By default they are rejected.
 	AllowExtraFields bool
+	// Replies declares the type of what the route replies (ReplyJSON,
+	// ReplyText): a value of the type, e.g. Said{} or (*Said)(nil), or its
+	// reflect.Type. The type gets a schema in the manifest (and so in the
+	// AsyncAPI document and generated TypeScript types); with
+	// Runtime.CheckOutbound, as in development, a reply that does not match
+	// it is refused with an *OutboundError. nil: undeclared.
+	Replies any
 }
 
 // Handle declares a route whose frames decode into T. The schema of T
@@ -186,7 +196,7 @@ func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Con
 			panic(fmt.Sprintf("framework.Handle(%q): cannot derive a schema from %s: %v; give one with framework.RouteOptions{Schema: ...}", key, typeName[T](), err))
 		}
 	}
-	a.add(&route[S]{key: key, twoWay: cfg.TwoWay, schema: s, run: func(ctx context.Context, c *Conn[S]) error {
+	a.add(&route[S]{key: key, twoWay: cfg.TwoWay, schema: s, replies: repliesOf(key, cfg.Replies), run: func(ctx context.Context, c *Conn[S]) error {
 		var msg T
 		if err := json.Unmarshal(c.inv.body, &msg); err != nil {
 			return invalidBody(err)
@@ -220,7 +230,7 @@ func (a *App[S]) Default(fn func(ctx context.Context, c *Conn[S], body []byte) e
 	if fn == nil {
 		panic("framework: Default: nil handler")
 	}
-	a.add(&route[S]{key: manifest.RouteDefault, twoWay: cfg.TwoWay, schema: cfg.Schema, run: func(ctx context.Context, c *Conn[S]) error {
+	a.add(&route[S]{key: manifest.RouteDefault, twoWay: cfg.TwoWay, schema: cfg.Schema, replies: repliesOf(manifest.RouteDefault, cfg.Replies), run: func(ctx context.Context, c *Conn[S]) error {
 		return fn(ctx, c, c.inv.body)
 	}})
 }
@@ -320,7 +330,7 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 		m.Routes = append(m.Routes, manifest.Route{Key: manifest.RouteDefault})
 	}
 	for _, r := range a.routes {
-		mr := manifest.Route{Key: r.key, TwoWay: r.twoWay}
+		mr := manifest.Route{Key: r.key, TwoWay: r.twoWay, Replies: r.replies.manifest()}
 		if r.schema != nil {
 			mr.Schema = r.schema.JSON()
 			mr.Model = manifest.ModelName(r.key)
@@ -329,6 +339,9 @@ func (a *App[S]) Manifest() *manifest.Manifest {
 	}
 	m.Barriers = append(m.Barriers, a.barriers...)
 	m.Continuity = a.cont.manifest()
+	for _, p := range a.pushes {
+		m.Pushes = append(m.Pushes, manifest.Push{Group: p.prefix, Message: *p.msg.manifest()})
+	}
 	if a.authorizer != nil {
 		m.Authorizer = &manifest.Authorizer{IdentitySources: append([]string(nil), a.identitySources...)}
 	}

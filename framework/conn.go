@@ -30,6 +30,8 @@ type Invocation struct {
 	twoWay bool
 	conn   any    // the *Conn[S] of this invocation
 	route  string // the declared route that serves it, for PanicError
+	// replies is the declared type of the route's replies, if any.
+	replies *outbound
 
 	replyMu   sync.Mutex
 	replyData []byte // the route response of a two-way route
@@ -132,6 +134,9 @@ func (inv *Invocation) endpoint() (string, error) {
 // SendText or SendJSON with ConnectionID for more frames). A reply that
 // could not be posted does not count.
 func (inv *Invocation) ReplyText(ctx context.Context, text string) error {
+	if err := inv.checkReply([]byte(text)); err != nil {
+		return err
+	}
 	return inv.reply(ctx, tagReply([]byte(text), inv.rid, false))
 }
 
@@ -139,6 +144,9 @@ func (inv *Invocation) ReplyText(ctx context.Context, text string) error {
 func (inv *Invocation) ReplyJSON(ctx context.Context, v any) error {
 	data, err := encodeJSON(v)
 	if err != nil {
+		return err
+	}
+	if err := inv.checkReply(data); err != nil {
 		return err
 	}
 	return inv.reply(ctx, tagReply(data, inv.rid, true))

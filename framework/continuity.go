@@ -450,6 +450,9 @@ func (rt *boundRuntime) append(ctx context.Context, stream string, data []byte, 
 // publish broadcasts data to a group: durable groups first append it to
 // their stream and send the msg frame.
 func (rt *boundRuntime) publish(ctx context.Context, ep, group string, data []byte, isJSON bool) (BroadcastResult, error) {
+	if err := rt.checkPush(group, data); err != nil {
+		return BroadcastResult{}, err
+	}
 	opts, durable := rt.decl.durable(group)
 	if !durable {
 		return rt.broadcast(ctx, ep, group, data)

@@ -24,7 +24,11 @@
 // BarrierOptions, CallbackOptions) where nil means defaults. Frames go out
 // with the encoding the call names: ReplyText, SendText and BroadcastText
 // send text as it is; ReplyJSON, SendJSON and BroadcastJSON send a value as
-// JSON. An invocation replies once.
+// JSON. An invocation replies once. An app may declare what it sends
+// (RouteOptions.Replies, Publishes): the types get schemas in the manifest,
+// from which package asyncapi generates an AsyncAPI document and
+// TypeScript types, and in development (Runtime.CheckOutbound) a frame that
+// does not match its declared type is refused with an *OutboundError.
 //
 // Handlers receive a decoded payload that already satisfies its schema;
 // invalid frames never reach them. Middleware has the shape

@@ -54,6 +54,13 @@ type Runtime struct {
 	// runtimeenv.NewRuntime sets it for Lambda and local serving; leave it
 	// false when calling Invoke directly, as tests do.
 	GatewayChecksModels bool
+	// CheckOutbound checks what the app replies and broadcasts against the
+	// types it declared (RouteOptions.Replies, Publishes): a frame that
+	// does not match is not sent, the call returns an *OutboundError and
+	// the Logger gets it. It is for development and tests (local serving,
+	// mullet dev and mullettest set it); in AWS it is off, and frames are
+	// sent unchecked.
+	CheckOutbound bool
 }
 
 // Invoker serves API Gateway WebSocket events. The Lambda adapter and the
@@ -97,6 +104,10 @@ type boundRuntime struct {
 	// endpoint is the @connections endpoint last used, for the work of a
 	// connection found gone (its presence's grace timer).
 	endpoint atomic.Pointer[string]
+	// checkOutbound is Runtime.CheckOutbound; pushes are the app's
+	// Publishes declarations.
+	checkOutbound bool
+	pushes        []pushDecl
 }
 
 func (rt *boundRuntime) noteEndpoint(ep string) {
@@ -149,7 +160,8 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 		r = *rt
 	}
 	b := &boundRuntime{store: r.Store, callback: r.Callback, scheduler: r.Scheduler, logger: r.Logger, now: r.Now, maxDepth: r.MaxDepth, authorizes: a.authorizer != nil, identifies: a.connectAuth != nil,
-		trustModels: r.GatewayChecksModels && !a.alwaysValidate, decl: &a.cont}
+		trustModels: r.GatewayChecksModels && !a.alwaysValidate, decl: &a.cont,
+		checkOutbound: r.CheckOutbound, pushes: a.pushes}
 	if b.store == nil {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
@@ -422,6 +434,7 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 	}
 	c := f.newConn(event, body, r.twoWay)
 	c.inv.rid = requestTag(body)
+	c.inv.replies = r.replies
 	err := callHandler(ctx, f.handlers[r.key], c.inv)
 	if err != nil {
 		status := statusOf(err)

@@ -246,6 +246,9 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		if o.Store != nil {
 			rt.Store = o.Store
 		}
+		// Local serving is development: check what the app sends against
+		// the types it declared.
+		rt.CheckOutbound = true
 		invoke = app.Bind(rt).Invoke
 	}
 	if o.InvocationLog != nil {

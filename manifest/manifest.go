@@ -44,6 +44,42 @@ type Manifest struct {
 	// Continuity, if set, describes the app's sessions, durable groups and
 	// presence (docs/protocol.md).
 	Continuity *Continuity `json:"continuity,omitempty"`
+	// Pushes lists the declared types of what the app broadcasts to
+	// groups, sorted by group prefix.
+	Pushes []Push `json:"pushes,omitempty"`
+}
+
+// Message is a declared type of frames the server sends: the Go type of a
+// route's replies or of a group's broadcasts.
+type Message struct {
+	// Name names the type in generated documents and code, e.g. "Said"
+	// (the Go type's name). One name means one schema across the manifest.
+	Name string `json:"name"`
+	// Schema is the draft-04 JSON Schema of the frames, derived from the Go
+	// type as route schemas are.
+	Schema json.RawMessage `json:"schema"`
+}
+
+// Push declares the frames broadcast to the groups whose names start with
+// Group ("" for every group). The longest matching prefix applies.
+type Push struct {
+	Group   string  `json:"group"`
+	Message Message `json:"message"`
+}
+
+// PushFor returns the declared push message of a group: the one with the
+// longest prefix of group.
+func (m *Manifest) PushFor(group string) (Message, bool) {
+	best := -1
+	for i, p := range m.Pushes {
+		if strings.HasPrefix(group, p.Group) && (best < 0 || len(p.Group) > len(m.Pushes[best].Group)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Message{}, false
+	}
+	return m.Pushes[best].Message, true
 }
 
 // Continuity describes sessions, durable groups and presence.
@@ -163,6 +199,8 @@ type Route struct {
 	// Schema is the draft-04 JSON Schema frames of this route must satisfy,
 	// exactly as it becomes an API Gateway model. Empty means no validation.
 	Schema json.RawMessage `json:"schema,omitempty"`
+	// Replies, if set, is the declared type of the route's replies.
+	Replies *Message `json:"replies,omitempty"`
 }
 
 // State describes per-connection state.
@@ -255,9 +293,58 @@ func (m *Manifest) Validate() error {
 	if err := m.ConnectAuth.validate(m.Authorizer != nil); err != nil {
 		return err
 	}
+	if err := m.validateMessages(); err != nil {
+		return err
+	}
 	for _, b := range m.Barriers {
 		if b.Name == "" || b.Size < 2 {
 			return fmt.Errorf("manifest: barrier %q: needs a name and a size of at least 2", b.Name)
+		}
+	}
+	return nil
+}
+
+var messageName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
+// validateMessages checks the declared outbound messages: names that can
+// name a type in generated code, schemas that are JSON objects, one schema
+// per name, one declaration per group prefix.
+func (m *Manifest) validateMessages() error {
+	schemas := map[string]string{}
+	check := func(where string, msg Message) error {
+		if !messageName.MatchString(msg.Name) {
+			return fmt.Errorf("manifest: %s: message name %q: use a letter, then up to 63 letters, digits or '_'", where, msg.Name)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(msg.Schema, &obj); err != nil {
+			return fmt.Errorf("manifest: %s: message %q: schema is not a JSON object", where, msg.Name)
+		}
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, msg.Schema)
+		if prev, ok := schemas[msg.Name]; ok && prev != buf.String() {
+			return fmt.Errorf("manifest: %s: message name %q is declared with two different schemas; give one of the types another name", where, msg.Name)
+		}
+		schemas[msg.Name] = buf.String()
+		return nil
+	}
+	for _, r := range m.Routes {
+		if r.Replies != nil {
+			if err := check(fmt.Sprintf("route %q replies", r.Key), *r.Replies); err != nil {
+				return err
+			}
+		}
+	}
+	groups := map[string]bool{}
+	for _, p := range m.Pushes {
+		if strings.HasPrefix(p.Group, "$") {
+			return fmt.Errorf("manifest: pushes to group prefix %q: group names starting with '$' are reserved", p.Group)
+		}
+		if groups[p.Group] {
+			return fmt.Errorf("manifest: pushes to group prefix %q are declared twice", p.Group)
+		}
+		groups[p.Group] = true
+		if err := check(fmt.Sprintf("pushes to group prefix %q", p.Group), p.Message); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -327,6 +414,7 @@ func (m *Manifest) Route(key string) (Route, bool) {
 func (m *Manifest) Normalize() {
 	sort.Slice(m.Routes, func(i, j int) bool { return m.Routes[i].Key < m.Routes[j].Key })
 	sort.Slice(m.Barriers, func(i, j int) bool { return m.Barriers[i].Name < m.Barriers[j].Name })
+	sort.Slice(m.Pushes, func(i, j int) bool { return m.Pushes[i].Group < m.Pushes[j].Group })
 	if m.ConnectAuth != nil && m.ConnectAuth.APIKeys != nil {
 		plans := m.ConnectAuth.APIKeys.Plans
 		sort.Slice(plans, func(i, j int) bool { return plans[i].Name < plans[j].Name })
@@ -338,6 +426,7 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	c := *m
 	c.Routes = append([]Route(nil), m.Routes...)
 	c.Barriers = append([]Barrier(nil), m.Barriers...)
+	c.Pushes = append([]Push(nil), m.Pushes...)
 	if m.ConnectAuth != nil {
 		auth := *m.ConnectAuth
 		if auth.APIKeys != nil {
@@ -375,16 +464,26 @@ func Decode(data []byte) (*Manifest, error) {
 	// Indented output re-indents the schemas; give them back compact, as
 	// the schema package emits them and as API Gateway models store them.
 	for i := range m.Routes {
-		if len(m.Routes[i].Schema) == 0 {
-			continue
+		if len(m.Routes[i].Schema) > 0 {
+			m.Routes[i].Schema = compact(m.Routes[i].Schema)
 		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, m.Routes[i].Schema); err != nil {
-			return nil, fmt.Errorf("manifest: route %q: %w", m.Routes[i].Key, err)
+		if r := m.Routes[i].Replies; r != nil {
+			r.Schema = compact(r.Schema)
 		}
-		m.Routes[i].Schema = buf.Bytes()
+	}
+	for i := range m.Pushes {
+		m.Pushes[i].Message.Schema = compact(m.Pushes[i].Message.Schema)
 	}
 	return &m, nil
+}
+
+// compact returns valid JSON without insignificant space.
+func compact(data json.RawMessage) json.RawMessage {
+	var buf bytes.Buffer
+	if json.Compact(&buf, data) != nil {
+		return data
+	}
+	return buf.Bytes()
 }
 
 // ModelName derives an API Gateway model name from a route key: the

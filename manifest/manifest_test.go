@@ -113,3 +113,61 @@ func TestConnectAuth(t *testing.T) {
 		})
 	}
 }
+
+func TestOutboundMessages(t *testing.T) {
+	said := manifest.Message{Name: "Said", Schema: []byte(`{"type":"object","properties":{"text":{"type":"string"}}}`)}
+	base := func() *manifest.Manifest {
+		return &manifest.Manifest{
+			Version: manifest.Version, Name: "demo", RouteSelectionExpression: "$request.body.action",
+			Routes: []manifest.Route{{Key: "say", Replies: &said}},
+			State:  manifest.State{TTLSeconds: 60},
+			Pushes: []manifest.Push{{Group: "room:", Message: said}, {Group: "", Message: manifest.Message{Name: "Notice", Schema: []byte(`{"type":"string"}`)}}},
+		}
+	}
+	data, err := base().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := base().Marshal()
+	if string(data) != string(again) {
+		t.Fatal("Marshal is not deterministic")
+	}
+	got, err := manifest.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := got.Route("say"); r.Replies == nil || r.Replies.Name != "Said" || string(r.Replies.Schema) != string(said.Schema) {
+		t.Fatalf("route replies lost in the round trip: %+v", r.Replies)
+	}
+	if len(got.Pushes) != 2 || got.Pushes[0].Group != "" || got.Pushes[1].Group != "room:" {
+		t.Fatalf("pushes not sorted by group prefix: %+v", got.Pushes)
+	}
+	if msg, ok := got.PushFor("room:42"); !ok || msg.Name != "Said" {
+		t.Fatalf("PushFor(room:42) = %v, %v; want Said (longest prefix)", msg.Name, ok)
+	}
+	if msg, ok := got.PushFor("lobby"); !ok || msg.Name != "Notice" {
+		t.Fatalf("PushFor(lobby) = %v, %v; want Notice", msg.Name, ok)
+	}
+	redone, _ := got.Marshal()
+	if string(redone) != string(data) {
+		t.Fatalf("round trip changed the encoding:\n%s\n%s", data, redone)
+	}
+
+	for name, mutate := range map[string]func(m *manifest.Manifest){
+		"bad name":          func(m *manifest.Manifest) { m.Routes[0].Replies = &manifest.Message{Name: "9x", Schema: said.Schema} },
+		"schema not object": func(m *manifest.Manifest) { m.Pushes[0].Message.Schema = []byte(`[1]`) },
+		"two schemas, one name": func(m *manifest.Manifest) {
+			m.Pushes[0].Message = manifest.Message{Name: "Said", Schema: []byte(`{"type":"string"}`)}
+		},
+		"duplicate prefix": func(m *manifest.Manifest) { m.Pushes[1].Group = "room:" },
+		"reserved prefix":  func(m *manifest.Manifest) { m.Pushes[0].Group = "$session" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := base()
+			mutate(m)
+			if err := m.Validate(); err == nil {
+				t.Fatal("Validate accepted it")
+			}
+		})
+	}
+}

@@ -249,6 +249,18 @@ func runCDK(ctx context.Context, args []string, o cdkOptions, cli string, stdout
 		for _, t := range templates {
 			fmt.Fprintf(stdout, "  %s\n", t)
 		}
+		// The AsyncAPI document of the app, next to the templates; the
+		// app's main package is the project directory (the CDK app's
+		// parent when DIR is the CDK app).
+		mainDir := dir
+		if abs, _ := filepath.Abs(dir); abs == appDir {
+			mainDir = filepath.Dir(appDir)
+		}
+		if path, err := writeAsyncAPI(ctx, mainDir, out); err != nil {
+			fmt.Fprintf(stderr, "%s: no AsyncAPI document written: %v\n", name, err)
+		} else {
+			fmt.Fprintf(stdout, "  %s\n", path)
+		}
 	}
 	return 0
 }

@@ -23,6 +23,7 @@ func commands() []command {
 		{"dev", "run an app locally behind the API Gateway emulator, rebuilding on change", runDev},
 		{"connect", "talk to a websocket endpoint: frames from stdin or -send, replies printed", runConnect},
 		{"post", "push a frame to a connection through @connections (or -get, -delete it)", runPost},
+		{"asyncapi", "write an app's AsyncAPI 3.0 document (or, with -ts, TypeScript types of its frames)", runAsyncAPI},
 		{"synth", "synthesize an app's CloudFormation template with the cdk CLI", runSynth},
 		{"deploy", "deploy an app to AWS with the cdk CLI", runDeploy},
 		{"bench", "load-test a websocket endpoint, side by side with a bare echo server", runBench},

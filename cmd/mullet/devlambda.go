@@ -204,6 +204,9 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 	if d.webDir != "" {
 		opts.Page = http.FileServerFS(os.DirFS(d.webDir))
 	}
+	if opts.Page, err = asyncAPIHandler(b.manifest, "ws://"+d.addr+"/"+d.stage, opts.Page); err != nil {
+		return nil, err
+	}
 	if format != invocationlog.Off {
 		opts.InvocationLog, opts.InvocationLogFormat = d.stdout, format
 	}
@@ -224,6 +227,7 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 		fmt.Fprintf(d.stdout, "  runtime: Lambda instances of %s, its %s (up to %d, timeout %v), behind an emulated Lambda Runtime API\n",
 			d.dir, build, d.instances.max, d.instances.timeout)
 		fmt.Fprintf(d.stdout, "  store: %s\n", backend.describe)
+		fmt.Fprintf(d.stdout, "  asyncapi: http://%s%s (TypeScript types: %s)\n", d.addr, asyncAPIPath, typesPath)
 		return s, nil
 	case <-s.done:
 		cancel()

@@ -133,6 +133,12 @@ func TestDevLambda(t *testing.T) {
 	if got := get(t, "http://"+addr+"/index.html"); got != "PAGE /index.html" {
 		t.Errorf("page: %q", got)
 	}
+	if !strings.Contains(stdout.String(), "asyncapi: http://"+addr+asyncAPIPath) {
+		t.Errorf("banner lacks the AsyncAPI document's URL:\n%s", stdout.String())
+	}
+	if got := get(t, "http://"+addr+asyncAPIPath); !strings.Contains(got, `"asyncapi": "3.0.0"`) || !strings.Contains(got, `"host": "`+addr+`"`) {
+		t.Errorf("%s: %.200s", asyncAPIPath, got)
+	}
 
 	// A connection opened now survives a rebuild with the same routes.
 	dctx, dcancel := context.WithTimeout(context.Background(), 60*time.Second)

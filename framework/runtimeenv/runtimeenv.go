@@ -189,6 +189,9 @@ func NewRuntime(cfg aws.Config, c Config, logger *slog.Logger) (*framework.Runti
 		// In Lambda API Gateway, locally the emulator, checks frames
 		// against the manifest's request models.
 		GatewayChecksModels: true,
+		// A Lambda instance run locally (mullet dev -runtime lambda) is
+		// development: check what the app sends against its declared types.
+		CheckOutbound: c.LocalLambda,
 	}
 	if c.SchedulerRoleARN != "" {
 		var optFns []func(*scheduler.Options)
