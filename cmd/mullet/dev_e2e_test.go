@@ -188,7 +188,21 @@ func read(t *testing.T, ctx context.Context, c *websocket.Conn) string {
 
 func expect(t *testing.T, ctx context.Context, c *websocket.Conn, want string) {
 	t.Helper()
-	if got := read(t, ctx, c); got != want {
+	if got := unwrapMsg(read(t, ctx, c)); got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
+}
+
+// unwrapMsg returns the data of a durable group's msg frame
+// (docs/protocol.md), or the frame itself: the chat's room events come
+// wrapped, its replies do not.
+func unwrapMsg(frame string) string {
+	var env struct {
+		Mullet string          `json:"mullet"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(frame), &env); err == nil && env.Mullet == "msg" {
+		return string(env.Data)
+	}
+	return frame
 }

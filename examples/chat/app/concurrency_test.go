@@ -82,8 +82,8 @@ func TestConcurrentStateUpdates(t *testing.T) {
 				if err != nil {
 					t.Fatalf("after %d nick and %d join replies: %v", nicks, joins, err)
 				}
-				var e app.Event
-				if err := json.Unmarshal([]byte(f), &e); err != nil || e.Type == "" {
+				e := decode(t, f)
+				if e.Type == "" {
 					t.Fatalf("after %d nick and %d join replies: frame %s", nicks, joins, f)
 				}
 				switch e.Type {
