@@ -26,13 +26,15 @@ func (c *conn) handleMessage(body []byte) {
 	requestID, messageID := e.messageIDs()
 	r, invalid := e.routeFrame(body)
 	if r == nil {
-		_ = c.writeText(errorframe.New(errorframe.Forbidden, c.id, requestID))
+		// The reason is reported before the frame is written, so that
+		// whoever reads the frame (a test's ReadJSON) finds it.
 		e.reject(c.id, requestID, "", errorframe.Forbidden, e.noRoute(body))
+		_ = c.writeText(errorframe.New(errorframe.Forbidden, c.id, requestID))
 		return
 	}
 	if invalid != nil {
-		_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
 		e.reject(c.id, requestID, r.key, errorframe.InvalidRequestBody, invalid)
+		_ = c.writeText(errorframe.New(errorframe.InvalidRequestBody, c.id, requestID))
 		return
 	}
 	ev := c.messageEvent(r.key, requestID, messageID, body)
