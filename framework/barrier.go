@@ -22,12 +22,6 @@ type BarrierOptions struct {
 	Size int
 	// TTL is how long a barrier waits for its party. Default 10 minutes.
 	TTL time.Duration
-	// FullWait is ignored: an arrival at a full barrier used to retry the
-	// store for this long. It is now answered at once, with the one store
-	// operation that found the barrier full (see Arrive).
-	//
-	// Deprecated: arrivals never wait; setting it has no effect.
-	FullWait time.Duration
 	// RestartAfterRelease makes a released barrier start a new generation
 	// at the next arrival of a connection that is not in it: the newcomer
 	// waits for a new party under the same key instead of being refused
