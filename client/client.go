@@ -31,6 +31,7 @@ type Conn struct {
 	done    chan struct{}
 	wake    chan struct{} // a message entered the inbox
 	cutNow  chan struct{} // drop the current connection (tests, Cut)
+	syncNow chan struct{} // a group without a position got a message
 
 	mu         sync.Mutex
 	keys       keys
@@ -108,6 +109,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		cutNow:   make(chan struct{}, 1),
+		syncNow:  make(chan struct{}, 1),
 		streams:  newStreams(),
 		pending:  map[string]*request{},
 		syncRIDs: map[string]bool{},
@@ -492,6 +494,10 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 			c.mu.Unlock()
 			closeSoon(ws, websocket.StatusNormalClosure, "reconnecting before the connection's time limit")
 			return errors.New("client: reconnecting before the connection's time limit (Options.MaxAge)"), true, nil
+		case <-c.syncNow:
+			if err := sendSync(false); err != nil {
+				return err, false, nil
+			}
 		case <-c.cutNow:
 			return errors.New("client: connection dropped by Cut"), false, nil
 		case err := <-readErr:
@@ -614,6 +620,14 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 			c.stats.Duplicates++
 			return
 		}
+		if st := c.streams.groups[f.Group]; (st == nil || !st.known) && c.syncAnswered && len(c.syncRIDs) == 0 {
+			// A group joined since the last sync: ask where it starts
+			// now rather than after GapTimeout.
+			select {
+			case c.syncNow <- struct{}{}:
+			default:
+			}
+		}
 		for _, d := range c.streams.add(m, now) {
 			c.push(d)
 		}
@@ -631,6 +645,19 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 		for g, p := range f.Groups {
 			for _, d := range c.streams.synced(g, p) {
 				c.push(d)
+			}
+		}
+		// Groups with messages that synced did not place: the session
+		// joined them after the sync was served. Ask again at once; after
+		// maxAsks, deliver what they hold from its lowest offset.
+		for g, asks := range c.streams.unplaced() {
+			if asks >= maxAsks {
+				c.releaseAll(g)
+				continue
+			}
+			select {
+			case c.syncNow <- struct{}{}:
+			default:
 			}
 		}
 		if c.syncing {
@@ -682,6 +709,11 @@ func isGatewayForbidden(frame []byte) bool {
 	}
 	return string(e["message"]) == `"Forbidden"`
 }
+
+// maxAsks is how many syncs may leave a group that received messages
+// without a position before the client starts it from its lowest
+// buffered offset.
+const maxAsks = 3
 
 // wireFrame is any JSON object frame, read for the members the client
 // uses.

@@ -333,8 +333,8 @@ func TestDiscontinuity(t *testing.T) {
 	}
 	// Wait until the stream holds them all.
 	for {
-		texts, _ := streamTexts(t, st, "room-x")
-		if len(texts) > 0 && texts[len(texts)-1] == "away9" {
+		texts, tail := streamTexts(t, st, "room-x")
+		if tail.Offset == 11 {
 			break
 		}
 		if ctx.Err() != nil {

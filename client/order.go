@@ -14,6 +14,8 @@ type stream struct {
 	buf   map[int64]Message
 	// since is when the buffer last went from empty to waiting.
 	since time.Time
+	// asks counts the syncs sent while the group had no position.
+	asks int
 }
 
 func newStreams() *streams { return &streams{groups: map[string]*stream{}} }
@@ -112,8 +114,22 @@ func (s *streams) restart(now time.Time) {
 	for _, st := range s.groups {
 		if len(st.buf) > 0 {
 			st.since = now
+			if !st.known {
+				st.asks++
+			}
 		}
 	}
+}
+
+// unplaced returns the groups with buffered messages and no position.
+func (s *streams) unplaced() map[string]int {
+	out := map[string]int{}
+	for g, st := range s.groups {
+		if !st.known && len(st.buf) > 0 {
+			out[g] = st.asks
+		}
+	}
+	return out
 }
 
 // positions returns the known positions, for a sync frame.

@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 
 	chatapp "github.com/mulletgo/mullet/examples/chat/app"
 	"github.com/mulletgo/mullet/internal/syncbuf"
@@ -232,4 +238,65 @@ func squeezeBlankLines(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestConnectThroughCuts: frames typed into mullet connect while the
+// emulator cuts its connection every 400 ms (MaxDuration) and the app
+// deletes it (DeleteConnection) are each sent and printed once, and every
+// message of the durable room, as the store holds it, is printed exactly
+// once and in stream order, through one session.
+func TestConnectThroughCuts(t *testing.T) {
+	st := memstore.New(nil)
+	srv := mullettest.NewServer(t, chatapp.New(), &mullettest.Options{Store: st, MaxDuration: 400 * time.Millisecond})
+	in, feed := io.Pipe()
+	var stdout, stderr syncbuf.Buffer
+	s := &session{url: srv.URL, wait: 2 * time.Second, dialTimeout: 5 * time.Second, stdin: in, stdout: &stdout, stderr: &stderr}
+	const total = 40
+	go func() {
+		fmt.Fprintln(feed, `{"action":"join","room":"lobby"}`)
+		time.Sleep(100 * time.Millisecond)
+		for i := range total {
+			fmt.Fprintf(feed, `{"action":"send","room":"lobby","text":"m%d"}`+"\n", i)
+			time.Sleep(40 * time.Millisecond)
+		}
+		feed.Close()
+	}()
+	if code := s.run(context.Background()); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for i := range total {
+		sent := fmt.Sprintf(`> {"action":"send","room":"lobby","text":"m%d"}`, i)
+		if n := strings.Count(out, sent+"\n"); n != 1 {
+			t.Errorf("%s printed %d times", sent, n)
+		}
+	}
+	r, err := st.ReadStream(context.Background(), "lobby", store.Position{}, store.StreamOptions{Window: 1000, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, m := range r.Messages {
+		var e struct{ Type, Text string }
+		if json.Unmarshal(m.Data[1:], &e) == nil && e.Type == "message" {
+			want = append(want, e.Text)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		var e struct{ Type, Text string }
+		if rest, ok := strings.CutPrefix(line, "< "); ok && json.Unmarshal([]byte(rest), &e) == nil && e.Type == "message" {
+			got = append(got, e.Text)
+		}
+	}
+	reconnects := strings.Count(stderr.String(), "reconnected: session resumed")
+	t.Logf("%d of %d messages published, %d printed, %d reconnects", len(want), total, len(got), reconnects)
+	if !slices.Equal(got, want) {
+		t.Fatalf("printed %v\nthe stream holds %v\nstderr:\n%s", got, want, stderr.String())
+	}
+	if reconnects < 2 || strings.Contains(stderr.String(), "new one started") {
+		t.Fatalf("want several resumes of one session; stderr:\n%s", stderr.String())
+	}
+	if len(want) < total*3/4 {
+		t.Fatalf("only %d of %d sent messages were published", len(want), total)
+	}
 }
