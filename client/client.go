@@ -124,8 +124,18 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 		c.keys = newKeys()
 	}
 	ws, newSession, err := c.connect(ctx)
-	if err != nil {
-		return nil, err
+	for attempt := 1; err != nil; attempt++ {
+		var re *retryError
+		if !errors.As(err, &re) {
+			return nil, err
+		}
+		// A resumed session refused: try its secrets again (Options.Resume).
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff(attempt, o.MinBackoff, o.MaxBackoff, rand.N[time.Duration])):
+		}
+		ws, newSession, err = c.connect(ctx)
 	}
 	go c.run(ws, newSession)
 	return c, nil
@@ -163,6 +173,10 @@ func (c *Conn) connect(ctx context.Context) (ws *websocket.Conn, newSession bool
 			}
 			if k.secret == "" && status == http.StatusConflict || newSession {
 				break // a create refused: not a lost session
+			}
+			if c.keys.again() {
+				c.mu.Unlock()
+				return nil, false, &retryError{err}
 			}
 			// The session is lost: start a new one.
 			c.keys = newKeys()
@@ -219,8 +233,18 @@ func (c *Conn) upgrade(ctx context.Context, session url.Values) (*websocket.Conn
 	return nil, 0, err
 }
 
+// retryError is a refusal worth another attempt after a backoff.
+type retryError struct{ err error }
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
 // retryable reports whether a failed attempt should be tried again.
 func retryable(err error) bool {
+	var re *retryError
+	if errors.As(err, &re) {
+		return true
+	}
 	var he *HandshakeError
 	if errors.As(err, &he) {
 		return he.Status == http.StatusTooManyRequests || he.Status >= 500

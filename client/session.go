@@ -28,7 +28,16 @@ type keys struct {
 	// candidates are secrets proposed by attempts with no answer: the
 	// server may have rotated to one of them (docs/protocol.md 2.2).
 	candidates []string
+	// tried are the secrets refused since the last success, and rounds
+	// counts the times all of them were tried again.
+	tried  []string
+	rounds int
 }
+
+// maxRounds is how many times a client tries all its secrets again, after
+// a backoff, before it takes the session as lost: a refusal may come from
+// a write that raced on the server, and a consumed secret stays refused.
+const maxRounds = 2
 
 func newKeys() keys { return keys{id: randomToken(16)} }
 
@@ -57,7 +66,9 @@ func (k *keys) present(q url.Values) (next string) {
 }
 
 // accepted: the upgrade succeeded, the server rotated to next.
-func (k *keys) accepted(next string) { k.secret, k.candidates = next, nil }
+func (k *keys) accepted(next string) {
+	k.secret, k.candidates, k.tried, k.rounds = next, nil, nil, 0
+}
 
 // unanswered: the upgrade failed without an answer from the server.
 func (k *keys) unanswered(next string) {
@@ -73,7 +84,20 @@ func (k *keys) refused() bool {
 	if len(k.candidates) == 0 {
 		return false
 	}
+	k.tried = append(k.tried, k.secret)
 	k.secret, k.candidates = k.candidates[0], k.candidates[1:]
+	return true
+}
+
+// again puts every refused secret back to be tried after a backoff, at
+// most maxRounds times.
+func (k *keys) again() bool {
+	if k.rounds >= maxRounds || k.secret == "" {
+		return false
+	}
+	k.rounds++
+	all := append(k.tried, k.secret)
+	k.secret, k.candidates, k.tried = all[0], all[1:], nil
 	return true
 }
 
