@@ -38,10 +38,8 @@ func Example() {
 		return
 	}
 	fmt.Println("reply:", string(reply.Raw))
-	c.SendJSON(ctx, map[string]string{"action": "say", "room": "room-lobby", "text": "hello"})
-	c.Cut() // as a network change would: the client resumes on its own
-	c.SendJSON(ctx, map[string]string{"action": "say", "room": "room-lobby", "text": "again"})
-	for range 2 {
+	for _, text := range []string{"hello", "again"} {
+		c.SendJSON(ctx, map[string]string{"action": "say", "room": "room-lobby", "text": text})
 		m, err := c.Receive(ctx)
 		if err != nil {
 			fmt.Println(err)
@@ -49,6 +47,7 @@ func Example() {
 		}
 		line, _ := client.Decode[chatLine](m)
 		fmt.Println(m.Kind, m.Group, m.Position.Offset, line.Text)
+		c.Cut() // as a network change would: the client resumes on its own
 	}
 	// Output:
 	// reply: {"$rid":"r-1","joined":"room-lobby"}
