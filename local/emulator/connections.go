@@ -51,6 +51,12 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 	var body []byte
 	if r.Method == http.MethodPost {
 		if r.ContentLength > int64(e.maxMessage) {
+			// Read what the client is still sending (bounded, and
+			// within the body deadline) before answering: closing a
+			// socket with unread data resets it, and the client would
+			// see a reset instead of the 413.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+			_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 4*int64(e.maxMessage)))
 			e.writeError(w, http.StatusRequestEntityTooLarge, e.hdrTooLarge, `{"message":"Request entity too large"}`)
 			return
 		}
@@ -67,6 +73,7 @@ func (e *Emulator) serveConnections(w http.ResponseWriter, r *http.Request, id s
 			return
 		}
 		if n > e.maxMessage {
+			_, _ = io.CopyN(io.Discard, r.Body, 4*int64(e.maxMessage)) // as above: no reset
 			e.writeError(w, http.StatusRequestEntityTooLarge, e.hdrTooLarge, `{"message":"Request entity too large"}`)
 			return
 		}
