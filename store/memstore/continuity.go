@@ -26,9 +26,8 @@ type memMsg struct {
 }
 
 type session struct {
-	rec     store.Session
-	state   []byte
-	version int64
+	rec store.Session
+	versioned
 }
 
 func (s *Store) cont() *continuity {
@@ -183,7 +182,7 @@ func (s *Store) LoadSessionState(ctx context.Context, id string) (store.State, e
 	if !ok {
 		return store.State{}, store.ErrNotFound
 	}
-	return store.State{Data: slices.Clone(x.state), Version: x.version}, nil
+	return x.load(), nil
 }
 
 // SaveSessionState implements store.Continuity.
@@ -200,12 +199,7 @@ func (s *Store) SaveSessionState(ctx context.Context, id string, data []byte, ex
 	if !ok {
 		return 0, store.ErrNotFound
 	}
-	if x.version != expect {
-		return 0, store.ErrConflict
-	}
-	x.state = slices.Clone(data)
-	x.version++
-	return x.version, nil
+	return x.save(data, expect)
 }
 
 // newEpoch returns a random epoch name.

@@ -30,10 +30,31 @@ type Store struct {
 }
 
 type conn struct {
-	rec     store.Connection
+	rec store.Connection
+	versioned
+	groups map[string]struct{}
+}
+
+// versioned is a state with its version: a connection's or a session's.
+type versioned struct {
 	state   []byte
 	version int64
-	groups  map[string]struct{}
+}
+
+// load returns a copy of the state.
+func (v *versioned) load() store.State {
+	return store.State{Data: slices.Clone(v.state), Version: v.version}
+}
+
+// save replaces the state if its version is expect, and returns the new
+// version; ErrConflict otherwise.
+func (v *versioned) save(data []byte, expect int64) (int64, error) {
+	if v.version != expect {
+		return 0, store.ErrConflict
+	}
+	v.state = slices.Clone(data)
+	v.version++
+	return v.version, nil
 }
 
 type barrier struct {
@@ -177,7 +198,7 @@ func (s *Store) LoadState(ctx context.Context, id string) (store.State, error) {
 	if !ok {
 		return store.State{}, store.ErrNotFound
 	}
-	return store.State{Data: slices.Clone(c.state), Version: c.version}, nil
+	return c.load(), nil
 }
 
 // SaveState implements store.Store.
@@ -194,12 +215,7 @@ func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect in
 	if !ok {
 		return 0, store.ErrNotFound
 	}
-	if c.version != expect {
-		return 0, store.ErrConflict
-	}
-	c.state = slices.Clone(data)
-	c.version++
-	return c.version, nil
+	return c.save(data, expect)
 }
 
 // JoinGroup implements store.Store.
