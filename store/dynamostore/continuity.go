@@ -305,38 +305,7 @@ func (s *Store) LoadSessionState(ctx context.Context, id string) (store.State, e
 // SaveSessionState implements store.Continuity: one UpdateItem conditioned
 // on the session being live and at version expect.
 func (s *Store) SaveSessionState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if len(data)+len(id)+itemOverhead > store.MaxItemSize {
-		return 0, store.ErrTooLarge
-	}
-	now := s.nowSec()
-	upd := expression.Set(expression.Name(attrVersion), expression.Value(expect+1))
-	if len(data) > 0 {
-		upd = upd.Set(expression.Name(attrState), expression.Value(data))
-	} else {
-		upd = upd.Remove(expression.Name(attrState))
-	}
-	cond := expression.And(live(now), expression.Name(attrVersion).Equal(expression.Value(expect)))
-	_, err := s.update(ctx, sessionKey(id), upd, cond, false)
-	if err == nil {
-		return expect + 1, nil
-	}
-	ccf, ok := isConditionFailed(err)
-	if !ok {
-		return 0, s.fail("SaveSessionState", err)
-	}
-	old := ccf.Item
-	if old == nil {
-		if old, err = s.getItem(ctx, "SaveSessionState", sessionKey(id), attrPK, attrTTL); err != nil {
-			return 0, err
-		}
-	}
-	if expired(old, now) {
-		return 0, store.ErrNotFound
-	}
-	return 0, store.ErrConflict
+	return s.saveVersioned(ctx, "SaveSessionState", sessionKey(id), len(id), data, expect)
 }
 
 // maxAppendRounds bounds the conditional writes of one Append under

@@ -483,10 +483,19 @@ func (s *Store) LoadState(ctx context.Context, id string) (store.State, error) {
 // SaveState implements store.Store: one UpdateItem conditioned on the
 // record being live and at version expect.
 func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+	return s.saveVersioned(ctx, "SaveState", connKey(id), len(id), data, expect)
+}
+
+// saveVersioned writes the state of the item at key (a connection record
+// or a session) with one UpdateItem conditioned on the item being live and
+// at version expect. A refusal tells a gone item (ErrNotFound) from a moved
+// version (ErrConflict) by the item it returned, or one read where the
+// backend returns none.
+func (s *Store) saveVersioned(ctx context.Context, op string, key map[string]types.AttributeValue, idLen int, data []byte, expect int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if len(data)+len(id)+itemOverhead > store.MaxItemSize {
+	if len(data)+idLen+itemOverhead > store.MaxItemSize {
 		return 0, store.ErrTooLarge
 	}
 	now := s.nowSec()
@@ -497,18 +506,17 @@ func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect in
 		upd = upd.Remove(expression.Name(attrState))
 	}
 	cond := expression.And(live(now), expression.Name(attrVersion).Equal(expression.Value(expect)))
-	_, err := s.update(ctx, connKey(id), upd, cond, false)
+	_, err := s.update(ctx, key, upd, cond, false)
 	if err == nil {
 		return expect + 1, nil
 	}
 	ccf, ok := isConditionFailed(err)
 	if !ok {
-		return 0, s.fail("SaveState", err)
+		return 0, s.fail(op, err)
 	}
-	// Refused: gone, or the version moved on?
 	old := ccf.Item
 	if old == nil {
-		if old, err = s.getItem(ctx, "SaveState", connKey(id), attrPK, attrTTL); err != nil {
+		if old, err = s.getItem(ctx, op, key, attrPK, attrTTL); err != nil {
 			return 0, err
 		}
 	}
