@@ -173,33 +173,23 @@ func (s *Store) SessionLeave(ctx context.Context, id, group string) error {
 
 // LoadSessionState implements store.Continuity.
 func (s *Store) LoadSessionState(ctx context.Context, id string) (store.State, error) {
-	if err := ctx.Err(); err != nil {
-		return store.State{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x, ok := s.liveSession(id, s.now())
-	if !ok {
-		return store.State{}, store.ErrNotFound
-	}
-	return x.load(), nil
+	return s.loadVersioned(ctx, s.sessionState(id))
 }
 
 // SaveSessionState implements store.Continuity.
 func (s *Store) SaveSessionState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
+	return s.saveVersioned(ctx, id, data, expect, s.sessionState(id))
+}
+
+// sessionState finds the state of the live session id.
+func (s *Store) sessionState(id string) func(now time.Time) (*versioned, bool) {
+	return func(now time.Time) (*versioned, bool) {
+		x, ok := s.liveSession(id, now)
+		if !ok {
+			return nil, false
+		}
+		return &x.versioned, true
 	}
-	if len(data)+len(id)+itemOverhead > store.MaxItemSize {
-		return 0, store.ErrTooLarge
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x, ok := s.liveSession(id, s.now())
-	if !ok {
-		return 0, store.ErrNotFound
-	}
-	return x.save(data, expect)
 }
 
 // newEpoch returns a random epoch name.

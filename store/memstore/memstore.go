@@ -189,20 +189,43 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 
 // LoadState implements store.Store.
 func (s *Store) LoadState(ctx context.Context, id string) (store.State, error) {
+	return s.loadVersioned(ctx, s.connState(id))
+}
+
+// SaveState implements store.Store.
+func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+	return s.saveVersioned(ctx, id, data, expect, s.connState(id))
+}
+
+// connState finds the state of the live connection id.
+func (s *Store) connState(id string) func(now time.Time) (*versioned, bool) {
+	return func(now time.Time) (*versioned, bool) {
+		c, ok := s.live(id, now)
+		if !ok {
+			return nil, false
+		}
+		return &c.versioned, true
+	}
+}
+
+// loadVersioned returns the state find finds (under the lock), or
+// ErrNotFound.
+func (s *Store) loadVersioned(ctx context.Context, find func(now time.Time) (*versioned, bool)) (store.State, error) {
 	if err := ctx.Err(); err != nil {
 		return store.State{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.live(id, s.now())
+	v, ok := find(s.now())
 	if !ok {
 		return store.State{}, store.ErrNotFound
 	}
-	return c.load(), nil
+	return v.load(), nil
 }
 
-// SaveState implements store.Store.
-func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+// saveVersioned saves data as the state find finds (under the lock) of the
+// item id, if it is at version expect.
+func (s *Store) saveVersioned(ctx context.Context, id string, data []byte, expect int64, find func(now time.Time) (*versioned, bool)) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -211,11 +234,11 @@ func (s *Store) SaveState(ctx context.Context, id string, data []byte, expect in
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.live(id, s.now())
+	v, ok := find(s.now())
 	if !ok {
 		return 0, store.ErrNotFound
 	}
-	return c.save(data, expect)
+	return v.save(data, expect)
 }
 
 // JoinGroup implements store.Store.
