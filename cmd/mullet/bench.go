@@ -23,7 +23,9 @@ Modes:
   idle       open N connections, hold them, measure connect latency and RSS
   pair       rendezvous pairs through a barrier of two: -conns is the number
              of pairs in flight; release latency is from the second arrival's
-             send until both sides have their answer
+             send until both sides have their answer; -pairs N ends a run
+             after N pairs instead of -duration; -third sends a third
+             arrival under each released pair's name and times its answer
   broadcast  one sender and a room of N members: time until every member
              has received each broadcast, and posts per second
   start      Lambda binary size and start-up: build -app for linux/arm64
@@ -39,6 +41,8 @@ Modes:
 	payload := fs.Int("payload", 64, "payload bytes per frame")
 	url := fs.String("url", "", "load this websocket URL instead of starting servers; frames are {\"action\":ROUTE,\"data\":...}")
 	bare := fs.Bool("bare", true, "also run the load against a bare coder/websocket echo server and print ratios")
+	pairs := fs.Int("pairs", 0, "with -mode pair: pairs per run (0: run for -duration)")
+	third := fs.Bool("third", false, "with -mode pair: a third arrival after each release, timed until its answer")
 	appDir := fs.String("app", "./examples/rendezvous", "with -mode start: the app's main package")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -50,7 +54,7 @@ Modes:
 	}
 	err = loadgen.Run(ctx, loadgen.Config{
 		Mode: *mode, Route: *route, Counts: counts, Duration: *duration, Payload: *payload,
-		URL: *url, Bare: *bare, AppDir: *appDir, Out: stdout,
+		URL: *url, Bare: *bare, AppDir: *appDir, Pairs: *pairs, Third: *third, Out: stdout,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "mullet bench: %v\n", err)

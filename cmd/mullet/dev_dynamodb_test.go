@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/mulletgo/mullet/internal/loadgen"
 	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 )
@@ -115,4 +118,65 @@ func TestDevDynaliteMissing(t *testing.T) {
 			t.Fatalf("exit %d, want 1 and %q\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
 		}
 	}
+}
+
+// TestDevLambdaPairsOnDynamoDB runs the bench app (a barrier that refuses
+// an arrival once it has released) under mullet dev -runtime lambda
+// -store dynamodb and drives pairs with a third arrival after each
+// release: every pair must release and every third arrival must be
+// answered (its 409), not left waiting. The measured run is 200 pairs, 50
+// in flight (MULLET_PAIRS=200 MULLET_PAIRS_IN_FLIGHT=50; docs/benchmarks.md).
+func TestDevLambdaPairsOnDynamoDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bench app for the Lambda runtime")
+	}
+	pairs, inFlight := envInt(t, "MULLET_PAIRS", 20), envInt(t, "MULLET_PAIRS_IN_FLIGHT", 10)
+	db := dynalitetest.Start(t)
+	table := db.NewTable(t)
+	addr := freeAddr(t)
+	url := "ws://" + addr + "/local"
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "-addr", addr, "-runtime", "lambda", "-store", "dynamodb", "-dynamodb-endpoint", db.Endpoint, "-table", table, "../../internal/benchapp/lambda"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("mullet dev did not stop")
+		}
+	})
+	waitFor(t, "the bench app to serve", 120*time.Second, func() bool {
+		return strings.Contains(stdout.String(), "websocket:    "+url)
+	})
+	var out syncbuf.Buffer
+	err := loadgen.Run(context.Background(), loadgen.Config{
+		Mode: "pair", Route: "echo", Counts: []int{inFlight}, Pairs: pairs, Third: true, URL: url, Out: &out,
+	})
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("c%d_pairs=%d ", inFlight, pairs)
+	for _, w := range []string{want, fmt.Sprintf("c%d_errors=0 ", inFlight), fmt.Sprintf("c%d_unanswered=0", inFlight)} {
+		if !strings.Contains(out.String(), w) {
+			t.Fatalf("want %q in the result\nmullet dev stderr: %s", w, stderr.String())
+		}
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive count", name, v)
+	}
+	return n
 }

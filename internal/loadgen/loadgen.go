@@ -27,8 +27,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/bootstrap"
-	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/internal/benchapp"
 	"github.com/mulletgo/mullet/local"
 	"github.com/mulletgo/mullet/manifest"
 )
@@ -50,6 +50,14 @@ type Config struct {
 	Bare bool
 	// AppDir is the app's main package, with Mode start.
 	AppDir string
+	// Pairs, with Mode pair, ends each run after this many pairs have
+	// started instead of after Duration (0: Duration).
+	Pairs int
+	// Third, with Mode pair, sends a third arrival under each pair's name
+	// once the pair has released, and measures until it gets an answer
+	// (a barrier that refuses answers 409 at once; one that restarts
+	// leaves it waiting, which counts as unanswered).
+	Third bool
 	// Out receives the tables and the RESULT lines.
 	Out io.Writer
 }
@@ -81,7 +89,7 @@ func Run(ctx context.Context, c Config) error {
 	if c.Route != "echo" && c.Route != "push" {
 		return usageErrorf("-route %q: use echo or push", c.Route)
 	}
-	b := &bench{mode: c.Mode, route: c.Route, duration: c.Duration, payload: c.Payload, out: c.Out}
+	b := &bench{mode: c.Mode, route: c.Route, duration: c.Duration, payload: c.Payload, pairCount: c.Pairs, third: c.Third, out: c.Out}
 	targets := []*target{}
 	if c.URL != "" {
 		targets = append(targets, &target{name: "url", url: c.URL, framed: true})
@@ -188,6 +196,8 @@ type bench struct {
 	mode, route string
 	duration    time.Duration
 	payload     int
+	pairCount   int  // pair mode: pairs per run, 0 for duration
+	third       bool // pair mode: a third arrival after each release
 	out         io.Writer
 }
 
@@ -500,7 +510,7 @@ func ServeTarget(ctx context.Context, kind string, stdout io.Writer) error {
 	case "bare":
 		err = serveBare(ctx, stdout)
 	case "mullet":
-		err = local.Serve(ctx, benchApp(), &local.Options{
+		err = local.Serve(ctx, benchapp.New(), &local.Options{
 			Addr: "127.0.0.1:0", Out: io.Discard,
 			Ready: func(ws, _ string) { fmt.Fprintln(stdout, ws) },
 			// The benchmark measures the server, not the account's quota of
@@ -515,46 +525,6 @@ func ServeTarget(ctx context.Context, kind string, stdout io.Writer) error {
 		return nil
 	}
 	return err
-}
-
-// benchApp is the app the bench loads: "echo" answers with a route
-// response, "push" answers through @connections.
-func benchApp() *framework.App[struct{}] {
-	type echoMsg struct {
-		Data string `json:"data"`
-	}
-	app := framework.New[struct{}]("bench", nil)
-	framework.Handle(app, "echo", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
-		return c.ReplyText(ctx, m.Data)
-	}, &framework.RouteOptions{TwoWay: true})
-	framework.Handle(app, "push", func(ctx context.Context, c *framework.Conn[struct{}], m echoMsg) error {
-		return c.ReplyText(ctx, m.Data)
-	}, nil)
-	type pairMsg struct {
-		PairingName string `json:"pairing_name" schema:"minLength=1,maxLength=128"`
-	}
-	pairs := framework.NewBarrier(app, "pairing", func(_ framework.Participant[string], others []framework.Participant[string]) any {
-		return map[string]string{"SourceIP": others[0].Payload}
-	}, &framework.BarrierOptions{Size: 2})
-	framework.Handle(app, "pair", func(ctx context.Context, c *framework.Conn[struct{}], m pairMsg) error {
-		_, err := pairs.Arrive(ctx, c, m.PairingName, c.SourceIP())
-		return err
-	}, nil)
-	type roomMsg struct {
-		Room string `json:"room" schema:"minLength=1"`
-		Data string `json:"data,omitempty"`
-	}
-	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[struct{}], m roomMsg) error {
-		if err := c.Join(ctx, m.Room); err != nil {
-			return err
-		}
-		return c.ReplyText(ctx, "joined")
-	}, &framework.RouteOptions{TwoWay: true})
-	framework.Handle(app, "shout", func(ctx context.Context, c *framework.Conn[struct{}], m roomMsg) error {
-		_, err := c.BroadcastText(ctx, m.Room, m.Data)
-		return err
-	}, nil)
-	return app
 }
 
 func serveBare(ctx context.Context, stdout io.Writer) error {
@@ -590,32 +560,64 @@ func serveBare(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// pairs runs rendezvous pairs with n pairs in flight for the duration.
+// pairs runs rendezvous pairs with n pairs in flight, for the duration or
+// for b.pairCount pairs.
 func (b *bench) pairs(ctx context.Context, t *target, counts []int) error {
-	fmt.Fprintf(b.out, "pair: barrier of two, duration %v per run\n%-8s %8s %10s %10s %10s %10s %10s %8s\n", b.duration, "target", "in flight", "pairs/s", "p50", "p90", "p99", "max", "errors")
-	fmt.Fprint(b.out, "")
+	run := fmt.Sprintf("duration %v", b.duration)
+	if b.pairCount > 0 {
+		run = fmt.Sprintf("%d pairs", b.pairCount)
+	}
+	fmt.Fprintf(b.out, "pair: barrier of two, %s per run\n%-8s %8s %10s %10s %10s %10s %10s %8s", run, "target", "in flight", "pairs/s", "p50", "p90", "p99", "max", "errors")
+	if b.third {
+		fmt.Fprintf(b.out, " %10s %10s %10s %10s", "third p50", "third p99", "third max", "unanswered")
+	}
+	fmt.Fprintln(b.out)
 	var result strings.Builder
 	result.WriteString("RESULT mode=pair")
 	for _, n := range counts {
 		runCtx, cancel := context.WithTimeout(ctx, b.duration)
+		if b.pairCount > 0 {
+			// A count, not a time: the duration only bounds a run that hangs.
+			cancel()
+			runCtx, cancel = context.WithTimeout(ctx, 10*time.Minute)
+		}
 		var (
-			mu     sync.Mutex
-			lats   []time.Duration
-			errs   atomic.Int64
-			serial atomic.Int64
-			wg     sync.WaitGroup
+			mu         sync.Mutex
+			lats       []time.Duration
+			thirds     []time.Duration
+			errs       atomic.Int64
+			unanswered atomic.Int64
+			serial     atomic.Int64
+			wg         sync.WaitGroup
 		)
+		// Names are unique per process too: a released name stays full
+		// for its barrier's TTL, so a second run against the same server
+		// must not reuse the first one's.
+		prefix := fmt.Sprintf("p%d-%d-%x", n, time.Now().UnixNano(), os.Getpid())
+		next := func() (string, bool) {
+			i := serial.Add(1)
+			if runCtx.Err() != nil || (b.pairCount > 0 && i > int64(b.pairCount)) {
+				return "", false
+			}
+			return fmt.Sprintf("%s-%d", prefix, i), true
+		}
 		start := time.Now()
 		for range n {
 			wg.Go(func() {
-				for runCtx.Err() == nil {
-					d, err := b.onePair(ctx, t.url, fmt.Sprintf("p%d-%d", n, serial.Add(1)))
-					if err != nil {
+				for name, ok := next(); ok; name, ok = next() {
+					r, err := b.onePair(runCtx, t.url, name)
+					if errors.Is(err, errUnanswered) {
+						unanswered.Add(1)
+					} else if err != nil {
 						errs.Add(1)
+						fmt.Fprintf(b.out, "pair %s: %v\n", name, err)
 						continue
 					}
 					mu.Lock()
-					lats = append(lats, d)
+					lats = append(lats, r.release)
+					if r.third > 0 {
+						thirds = append(thirds, r.third)
+					}
 					mu.Unlock()
 				}
 			})
@@ -624,27 +626,51 @@ func (b *bench) pairs(ctx context.Context, t *target, counts []int) error {
 		cancel()
 		elapsed := time.Since(start)
 		slices.Sort(lats)
+		slices.Sort(thirds)
 		rate := float64(len(lats)) / elapsed.Seconds()
-		fmt.Fprintf(b.out, "%-8s %8d %10.0f %10v %10v %10v %10v %8d\n", t.name, n, rate,
+		fmt.Fprintf(b.out, "%-8s %8d %10.0f %10v %10v %10v %10v %8d", t.name, n, rate,
 			pct(lats, .5).Round(time.Microsecond), pct(lats, .9).Round(time.Microsecond), pct(lats, .99).Round(time.Microsecond), pct(lats, 1).Round(time.Microsecond), errs.Load())
-		fmt.Fprintf(&result, " c%d_pairs_per_s=%.0f c%d_p50_us=%d c%d_p99_us=%d c%d_errors=%d", n, rate, n, pct(lats, .5).Microseconds(), n, pct(lats, .99).Microseconds(), n, errs.Load())
+		fmt.Fprintf(&result, " c%d_pairs=%d c%d_pairs_per_s=%.0f c%d_p50_us=%d c%d_p99_us=%d c%d_errors=%d", n, len(lats), n, rate, n, pct(lats, .5).Microseconds(), n, pct(lats, .99).Microseconds(), n, errs.Load())
+		if b.third {
+			fmt.Fprintf(b.out, " %10v %10v %10v %10d", pct(thirds, .5).Round(time.Microsecond), pct(thirds, .99).Round(time.Microsecond), pct(thirds, 1).Round(time.Microsecond), unanswered.Load())
+			fmt.Fprintf(&result, " c%d_third_p50_us=%d c%d_third_p99_us=%d c%d_third_max_us=%d c%d_unanswered=%d", n, pct(thirds, .5).Microseconds(), n, pct(thirds, .99).Microseconds(), n, pct(thirds, 1).Microseconds(), n, unanswered.Load())
+		}
+		fmt.Fprintln(b.out)
 	}
 	fmt.Fprintln(b.out, result.String())
 	return nil
 }
 
-// onePair connects two clients, lets the first arrive, then measures from
-// the second arrival's send until both have their answer.
-func (b *bench) onePair(ctx context.Context, url, name string) (time.Duration, error) {
-	conns, _, err := dialAll(ctx, url, 2)
-	if err != nil {
-		return 0, err
+// errUnanswered is a third arrival that got no frame within thirdTimeout.
+var errUnanswered = errors.New("the third arrival got no answer")
+
+// thirdTimeout is how long a third arrival waits for its answer before it
+// counts as unanswered.
+const thirdTimeout = 5 * time.Second
+
+// pairResult is one pair's latencies: the release (second arrival's send
+// until both have their answer) and, with a third arrival, its send until
+// its answer (0 without one).
+type pairResult struct{ release, third time.Duration }
+
+// onePair connects two clients (three with b.third), lets the first
+// arrive, then measures from the second arrival's send until both have
+// their answer; then the third arrives under the same name.
+func (b *bench) onePair(ctx context.Context, url, name string) (pairResult, error) {
+	n := 2
+	if b.third {
+		n = 3
 	}
-	defer conns[0].CloseNow()
-	defer conns[1].CloseNow()
+	conns, _, err := dialAll(ctx, url, n)
+	if err != nil {
+		return pairResult{}, err
+	}
+	for _, c := range conns {
+		defer c.CloseNow()
+	}
 	msg := []byte(`{"action":"pair","pairing_name":"` + name + `"}`)
 	if err := conns[0].Write(ctx, websocket.MessageText, msg); err != nil {
-		return 0, err
+		return pairResult{}, err
 	}
 	// The first arrival's invocation must be done before the second's
 	// starts, or the measurement would include it: wait until the
@@ -654,14 +680,31 @@ func (b *bench) onePair(ctx context.Context, url, name string) (time.Duration, e
 	defer cancel()
 	t0 := time.Now()
 	if err := conns[1].Write(ctx, websocket.MessageText, msg); err != nil {
-		return 0, err
+		return pairResult{}, err
 	}
-	for _, c := range conns {
+	for _, c := range conns[:2] {
 		if _, data, err := c.Read(rctx); err != nil || !strings.Contains(string(data), "SourceIP") {
-			return 0, fmt.Errorf("pair %s: %q, %v", name, data, err)
+			return pairResult{}, fmt.Errorf("pair %s: %q, %v", name, data, err)
 		}
 	}
-	return time.Since(t0), nil
+	r := pairResult{release: time.Since(t0)}
+	if !b.third {
+		return r, nil
+	}
+	tctx, cancel := context.WithTimeout(ctx, thirdTimeout)
+	defer cancel()
+	t1 := time.Now()
+	if err := conns[2].Write(ctx, websocket.MessageText, msg); err != nil {
+		return r, err
+	}
+	if _, _, err := conns[2].Read(tctx); err != nil {
+		if tctx.Err() != nil && ctx.Err() == nil {
+			return r, errUnanswered
+		}
+		return r, err
+	}
+	r.third = time.Since(t1)
+	return r, nil
 }
 
 // broadcast joins N members to a room; one sender broadcasts in a closed
