@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	cryptorand "crypto/rand"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -160,6 +162,11 @@ func (c *conn) connectEvent(r *http.Request) *events.APIGatewayWebsocketProxyReq
 		proto = "https"
 	}
 	multi["X-Forwarded-Proto"] = []string{proto}
+	if len(r.Header.Values("X-Amzn-Trace-Id")) == 0 {
+		// API Gateway's front end adds an X-Ray trace header ([integreq]
+		// in docs/fidelity.md); one the client sent is passed on as is.
+		multi["X-Amzn-Trace-Id"] = []string{newTraceID(c.connectedAt)}
+	}
 	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
 			multi["X-Forwarded-Port"] = []string{port}
@@ -172,6 +179,15 @@ func (c *conn) connectEvent(r *http.Request) *events.APIGatewayWebsocketProxyReq
 		ev.QueryStringParameters = lastValues(q)
 	}
 	return ev
+}
+
+// newTraceID returns an X-Ray trace header value with a new root trace ID:
+// "Root=1-", the start time in seconds as 8 hex digits, "-", 96 random bits
+// as 24 hex digits.
+func newTraceID(at time.Time) string {
+	var r [12]byte
+	_, _ = cryptorand.Read(r[:]) // never fails since Go 1.24
+	return fmt.Sprintf("Root=1-%08x-%x", at.Unix(), r)
 }
 
 // messageEvent returns the event for one message routed to routeKey. The

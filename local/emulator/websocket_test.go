@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -123,6 +124,9 @@ func TestConnectEvent(t *testing.T) {
 	if ev.Headers["Host"] != srv.Addr().String() || ev.Headers["X-Client"] != "connect" ||
 		ev.Headers["X-Forwarded-For"] != "10.9.8.7, 127.0.0.1" || ev.Headers["X-Forwarded-Proto"] != "http" {
 		t.Errorf("headers %v", ev.Headers)
+	}
+	if id := ev.Headers["X-Amzn-Trace-Id"]; !regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$`).MatchString(id) {
+		t.Errorf("X-Amzn-Trace-Id %q; want Root=1-{8 hex}-{24 hex}", id)
 	}
 	if got := ev.MultiValueQueryStringParameters["room"]; !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("multiValueQueryStringParameters[room] = %v", got)
