@@ -24,7 +24,8 @@ import (
 
 // TestCDKCLISynth runs the real cdk CLI (node_modules/.bin/cdk, pinned in
 // package.json) on examples/rendezvous/cdk, offline and without an AWS
-// account, and checks the template it writes against the app's manifest.
+// account, and checks the template it writes against the app's manifest,
+// the CloudFormation resource specification and cfn-lint.
 func TestCDKCLISynth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the cdk CLI synth (it compiles a CDK program)")
@@ -69,6 +70,7 @@ func TestCDKCLISynth(t *testing.T) {
 	}
 	t.Logf("template: %d lines, %d resources", bytes.Count(data, []byte("\n"))+1, len(c.resources("")))
 	checkAgainstManifest(t, c, rendezvous.New(2).Manifest())
+	checkAgainstSpec(t, c)
 	if rs := c.resources("AWS::CDK::Metadata"); len(rs) != 0 {
 		t.Errorf("version reporting is on: %v", rs)
 	}
@@ -87,6 +89,7 @@ func TestCDKCLISynth(t *testing.T) {
 	if fi, err := os.Stat(bootstrap); err == nil {
 		t.Logf("bootstrap: %.1f MiB", float64(fi.Size())/(1<<20))
 	}
+	checkCfnLint(t, filepath.Join(out, "Rendezvous.template.json")) // last: it skips without cfn-lint
 }
 
 // TestChatExample synthesizes the chat example's infrastructure in process.
