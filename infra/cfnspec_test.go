@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // This file checks synthesized templates against the CloudFormation
@@ -97,7 +98,14 @@ func resourceSpec(t *testing.T) *cfnSpec {
 	if path == "" {
 		skipOrFail(t, "node_modules/"+serviceSpecPackage+" is missing: run `npm ci` at the repository root (it holds the CloudFormation resource specification)")
 	}
-	loadedSpec.once.Do(func() { loadedSpec.spec, loadedSpec.err = loadSpec(path, version) })
+	loadedSpec.once.Do(func() {
+		start := time.Now()
+		loadedSpec.spec, loadedSpec.err = loadSpec(path, version)
+		if loadedSpec.err == nil {
+			t.Logf("%s %s: %d resource types, %d property types, loaded in %s", serviceSpecPackage, version,
+				len(loadedSpec.spec.resources), len(loadedSpec.spec.types), time.Since(start).Round(10*time.Millisecond))
+		}
+	})
 	if loadedSpec.err != nil {
 		t.Fatal(loadedSpec.err)
 	}

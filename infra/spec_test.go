@@ -17,8 +17,9 @@ import (
 )
 
 // TestTemplatesMatchSpec validates the templates infra synthesizes against
-// the CloudFormation resource specification (checkAgainstSpec): every
-// Observability setting off (nil, and the zero value) and on, barrier
+// the CloudFormation resource specification (checkAgainstSpec) and with
+// cfn-lint (checkCfnLint, which must also report three broken copies):
+// every Observability setting off (nil, and the zero value) and on, barrier
 // timers, each $connect authorization, and both examples.
 func TestTemplatesMatchSpec(t *testing.T) {
 	resourceSpec(t) // skip early, before any synth, when the spec is missing
@@ -74,7 +75,7 @@ func TestTemplatesMatchSpec(t *testing.T) {
 		})
 	}
 	t.Run("cfn-lint", func(t *testing.T) {
-		checkCfnLint(t, files...)
+		checkCfnLint(t, files, cfnLintMistakes(t, defaultCfn(t), dir))
 	})
 }
 
