@@ -24,7 +24,8 @@ import (
 
 // TestCDKCLISynth runs the real cdk CLI (node_modules/.bin/cdk, pinned in
 // package.json) on examples/rendezvous/cdk, offline and without an AWS
-// account, and checks the template it writes against the app's manifest.
+// account, and checks the template it writes against the app's manifest,
+// the CloudFormation resource specification and cfn-lint.
 func TestCDKCLISynth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the cdk CLI synth (it compiles a CDK program)")
@@ -87,6 +88,9 @@ func TestCDKCLISynth(t *testing.T) {
 	if fi, err := os.Stat(bootstrap); err == nil {
 		t.Logf("bootstrap: %.1f MiB", float64(fi.Size())/(1<<20))
 	}
+	// Last: each skips without its tool.
+	checkAgainstSpec(t, c)
+	checkCfnLint(t, []string{filepath.Join(out, "Rendezvous.template.json")}, nil)
 }
 
 // TestChatExample synthesizes the chat example's infrastructure in process.

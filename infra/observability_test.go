@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -140,4 +141,81 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestLeastPrivilegeFindsMistakes breaks the template with every
+// observability setting on in one way at a time: the role and
+// resource-policy scans of TestLeastPrivilege report it.
+func TestLeastPrivilegeFindsMistakes(t *testing.T) {
+	base := observedCfn(t)
+	functionLogs := functionLogGroup(t, base).ID
+	scan := func(c cfn) []string {
+		var problems []string
+		errorf := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+		checkRoles(errorf, c, functionLogs)
+		checkResourcePolicies(errorf, c)
+		return problems
+	}
+	if problems := scan(base); len(problems) != 0 {
+		t.Fatalf("the template with observability on fails the scan: %q", problems)
+	}
+	policyOf := func(c cfn, role string) map[string]any {
+		for _, p := range c.resources("AWS::IAM::Policy") {
+			if render(p.Properties["Roles"]) == `[{"Ref":"`+role+`"}]` {
+				return p.Properties["PolicyDocument"].(map[string]any)
+			}
+		}
+		t.Fatalf("no policy of role %s", role)
+		return nil
+	}
+	addStatement := func(c cfn, role string, s map[string]any) {
+		doc := policyOf(c, role)
+		doc["Statement"] = append(list(doc["Statement"]), s)
+	}
+	resourcesOf := func(c cfn) map[string]any { return c["Resources"].(map[string]any) }
+	tests := []struct {
+		name   string
+		break_ func(c cfn)
+		want   string
+	}{
+		{"account role on the function's log group", func(c cfn) {
+			addStatement(c, c.roleTrusting(t, "apigateway.amazonaws.com").ID, map[string]any{
+				"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": map[string]any{"Fn::GetAtt": []any{functionLogs, "Arn"}}})
+		}, "which is not a stage log group"},
+		{"account role with another action", func(c cfn) {
+			addStatement(c, c.roleTrusting(t, "apigateway.amazonaws.com").ID, map[string]any{
+				"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": map[string]any{"Fn::GetAtt": []any{logGroupNamed(t, c, "AccessLogs").ID, "Arn"}}})
+		}, "the account role"},
+		{"function role on a stage log group", func(c cfn) {
+			addStatement(c, c.roleTrusting(t, "lambda.amazonaws.com").ID, map[string]any{
+				"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": map[string]any{"Fn::GetAtt": []any{logGroupNamed(t, c, "ExecutionLogs").ID, "Arn"}}})
+		}, "on the stage log group"},
+		{"role trusting any principal", func(c cfn) {
+			role := resourcesOf(c)[c.roleTrusting(t, "apigateway.amazonaws.com").ID].(map[string]any)["Properties"].(map[string]any)
+			role["AssumeRolePolicyDocument"] = map[string]any{"Statement": []any{map[string]any{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": map[string]any{"AWS": "*"}}}}
+		}, "want one AWS service allowed sts:AssumeRole"},
+		{"alarm that terminates instances", func(c cfn) {
+			a := c.resources("AWS::CloudWatch::Alarm")[0]
+			resourcesOf(c)[a.ID].(map[string]any)["Properties"].(map[string]any)["AlarmActions"] = []any{"arn:aws:automate:us-east-1:ec2:terminate"}
+		}, "want SNS topics only"},
+		{"topic policy", func(c cfn) {
+			resourcesOf(c)["OpsPolicy"] = map[string]any{"Type": "AWS::SNS::TopicPolicy", "Properties": map[string]any{}}
+		}, "template has AWS::SNS::TopicPolicy"},
+		{"Lambda permission without a source ARN", func(c cfn) {
+			for _, p := range c.resources("AWS::Lambda::Permission") {
+				delete(resourcesOf(c)[p.ID].(map[string]any)["Properties"].(map[string]any), "SourceArn")
+				break
+			}
+		}, "want lambda:InvokeFunction for an AWS service and a source ARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := deepCopy(t, base)
+			tt.break_(c)
+			problems := scan(c)
+			if len(problems) == 0 || !strings.Contains(strings.Join(problems, "\n"), tt.want) {
+				t.Errorf("problems %q, want one containing %q", problems, tt.want)
+			}
+		})
+	}
 }

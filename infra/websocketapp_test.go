@@ -317,12 +317,28 @@ func checkFunction(t *testing.T, c cfn, fn resource, memory, timeout, retention 
 }
 
 // TestLeastPrivilege scans every IAM policy in templates with and without
-// authorizers: no wildcard action or resource, ManageConnections only on
-// this stage's @connections, DynamoDB only the store's actions on the table.
+// authorizers, and with the observability settings on, off and in part: no
+// wildcard action or resource, ManageConnections only on this stage's
+// @connections, DynamoDB only the store's actions on the table; each role
+// trusted by one AWS service; the stage's log groups written by the
+// account role only, and it writing nothing else; no topic, queue or log
+// resource policies; Lambda permissions for a source ARN; alarms that only
+// notify SNS topics.
 func TestLeastPrivilege(t *testing.T) {
 	templates := map[string]cfn{"defaults": defaultCfn(t)}
 	templates["barrier timeouts"] = template(t, timeoutProps(t))
 	templates["observability on"] = observedCfn(t)
+	for name, o := range map[string]*infra.Observability{
+		"observability off": {},
+		// The account role with one stage log group: it may write that one.
+		"access log and account role, alarms without topic": {AccessLog: true, AccountRole: true, Alarms: &infra.Alarms{}},
+		// Stage logs without the account role: nobody is granted on them.
+		"stage logs without account role": {AccessLog: true, ExecutionLogLevel: "ERROR", Throttle: &infra.Throttle{RatePerSecond: 1, Burst: 1}},
+	} {
+		props := testProps(t)
+		props.Observability = o
+		templates[name] = template(t, props)
+	}
 	templates["iam and api keys"] = authCfn(t)
 	for name, a := range map[string]*infra.ConnectAuthorizer{
 		"lambda authorizer": {IdentitySource: []string{"route.request.querystring.token"}},
@@ -469,6 +485,128 @@ func checkLeastPrivilege(t *testing.T, c cfn) {
 	for action := range want {
 		if _, ok := granted[action]; !ok {
 			t.Errorf("action %s not granted", action)
+		}
+	}
+	checkRoles(t.Errorf, c, logs.ID)
+	checkResourcePolicies(t.Errorf, c)
+}
+
+// checkRoles checks each role apart: every role may be assumed by one AWS
+// service only; the role API Gateway writes stage logs with (the account
+// role) may write the stage's log groups and nothing else; no other role may
+// touch them; no role but the account role may describe log streams.
+func checkRoles(errorf func(format string, args ...any), c cfn, functionLogs string) {
+	stageLogs := map[string]bool{}
+	for _, r := range c.resources("AWS::Logs::LogGroup") {
+		if r.ID != functionLogs {
+			stageLogs["{"+r.ID+".Arn}"] = true
+		}
+	}
+	grants := map[string]map[string][]string{} // role -> action -> resources
+	grant := func(role string, doc any) {
+		if grants[role] == nil {
+			grants[role] = map[string][]string{}
+		}
+		for _, st := range list(asObject(doc)["Statement"]) {
+			s := st.(map[string]any)
+			if s["Effect"] != "Allow" {
+				continue
+			}
+			for _, a := range list(s["Action"]) {
+				for _, r := range list(s["Resource"]) {
+					grants[role][a.(string)] = append(grants[role][a.(string)], render(r))
+				}
+			}
+		}
+	}
+	for _, p := range c.resources("AWS::IAM::Policy") {
+		for _, r := range list(p.Properties["Roles"]) {
+			grant(strings.Trim(render(r), "{}"), p.Properties["PolicyDocument"])
+		}
+	}
+	for _, role := range c.resources("AWS::IAM::Role") {
+		for _, p := range list(role.Properties["Policies"]) {
+			grant(role.ID, asObject(p)["PolicyDocument"])
+		}
+		var services []string
+		for _, st := range list(asObject(role.Properties["AssumeRolePolicyDocument"])["Statement"]) {
+			s := st.(map[string]any)
+			principal := asObject(s["Principal"])
+			service, ok := principal["Service"].(string)
+			if s["Effect"] != "Allow" || s["Action"] != "sts:AssumeRole" || len(principal) != 1 || !ok || !strings.HasSuffix(service, ".amazonaws.com") {
+				errorf("role %s: trust statement %s; want one AWS service allowed sts:AssumeRole", role.ID, render(s))
+				continue
+			}
+			services = append(services, service)
+		}
+		if len(services) != 1 {
+			errorf("role %s is trusted by %v, want one AWS service", role.ID, services)
+		}
+		actions := grants[role.ID]
+		if len(services) == 1 && services[0] == "apigateway.amazonaws.com" {
+			want := []string{"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}
+			if got := sortedKeys(actions); !equalSets(got, want) {
+				errorf("the account role %s may %v, want %v", role.ID, got, want)
+			}
+			for a, resources := range actions {
+				for _, r := range resources {
+					if !stageLogs[r] {
+						errorf("the account role %s may %s on %s, which is not a stage log group", role.ID, a, r)
+					}
+				}
+				if len(resources) != len(stageLogs) {
+					errorf("the account role %s may %s on %v, want the stage log groups %v", role.ID, a, resources, sortedKeys(stageLogs))
+				}
+			}
+			continue
+		}
+		for a, resources := range actions {
+			if a == "logs:DescribeLogStreams" {
+				errorf("role %s may %s", role.ID, a)
+			}
+			for _, r := range resources {
+				if stageLogs[r] {
+					errorf("role %s may %s on the stage log group %s", role.ID, a, r)
+				}
+			}
+		}
+	}
+	if len(c.resources("AWS::ApiGateway::Account")) == 0 {
+		for _, role := range c.resources("AWS::IAM::Role") {
+			if strings.Contains(render(role.Properties["AssumeRolePolicyDocument"]), "apigateway.amazonaws.com") {
+				errorf("role %s trusts API Gateway without an account setting using it", role.ID)
+			}
+		}
+	}
+}
+
+// checkResourcePolicies checks what the template grants outside IAM roles:
+// no topic, queue or log resource policies; Lambda permissions only to an
+// AWS service, for a source ARN; alarms that only notify SNS topics (no
+// EC2, Auto Scaling, Lambda or Systems Manager actions).
+func checkResourcePolicies(errorf func(format string, args ...any), c cfn) {
+	for _, typ := range []string{"AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::Logs::ResourcePolicy", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::AccessKey"} {
+		if rs := c.resources(typ); len(rs) != 0 {
+			errorf("template has %s: %v", typ, rs)
+		}
+	}
+	for _, p := range c.resources("AWS::Lambda::Permission") {
+		principal, _ := p.Properties["Principal"].(string)
+		if !strings.HasSuffix(principal, ".amazonaws.com") || p.Properties["SourceArn"] == nil || p.Properties["Action"] != "lambda:InvokeFunction" {
+			errorf("Lambda permission %s: %s; want lambda:InvokeFunction for an AWS service and a source ARN", p.ID, render(p.Properties))
+		}
+	}
+	topics := map[string]bool{}
+	for _, r := range c.resources("AWS::SNS::Topic") {
+		topics["{"+r.ID+"}"] = true
+	}
+	for _, a := range c.resources("AWS::CloudWatch::Alarm") {
+		for _, k := range []string{"AlarmActions", "OKActions", "InsufficientDataActions"} {
+			for _, action := range list(a.Properties[k]) {
+				if r := render(action); !topics[r] && !strings.Contains(r, ":sns:") {
+					errorf("alarm %s %s: %s, want SNS topics only", a.ID, k, r)
+				}
+			}
 		}
 	}
 }
