@@ -178,7 +178,7 @@ func TestBadRequests(t *testing.T) {
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, method, path, typ, enc, body string
-		status                              int
+		status                             int
 	}{
 		{"not JSON", "POST", "/v1/traces", "application/json", "", "{", 400},
 		{"ID not hex", "POST", "/v1/traces", "application/json", "", `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`, 400},
