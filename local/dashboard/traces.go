@@ -99,16 +99,31 @@ func (ts *traceStore) summaries() []traceSummary {
 	return out
 }
 
+// timedSpan is a span with its place on the trace's timeline, in
+// microseconds from the trace's first start (the page's clock keeps only
+// milliseconds).
+type timedSpan struct {
+	otlpreceiver.Span
+	OffsetUs   int64 `json:"offsetUs"`
+	DurationUs int64 `json:"durationUs"`
+}
+
 // spans returns a trace's spans sorted by start time, or nil.
-func (ts *traceStore) spans(id string) []otlpreceiver.Span {
+func (ts *traceStore) spans(id string) []timedSpan {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	t := ts.traces[strings.ToLower(id)]
 	if t == nil {
 		return nil
 	}
-	out := slices.Clone(t.spans)
+	out := make([]timedSpan, len(t.spans))
+	for i, s := range t.spans {
+		out[i] = timedSpan{Span: s, DurationUs: max(s.End.Sub(s.Start).Microseconds(), 0)}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	for i := range out {
+		out[i].OffsetUs = out[i].Start.Sub(out[0].Start).Microseconds()
+	}
 	return out
 }
 

@@ -56,7 +56,7 @@ function renderState() {
     el("td", { class: "mono" }, c.id),
     el("td", {}, shortTime(c.connectedAt)),
     el("td", { class: "mono" }, c.sourceIp),
-    el("td", {}, el("pre", {}, json(Object.assign({}, c.identity ? { identity: c.identity } : {}, c.authorizer ? { authorizer: c.authorizer } : {})))),
+    el("td", {}, c.identity || c.authorizer ? el("pre", {}, json(Object.assign({}, c.identity ? { identity: c.identity } : {}, c.authorizer ? { authorizer: c.authorizer } : {}))) : ""),
     el("td", { class: "mono" }, c.session || ""),
     el("td", {}, ...(c.groups || []).map((g) => tag("", g))),
     el("td", {}, el("pre", {}, json(c.state)), c.stateVersion ? el("span", { class: "dim" }, "v" + c.stateVersion) : null))));
@@ -104,7 +104,7 @@ function renderLog() {
     rows.push(el("tr", { class: v.outcome, dataset: { requestId: v.requestId } },
       el("td", {}, shortTime(v.time)), el("td", { class: "mono" }, v.route || "-"), el("td", { class: "mono" }, v.connectionId),
       el("td", {}, v.outcome === "refused" ? v.status + " refused" : v.outcome === "panic" ? "PANIC" : v.status || "ERR"),
-      el("td", {}, v.durationMs ? v.durationMs.toFixed(2) + " ms" : "-"),
+      el("td", { class: "nowrap" }, v.durationMs ? v.durationMs.toFixed(2) + " ms" : "-"),
       el("td", {}, el("pre", {}, v.error || "")),
       el("td", {}, tid ? el("a", { onclick: () => showTrace(tid) }, "trace") : "")));
   }
@@ -126,22 +126,21 @@ async function showTrace(id) {
   const view = $("#trace-view");
   if (!resp.ok) { view.replaceChildren(el("p", { class: "dim" }, await resp.text())); return; }
   const spans = await resp.json();
-  const t0 = Math.min(...spans.map((s) => Date.parse(s.start)));
-  const t1 = Math.max(...spans.map((s) => Date.parse(s.end)));
-  // Sub-millisecond spans: Date keeps milliseconds, so pad the range.
-  const total = Math.max(t1 - t0, 1);
+  // Offsets and durations in microseconds, from the server.
+  const total = Math.max(...spans.map((s) => s.offsetUs + s.durationUs), 1);
+  const ms = (us) => (us / 1000).toFixed(us < 10000 ? 2 : 1) + " ms";
   const byId = new Map(spans.map((s) => [s.spanId, s]));
   const depth = (s) => { let d = 0; for (let p = byId.get(s.parentSpanId); p && d < 20; p = byId.get(p.parentSpanId)) d++; return d; };
-  const rows = [el("div", { class: "dim" }, "trace " + id + " · " + spans.length + " spans · " + (t1 - t0) + " ms")];
+  const rows = [el("div", { class: "dim" }, "trace " + id + " · " + spans.length + " spans · " + ms(total))];
   for (const s of orderTree(spans, byId)) {
-    const start = Date.parse(s.start) - t0, dur = Math.max(Date.parse(s.end) - Date.parse(s.start), 0);
+    const start = s.offsetUs, dur = s.durationUs;
     const kind = s.statusCode === 2 ? "err" : s.name.startsWith("mullet.store") ? "store" : /push|broadcast|release/.test(s.name) ? "push" : "";
     const bar = el("div", { class: "bar " + kind });
     bar.style.left = (100 * start / total) + "%";
     bar.style.width = (100 * dur / total) + "%";
     const attrs = el("pre", { class: "attrs", hidden: "" }, json(Object.assign({ spanId: s.spanId, service: s.service, status: s.statusCode === 2 ? "error: " + (s.statusMessage || "") : s.statusCode === 1 ? "ok" : "unset" }, s.attributes || {}, s.links ? { links: s.links.map((l) => l.traceId + "/" + l.spanId) } : {})));
     const row = el("div", { class: "span", dataset: { name: s.name }, onclick: () => { attrs.hidden = !attrs.hidden; } },
-      el("div", { class: "label", title: s.name }, "\u00a0".repeat(depth(s) * 3) + s.name), el("div", { class: "track" }, bar), el("div", { class: "ms" }, dur + " ms"));
+      el("div", { class: "label", title: s.name }, "\u00a0".repeat(depth(s) * 3) + s.name), el("div", { class: "track" }, bar), el("div", { class: "ms" }, ms(dur)));
     rows.push(row, attrs);
   }
   view.replaceChildren(...rows);
@@ -158,8 +157,8 @@ function orderTree(spans, byId) {
     } else roots.push(s);
   }
   const out = [];
-  const walk = (s) => { out.push(s); for (const k of (kids.get(s.spanId) || []).sort((a, b) => Date.parse(a.start) - Date.parse(b.start))) walk(k); };
-  roots.sort((a, b) => Date.parse(a.start) - Date.parse(b.start)).forEach(walk);
+  const walk = (s) => { out.push(s); for (const k of (kids.get(s.spanId) || []).sort((a, b) => a.offsetUs - b.offsetUs)) walk(k); };
+  roots.sort((a, b) => a.offsetUs - b.offsetUs).forEach(walk);
   return out;
 }
 
