@@ -21,6 +21,7 @@ import (
 
 	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/local/dashboard"
+	"github.com/mulletgo/mullet/local/dynalite"
 )
 
 // needTool skips the test when a tool is missing, unless CI=true, where a
@@ -99,7 +100,8 @@ func getJSON(t *testing.T, url string, v any) string {
 	return string(b)
 }
 
-// TestDevDashboard drives the chat and the rendezvous examples under mullet
+// TestDevDashboard drives the chat (state in mullet dev's memory) and the
+// rendezvous (state in the dynalite mullet dev starts) examples under mullet
 // dev with real websocket clients (two chat clients in a room, one
 // rendezvous arrival that waits at its barrier, a chat message whose
 // invocation is traced), then opens both dashboards in headless Chromium,
@@ -129,7 +131,12 @@ func TestDevDashboard(t *testing.T) {
 	}
 	// Both build at once.
 	chat := startDev(t, filepath.Join(root, "examples", "chat"))
-	rv := startDev(t, filepath.Join(root, "examples", "rendezvous"), "-api-keys", keys)
+	// The rendezvous keeps its state in the dynalite mullet dev starts, so
+	// the dashboard reads it with a Scan.
+	if _, _, err := dynalite.Locate(); err != nil {
+		needTool(t, "dynalite", "/nonexistent/dynalite", err.Error())
+	}
+	rv := startDev(t, filepath.Join(root, "examples", "rendezvous"), "-api-keys", keys, "-store", "dynamodb")
 	chatDash, chatOTLP := chat.ready(t)
 	rvDash, _ := rv.ready(t)
 

@@ -128,6 +128,11 @@ func openStore(ctx context.Context, c storeConfig, dir string, inProcess bool) (
 		}
 		b.describe = fmt.Sprintf("DynamoDB table %s at %s", c.table, endpoint)
 	}
+	// The dashboard scans a local DynamoDB-API server's table (never real
+	// DynamoDB's, where a scan is billed and the table may be large).
+	if st, err := local.DynamoDBStore(ctx, c.table, endpoint); err == nil {
+		b.inspect, _ = st.(store.Inspector)
+	}
 	b.instance.DynamoDBEndpoint = endpoint
 	b.instanceEnv = []string{noIMDS}
 	b.processEnv = []string{runtimeenv.Store + "=dynamodb", runtimeenv.Table + "=" + c.table, runtimeenv.DynamoDBEndpoint + "=" + endpoint, noIMDS}
