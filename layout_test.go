@@ -24,7 +24,7 @@ const module = "github.com/mulletgo/mullet"
 func TestLambdaBuildLinks(t *testing.T) {
 	shipped := documentedLambdaPackages(t)
 	neverShipped := []string{
-		module + "/local", module + "/mullettest", module + "/bootstrap", module + "/internal",
+		module + "/local", module + "/local/dashboard", module + "/local/otlpreceiver", module + "/mullettest", module + "/bootstrap", module + "/internal",
 		module + "/infra", module + "/cmd", module + "/cost", module + "/asyncapi", module + "/client",
 		"github.com/coder/websocket", "github.com/gobwas/ws", "github.com/aws/aws-sdk-go-v2/config",
 		"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go",

@@ -18,6 +18,7 @@ import (
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
 	"github.com/mulletgo/mullet/local"
+	"github.com/mulletgo/mullet/local/dashboard"
 	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 )
@@ -66,6 +67,12 @@ dynalite (a DynamoDB-API server on node, installed by npm) on a free port,
 creates the table and stops it on exit; -dynamodb-endpoint URL uses a
 DynamoDB-API server you run, and -dynamodb-endpoint aws real DynamoDB.
 
+The live dashboard at http://ADDR/_mullet/ (loopback clients only; off with
+-dashboard=false) shows the connections, groups and presence, barriers,
+sessions, the invocation log and the traces of each frame, which the
+instances export over OTLP to a receiver on 127.0.0.1, and sends frames or
+pushes from the page; secrets are never shown.
+
 One line per invocation is printed (route, connection, status, latency):
 aligned text on a terminal, JSON lines otherwise; set
 MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
@@ -82,6 +89,7 @@ MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
 	web := fs.String("web", "", "a directory of static pages served outside the stage path, such as the chat example's page; default DIR/web when it exists")
 	anySignature := fs.Bool("any-signature", false, "accept any SigV4-shaped @connections request without verifying its signature, for tools that cannot sign; by default a request must be signed with access key \""+emulator.DefaultAccessKeyID+"\" and secret \""+emulator.DefaultSecretAccessKey+"\", as the app's own clients and mullet post are")
 	apiKeys := fs.String("api-keys", "", "for an app that requires API keys on $connect: a JSON file of the keys it accepts, [{\"name\":\"tenant-a\",\"value\":\"x-api-key value, 20-128 characters\",\"plan\":\"free\"}, ...]")
+	withDashboard := fs.Bool("dashboard", true, "with -runtime local or lambda: serve the live dashboard (connections, groups, barriers, sessions, invocations, traces) at http://ADDR"+dashboard.DefaultPath+" to loopback clients, and receive the instances' spans over OTLP on 127.0.0.1")
 	lambdaStats := fs.Duration("lambda-stats", 30*time.Second, "with -runtime local or lambda: how often to print the instances' latency line (when there were invocations); 0 never")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -133,7 +141,7 @@ MULLET_LOG=text|color|json|off to choose, NO_COLOR to drop colors.`, stderr)
 			return 2
 		}
 	}
-	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, store: sc, anySignature: *anySignature, apiKeys: keys, apiKeysFile: keysFile, stdout: stdout, stderr: stderr}
+	d := &devLoop{dir: dir, webDir: webDir, addr: *addr, stage: *stage, poll: *poll, debounce: *debounce, store: sc, anySignature: *anySignature, apiKeys: keys, apiKeysFile: keysFile, noDashboard: !*withDashboard, stdout: stdout, stderr: stderr}
 	switch *runtimeKind {
 	case runtimeInProcess:
 	case runtimeLocal, runtimeLambda:
@@ -167,6 +175,8 @@ type devLoop struct {
 	apiKeysFile      string            // -api-keys, absolute: the in-process app reads it
 	stdout, stderr   io.Writer
 	instances        *instancesDev // nil: -runtime inprocess
+	noDashboard      bool          // -dashboard=false
+	dash             *devDashboard // nil: none (-dashboard=false, -runtime inprocess)
 
 	tmp  string
 	env  []string // -runtime inprocess: the app's variables

@@ -58,6 +58,12 @@ func (d *devLoop) runInstances(ctx context.Context, st *pendingStore) error {
 	if err != nil {
 		return err
 	}
+	if !d.noDashboard {
+		if d.dash, err = startDashboard(d.addr, d.stage, b.manifest.Name, backend.inspect, os.Environ()); err != nil {
+			return err
+		}
+		defer d.dash.close()
+	}
 	srv, err := d.serveInstances(ctx, b, backend)
 	if err != nil {
 		return err
@@ -167,6 +173,9 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 		c := local.LambdaConfig(backend.instance.Table, backend.instance.DynamoDBEndpoint, callbackURL)
 		c.DevStoreURL = backend.instance.DevStoreURL
 		env := append(c.Environ(), backend.instanceEnv...)
+		if d.dash != nil {
+			env = append(env, d.dash.instanceEnv...)
+		}
 		if !d.instances.awsBuild && os.Getenv("GOGC") == "" {
 			// As for -runtime inprocess (localGOGC): the instances make
 			// the pushes.
@@ -198,6 +207,10 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 			if err := s.pools.swap(b.bin); err != nil {
 				return nil, err
 			}
+			if d.dash != nil {
+				d.dash.callbackURL.Store(&callbackURL)
+				return d.dash.integration(s.pools), nil
+			}
 			return s.pools, nil
 		},
 	}
@@ -209,6 +222,10 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 	}
 	if format != invocationlog.Off {
 		opts.InvocationLog, opts.InvocationLogFormat = d.stdout, format
+	}
+	if d.dash != nil {
+		opts.Page = d.dash.page(opts.Page)
+		opts.Rejected = d.dash.refused
 	}
 	ready := make(chan struct{})
 	opts.Ready = func(string, string) { close(ready) }
@@ -228,6 +245,9 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 			d.dir, build, d.instances.max, d.instances.timeout)
 		fmt.Fprintf(d.stdout, "  store: %s\n", backend.describe)
 		fmt.Fprintf(d.stdout, "  asyncapi: http://%s%s (TypeScript types: %s)\n", d.addr, asyncAPIPath, typesPath)
+		if d.dash != nil {
+			fmt.Fprintf(d.stdout, "  dashboard: %s (traces: %s)\n", d.dash.url(d.addr), d.dash.tracesTo)
+		}
 		return s, nil
 	case <-s.done:
 		cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/mulletgo/mullet/local"
 	"github.com/mulletgo/mullet/local/devstore"
 	"github.com/mulletgo/mullet/local/dynalite"
+	"github.com/mulletgo/mullet/store"
 	"github.com/mulletgo/mullet/store/memstore"
 )
 
@@ -37,7 +38,10 @@ type storeBackend struct {
 	region string
 	// processEnv configures the app's own process (-runtime inprocess).
 	processEnv []string
-	closers    []func()
+	// inspect is what the dashboard reads of the store; nil when the
+	// store cannot be inspected from mullet dev.
+	inspect store.Inspector
+	closers []func()
 }
 
 func (b *storeBackend) close() {
@@ -62,10 +66,12 @@ func openStore(ctx context.Context, c storeConfig, dir string, inProcess bool) (
 			b.describe = "in memory, in the app's process (lost on every rebuild)"
 			return b, nil
 		}
-		srv, err := devstore.Listen(memstore.New(nil))
+		mem := memstore.New(nil)
+		srv, err := devstore.Listen(mem)
 		if err != nil {
 			return nil, err
 		}
+		b.inspect = mem
 		b.closers = append(b.closers, func() { srv.Close() })
 		b.instance.DevStoreURL = srv.URL
 		b.instanceEnv = []string{noIMDS}
@@ -121,6 +127,11 @@ func openStore(ctx context.Context, c storeConfig, dir string, inProcess bool) (
 			return nil, err
 		}
 		b.describe = fmt.Sprintf("DynamoDB table %s at %s", c.table, endpoint)
+	}
+	// The dashboard scans a local DynamoDB-API server's table (never real
+	// DynamoDB's, where a scan is billed and the table may be large).
+	if st, err := local.DynamoDBStore(ctx, c.table, endpoint); err == nil {
+		b.inspect, _ = st.(store.Inspector)
 	}
 	b.instance.DynamoDBEndpoint = endpoint
 	b.instanceEnv = []string{noIMDS}

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ContextCanceledEveryMethod", testContextCanceledEveryMethod},
 		{"ConnectionAuthorizer", testConnectionAuthorizer},
 		{"ConnectionIdentity", testConnectionIdentity},
+		{"Inspect", testInspect},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

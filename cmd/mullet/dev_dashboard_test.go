@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mulletgo/mullet/internal/syncbuf"
+	"github.com/mulletgo/mullet/local/dashboard"
+	"github.com/mulletgo/mullet/local/dynalite"
+)
+
+// needTool skips the test when a tool is missing, unless CI=true, where a
+// missing tool is a failure.
+func needTool(t *testing.T, what, path, install string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found at %s (CI=true): %s", what, path, install)
+	}
+	t.Skipf("%s not found at %s: %s", what, path, install)
+}
+
+// devSession is one mullet dev running in the test.
+type devSession struct {
+	addr           string
+	stdout, stderr syncbuf.Buffer
+}
+
+// startDev runs mullet dev with args on dir until the test ends.
+func startDev(t *testing.T, dir string, args ...string) *devSession {
+	t.Helper()
+	s := &devSession{addr: freeAddr(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	all := append([]string{"dev", "-addr", s.addr, "-lambda-stats", "0"}, args...)
+	go func() { done <- run(ctx, append(all, dir), &s.stdout, &s.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("mullet dev %s exited %d", dir, code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("mullet dev %s did not stop", dir)
+		}
+		if t.Failed() {
+			t.Logf("mullet dev %s stdout:\n%s\nstderr:\n%s", dir, s.stdout.String(), s.stderr.String())
+		}
+	})
+	return s
+}
+
+var (
+	dashboardLine = regexp.MustCompile(`dashboard: (http://\S+) \(traces: OTLP/HTTP receiver at (http://\S+) `)
+)
+
+// ready waits for the banner and returns the dashboard's URL and the OTLP
+// receiver's endpoint.
+func (s *devSession) ready(t *testing.T) (dash, otlp string) {
+	t.Helper()
+	waitFor(t, "mullet dev to serve", 120*time.Second, func() bool { return dashboardLine.MatchString(s.stdout.String()) })
+	m := dashboardLine.FindStringSubmatch(s.stdout.String())
+	return m[1], m[2]
+}
+
+func getJSON(t *testing.T, url string, v any) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+	return string(b)
+}
+
+// TestDevDashboard drives the chat (state in mullet dev's memory) and the
+// rendezvous (state in the dynalite mullet dev starts) examples under mullet
+// dev with real websocket clients (two chat clients in a room, one
+// rendezvous arrival that waits at its barrier, a chat message whose
+// invocation is traced), then opens both dashboards in headless Chromium,
+// which must show the connections, the group, the waiting barrier and the
+// message's trace, and saves screenshots.
+func TestDevDashboard(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		needTool(t, "node", "/nonexistent/node", "install node 20+")
+	}
+	playwright := filepath.Join(root, "node_modules", "playwright-core")
+	needTool(t, "playwright-core", playwright, "run npm ci at the repository root")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	needTool(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
+
+	const apiKey = "dashboard-test-api-key-value-0123456789"
+	keys := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keys, []byte(`[{"name":"tenant-a","value":"`+apiKey+`","plan":"free"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Both build at once.
+	chat := startDev(t, filepath.Join(root, "examples", "chat"))
+	// The rendezvous keeps its state in the dynalite mullet dev starts, so
+	// the dashboard reads it with a Scan.
+	if _, _, err := dynalite.Locate(); err != nil {
+		needTool(t, "dynalite", "/nonexistent/dynalite", err.Error())
+	}
+	rv := startDev(t, filepath.Join(root, "examples", "rendezvous"), "-api-keys", keys, "-store", "dynamodb")
+	chatDash, chatOTLP := chat.ready(t)
+	rvDash, _ := rv.ready(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Chat: ann and bob in the lobby, then ann's message to it.
+	var ann, bob *websocket.Conn
+	for _, c := range []**websocket.Conn{&ann, &bob} {
+		conn, _, err := websocket.Dial(ctx, "ws://"+chat.addr+"/local", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		*c = conn
+	}
+	for c, nick := range map[*websocket.Conn]string{ann: "ann", bob: "bob"} {
+		write(t, ctx, c, `{"action":"nick","nick":"`+nick+`"}`)
+		expect(t, ctx, c, `{"type":"nick","nick":"`+nick+`"}`)
+	}
+	write(t, ctx, ann, `{"action":"join","room":"lobby"}`)
+	expect(t, ctx, ann, `{"type":"joined","room":"lobby","nick":"ann"}`)
+	write(t, ctx, bob, `{"action":"join","room":"lobby"}`)
+	for _, c := range []*websocket.Conn{ann, bob} {
+		expect(t, ctx, c, `{"type":"joined","room":"lobby","nick":"bob"}`)
+	}
+	write(t, ctx, ann, `{"action":"send","room":"lobby","text":"hi"}`)
+	for _, c := range []*websocket.Conn{ann, bob} {
+		expect(t, ctx, c, `{"type":"message","room":"lobby","from":"ann","text":"hi"}`)
+	}
+	// A frame the API refuses, for the log.
+	write(t, ctx, bob, `{"action":"nick","nick":""}`)
+	read(t, ctx, bob)
+
+	// Rendezvous: one arrival, which waits for its peer.
+	h := http.Header{}
+	h.Set("x-api-key", apiKey)
+	left, _, err := websocket.Dial(ctx, "ws://"+rv.addr+"/local", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { left.CloseNow() })
+	write(t, ctx, left, `{"action":"pair","pairing_name":"dashboard-demo"}`)
+	waitFor(t, "the waiting barrier", 20*time.Second, func() bool {
+		return strings.Contains(getJSON(t, rvDash+"api/state", nil), `"status":"waiting"`)
+	})
+
+	// The message's trace: the framework's own spans, once it exports them
+	// to the receiver mullet dev runs; until then, spans of the same shape
+	// that this test exports there with the OpenTelemetry SDK.
+	var invs []dashboard.Invocation
+	getJSON(t, chatDash+"api/invocations", &invs)
+	var send dashboard.Invocation
+	for _, inv := range invs {
+		if inv.Route == "send" {
+			send = inv
+		}
+	}
+	if send.RequestID == "" {
+		t.Fatalf("no send invocation in the dashboard's log: %+v", invs)
+	}
+	framework := false
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && !framework {
+		framework = strings.Contains(getJSON(t, chatDash+"api/traces", nil), send.RequestID)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if framework {
+		t.Logf("the framework exported the trace of request %s", send.RequestID)
+	} else {
+		t.Logf("no framework spans for request %s; exporting spans of the same shape from the test", send.RequestID)
+		exportChatTrace(t, chatOTLP, send)
+		waitFor(t, "the trace", 10*time.Second, func() bool {
+			return strings.Contains(getJSON(t, chatDash+"api/traces", nil), send.RequestID)
+		})
+	}
+
+	// The page's push form pushes to bob (the second $connect), who reads
+	// while the browser runs.
+	var connects []string
+	for _, inv := range invs {
+		if inv.Route == "$connect" {
+			connects = append(connects, inv.ConnectionID)
+		}
+	}
+	if len(connects) != 2 {
+		t.Fatalf("$connect invocations: %v", connects)
+	}
+	bobID := connects[1]
+	pushed := make(chan string, 1)
+	go func() {
+		for {
+			_, data, err := bob.Read(ctx)
+			if err != nil {
+				pushed <- "read: " + err.Error()
+				return
+			}
+			if string(data) == "pushed from the dashboard" {
+				pushed <- string(data)
+				return
+			}
+		}
+	}()
+
+	out := os.Getenv("MULLET_ARTIFACTS")
+	if out == "" {
+		out = filepath.Join(os.TempDir(), "mullet-artifacts")
+	}
+	out = filepath.Join(out, t.Name())
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bctx, bcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer bcancel()
+	cmd := exec.CommandContext(bctx, node, filepath.Join("testdata", "dashboard.cjs"), playwright, chatDash, rvDash, out,
+		bobID, apiKey)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	got, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, got)
+	}
+	t.Logf("browser:\n%s", strings.TrimSpace(string(got)))
+	t.Logf("screenshots: %s", out)
+	select {
+	case got := <-pushed:
+		if got != "pushed from the dashboard" {
+			t.Errorf("bob: %s", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("bob did not get the dashboard's push")
+	}
+
+	// No secret in anything the dashboards serve.
+	for _, d := range []string{chatDash, rvDash} {
+		for _, p := range []string{"api/state", "api/invocations", "api/traces"} {
+			if body := getJSON(t, d+p, nil); strings.Contains(body, apiKey) {
+				t.Errorf("%s%s shows the API key", d, p)
+			}
+		}
+	}
+}
+
+// exportChatTrace exports, with the OpenTelemetry SDK, the spans the
+// framework emits for a chat message to a room of two: the invocation, the
+// store read of the room's members and one push per member.
+func exportChatTrace(t *testing.T, endpoint string, inv dashboard.Invocation) {
+	t.Helper()
+	ctx := context.Background()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(ctx)
+	tr := tp.Tracer("github.com/mulletgo/mullet/framework")
+	start := inv.Time
+	at := func(ms float64) trace.SpanStartEventOption {
+		return trace.WithTimestamp(start.Add(time.Duration(ms * float64(time.Millisecond))))
+	}
+	end := func(s trace.Span, ms float64) {
+		s.End(trace.WithTimestamp(start.Add(time.Duration(ms * float64(time.Millisecond)))))
+	}
+	ictx, root := tr.Start(ctx, "mullet.invocation send", at(0), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		attribute.String("mullet.route", "send"), attribute.String("mullet.connection_id", inv.ConnectionID),
+		attribute.String("mullet.request_id", inv.RequestID), attribute.Int("mullet.status", 200)))
+	_, s := tr.Start(ictx, "mullet.store LoadState", at(0.2), trace.WithSpanKind(trace.SpanKindClient))
+	end(s, 0.6)
+	_, s = tr.Start(ictx, "mullet.store GroupMembers", at(0.7), trace.WithSpanKind(trace.SpanKindClient))
+	end(s, 1.1)
+	bctx, b := tr.Start(ictx, "mullet.broadcast lobby", at(1.2))
+	for i := range 2 {
+		_, p := tr.Start(bctx, "mullet.push", at(1.3+float64(i)*0.1), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.Int("http.response.status_code", 200), attribute.Bool("mullet.gone", false), attribute.Bool("mullet.throttled", false)))
+		end(p, 2.0+float64(i)*0.3)
+	}
+	end(b, 2.4)
+	end(root, inv.DurationMs)
+}
