@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"go.opentelemetry.io/otel/trace"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
