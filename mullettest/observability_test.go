@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -269,4 +271,94 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// otlpReceiver keeps the spans of the OTLP/HTTP JSON requests it gets.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []map[string]any
+}
+
+func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var doc struct {
+		ResourceSpans []struct {
+			ScopeSpans []struct {
+				Spans []map[string]any `json:"spans"`
+			} `json:"scopeSpans"`
+		} `json:"resourceSpans"`
+	}
+	if req.URL.Path != "/v1/traces" || req.Header.Get("Content-Type") != "application/json" || json.NewDecoder(req.Body).Decode(&doc) != nil {
+		http.Error(w, "not OTLP/HTTP JSON", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	for _, rs := range doc.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			r.spans = append(r.spans, ss.Spans...)
+		}
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (r *otlpReceiver) snapshot() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]any(nil), r.spans...)
+}
+
+// TestChatTraceUnderLambda: the chat example's real Lambda build, with
+// OTEL_EXPORTER_OTLP_ENDPOINT set as mullet dev sets it, exports the
+// spans of a frame that carries $traceparent as OTLP/HTTP JSON: the
+// invocation in the client's trace, child of the client's span, and one
+// push per member under the broadcast.
+func TestChatTraceUnderLambda(t *testing.T) {
+	db := dynalitetest.Start(t)
+	rcv := &otlpReceiver{}
+	otlp := httptest.NewServer(rcv)
+	t.Cleanup(otlp.Close)
+	srv := mullettest.NewServer(t, nil, &mullettest.Options{Lambda: &mullettest.Lambda{
+		MainDir: "../examples/chat", Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint,
+		Pool: &lambdaruntime.Options{Env: []string{runtimeenv.OTelEndpoint + "=" + otlp.URL}},
+	}})
+	a, b := srv.Dial(t, nil), srv.Dial(t, nil)
+	for _, c := range []*mullettest.Client{a, b} {
+		c.Send(t, `{"action":"join","room":"lobby"}`)
+		readFrameWith(t, c, `"joined"`)
+	}
+	const clientTrace, clientSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	a.Send(t, `{"action":"send","room":"lobby","text":"hi","$traceparent":"00-`+clientTrace+`-`+clientSpan+`-01"}`)
+	readFrameWith(t, a, `"hi"`)
+	readFrameWith(t, b, `"hi"`)
+	var inv map[string]any
+	var spans []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); inv == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		spans = rcv.snapshot()
+		for _, s := range spans {
+			if s["name"] == framework.SpanInvocation+" send" && s["traceId"] == clientTrace {
+				inv = s
+			}
+		}
+	}
+	if inv == nil {
+		t.Fatalf("no invocation span of the client's trace among %d exported", len(spans))
+	}
+	if inv["parentSpanId"] != clientSpan || inv["kind"] != 2.0 {
+		t.Errorf("the invocation's parent %v, kind %v; want %s, 2 (server)", inv["parentSpanId"], inv["kind"], clientSpan)
+	}
+	var broadcast string
+	for _, s := range spans {
+		if s["name"] == framework.SpanBroadcast+" lobby" && s["parentSpanId"] == inv["spanId"] {
+			broadcast = s["spanId"].(string)
+		}
+	}
+	pushes := 0
+	for _, s := range spans {
+		if s["name"] == framework.SpanPush && s["parentSpanId"] == broadcast && broadcast != "" {
+			pushes++
+		}
+	}
+	if pushes != 2 {
+		t.Errorf("%d pushes under the broadcast (%q), want one per member, 2", pushes, broadcast)
+	}
 }
