@@ -162,3 +162,32 @@ func BenchmarkDispatchTraced(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestConnectTraceparentHeader: on $connect the client's trace context may
+// come as a traceparent header of the upgrade request, in any case.
+func TestConnectTraceparentHeader(t *testing.T) {
+	app := framework.New[struct{}]("obs", nil)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	inv := app.Bind(&framework.Runtime{Store: memstore.New(nil), TracerProvider: tp})
+	ev := observedEvent("CONNECT", "$connect", "C1", "")
+	ev.Headers = map[string]string{"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	if resp, err := inv.Invoke(context.Background(), ev); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("$connect: %v %v", resp.StatusCode, err)
+	}
+	var found bool
+	for _, s := range exp.GetSpans() {
+		if s.Name == framework.SpanInvocation+" $connect" {
+			found = true
+			if s.Parent.SpanID().String() != "00f067aa0ba902b7" || s.SpanContext.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+				t.Errorf("the $connect span's parent %v in trace %v", s.Parent.SpanID(), s.SpanContext.TraceID())
+			}
+		}
+		if s.Name == framework.SpanStore+" PutConnection" && s.SpanContext.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("the store call is outside the client's trace")
+		}
+	}
+	if !found {
+		t.Fatal("no $connect span")
+	}
+}
