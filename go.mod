@@ -17,6 +17,7 @@ require (
 require (
 	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
 	github.com/quic-go/quic-go v0.65.0
+	go.opentelemetry.io/contrib/propagators/aws v1.47.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0

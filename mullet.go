@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
@@ -49,14 +53,14 @@ func Main(app framework.Application) {
 		return
 	}
 	if os.Getenv(runtimeenv.LambdaRuntimeAPI) != "" {
-		inv := lambdaInvoker(app)
+		inv, tp := lambdaInvoker(app)
 		if a, ok := app.(framework.AuthorizingApplication); ok && app.Manifest().Authorizer != nil {
 			// infra/ deploys such an app's function as its $connect
 			// authorizer too; LambdaEntry tells the two events apart.
-			lambda.StartHandlerFunc(framework.LambdaEntry(inv, a.LambdaAuthorizer()))
+			lambda.StartHandlerFunc(traceLambda(framework.LambdaEntry(inv, a.LambdaAuthorizer()), tp))
 			return
 		}
-		lambda.StartHandlerFunc(framework.LambdaHandler(inv))
+		lambda.StartHandlerFunc(traceLambda(framework.LambdaHandler(inv), tp))
 		return
 	}
 	if serveLocally == nil {
@@ -74,8 +78,9 @@ func Main(app framework.Application) {
 
 // lambdaInvoker binds app for AWS Lambda. Clients are built here, once, at
 // cold start. A failure here is reported to the Runtime API as an init
-// error and ends the process.
-func lambdaInvoker(app framework.Application) framework.Invoker {
+// error and ends the process. The tracer provider is nil unless the OTEL_*
+// environment variables turn tracing on (runtimeenv.TracesEndpoint).
+func lambdaInvoker(app framework.Application) (framework.Invoker, *sdktrace.TracerProvider) {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg := runtimeenv.LambdaAWSConfig(os.Getenv)
 	if cfg.Region == "" {
@@ -92,9 +97,57 @@ func lambdaInvoker(app framework.Application) framework.Invoker {
 	if c.Table == "" && c.Store == nil {
 		logger.Warn(runtimeenv.Table + " is not set: per-connection state is kept in this instance's memory only")
 	}
+	tp := runtimeenv.NewTracerProvider(os.Getenv, app.Name())
+	if tp != nil {
+		rt.TracerProvider = tp
+	}
+	if os.Getenv(runtimeenv.Metrics) == runtimeenv.MetricsEMF {
+		// CloudWatch Logs extracts EMF lines from the function's output.
+		rt.Metrics = os.Stdout
+	}
 	// infra/ sets the scheduler role only for an app whose barriers call
 	// OnTimeout; Bind warns about such an app running without it.
-	return app.Bind(rt)
+	return app.Bind(rt), tp
+}
+
+// traceLambda continues, in every invocation, the trace of Lambda's X-Ray
+// header (the invocation's x-amzn-trace-id, which aws-lambda-go puts in
+// the context and in _X_AMZN_TRACE_ID) when it is sampled, and flushes
+// the spans before the invocation answers: Lambda freezes the process
+// between invocations, so spans still buffered could be lost. With tp nil
+// it returns h.
+func traceLambda[E, R any](h func(context.Context, E) (R, error), tp *sdktrace.TracerProvider) func(context.Context, E) (R, error) {
+	if tp == nil {
+		return h
+	}
+	return func(ctx context.Context, event E) (R, error) {
+		ctx = xrayParent(ctx, os.Getenv("_X_AMZN_TRACE_ID"))
+		r, err := h(ctx, event)
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		if ferr := tp.ForceFlush(flushCtx); ferr != nil {
+			fmt.Fprintln(os.Stderr, "mullet: could not export the invocation's spans:", ferr)
+		}
+		cancel()
+		return r, err
+	}
+}
+
+// xrayParent returns ctx with the X-Ray trace header's span as the remote
+// parent, if it is sampled: X-Ray passes Sampled=0 when active tracing is
+// off, and a parent-based sampler would then drop every span.
+func xrayParent(ctx context.Context, fromEnv string) context.Context {
+	header, _ := ctx.Value("x-amzn-trace-id").(string)
+	if header == "" {
+		header = fromEnv
+	}
+	if header == "" {
+		return ctx
+	}
+	sc := trace.SpanContextFromContext(xray.Propagator{}.Extract(context.Background(), propagation.MapCarrier{"X-Amzn-Trace-Id": header}))
+	if !sc.IsValid() || !sc.IsSampled() {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }
 
 // lambdaInitFailed logs msg, reports it to the Lambda Runtime API as the

@@ -183,6 +183,9 @@ func Handle[S, T any](a *App[S], key string, fn func(ctx context.Context, c *Con
 		}
 		// A request may be tagged for its reply (docs/protocol.md 7).
 		extra[requestTagField] = json.RawMessage(`{"type":"string","minLength":1,"maxLength":64}`)
+		// A request may carry its client's trace context (docs/protocol.md).
+		extra[TraceParentField] = json.RawMessage(`{"type":"string","maxLength":128}`)
+		extra[TraceStateField] = json.RawMessage(`{"type":"string","maxLength":512}`)
 		if len(a.rse.Paths()) > 0 {
 			for _, p := range a.rse.Paths() {
 				if len(p) > 1 {

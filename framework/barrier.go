@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/mulletgo/mullet/manifest"
 	"github.com/mulletgo/mullet/store"
 )
@@ -153,6 +155,9 @@ func (b *Barrier[P]) expire(ctx context.Context, inv *Invocation, key string, ex
 // barrier. The barrier is already gone, so failures are logged rather than
 // returned: a retry would find nothing to tell.
 func (b *Barrier[P]) tellExpired(ctx context.Context, inv *Invocation, key string, arrivals []store.Arrival) {
+	if o := observationFrom(ctx); o != nil {
+		o.timeouts.Add(1)
+	}
 	for _, a := range arrivals {
 		p := Participant[P]{ConnectionID: a.ConnectionID}
 		err := json.Unmarshal(a.Payload, &p.Payload)
@@ -336,7 +341,6 @@ func (b *Barrier[P]) admit(ctx context.Context, inv *Invocation, storeKey string
 // not when a release carries others into a newer generation after finding
 // the caller gone, and then everyone is pushed to.
 func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, key string, st store.Barrier, rounds int) (Arrival, error) {
-	storeKey := b.name + "/" + key
 	all := make([]Participant[P], len(st.Arrivals))
 	byID := make(map[string]store.Arrival, len(st.Arrivals))
 	for i, a := range st.Arrivals {
@@ -377,6 +381,23 @@ func (b *Barrier[P]) releaseAll(ctx context.Context, inv *Invocation, key string
 	if len(gone) > 0 {
 		return b.evictGone(ctx, inv, key, st, gone, rounds)
 	}
+	end := endNothing
+	if traced(ctx) {
+		ctx, end = startSpan(ctx, SpanBarrierRelease, b.name, attribute.String("mullet.barrier", b.name), attribute.Int("mullet.barrier.size", len(all)))
+	}
+	res, err := b.releaseWaiting(ctx, inv, key, st, all, waiting, selfIn, rounds)
+	end(err)
+	if o := observationFrom(ctx); o != nil && res.Released {
+		o.releases.Add(1)
+	}
+	return res, err
+}
+
+// releaseWaiting sends the release frames of a complete barrier whose
+// participants are all connected.
+func (b *Barrier[P]) releaseWaiting(ctx context.Context, inv *Invocation, key string, st store.Barrier, all, waiting []Participant[P], selfIn bool, rounds int) (Arrival, error) {
+	storeKey := b.name + "/" + key
+	me := inv.ConnectionID()
 	for _, p := range waiting {
 		err := inv.SendJSON(ctx, p.ConnectionID, b.release(p, others(all, p.ConnectionID)))
 		if errors.Is(err, ErrGone) {

@@ -170,9 +170,11 @@ func (c *Callback) api(endpoint string) CallbackAPI {
 // Post sends data as one text frame to the connection id.
 func (c *Callback) Post(ctx context.Context, endpoint, id string, data []byte) error {
 	api := c.api(endpoint)
-	return c.retry(ctx, func() error {
-		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: data})
-		return err
+	return observeCall(ctx, SpanPush, id, http.StatusOK, func(ctx context.Context) error {
+		return c.retry(ctx, func() error {
+			_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: data})
+			return err
+		})
 	})
 }
 
@@ -188,10 +190,12 @@ type ConnectionInfo struct {
 func (c *Callback) Info(ctx context.Context, endpoint, id string) (ConnectionInfo, error) {
 	api := c.api(endpoint)
 	var out *apigatewaymanagementapi.GetConnectionOutput
-	err := c.retry(ctx, func() error {
-		var err error
-		out, err = api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id})
-		return err
+	err := observeCall(ctx, SpanInfo, id, http.StatusOK, func(ctx context.Context) error {
+		return c.retry(ctx, func() error {
+			var err error
+			out, err = api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id})
+			return err
+		})
 	})
 	if err != nil {
 		return ConnectionInfo{}, err
@@ -210,9 +214,11 @@ func (c *Callback) Info(ctx context.Context, endpoint, id string) (ConnectionInf
 // Delete closes the connection id.
 func (c *Callback) Delete(ctx context.Context, endpoint, id string) error {
 	api := c.api(endpoint)
-	return c.retry(ctx, func() error {
-		_, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id})
-		return err
+	return observeCall(ctx, SpanDelete, id, http.StatusNoContent, func(ctx context.Context) error {
+		return c.retry(ctx, func() error {
+			_, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id})
+			return err
+		})
 	})
 }
 
@@ -234,6 +240,9 @@ func (c *Callback) retry(ctx context.Context, call func() error) error {
 			}
 		}
 		err = mapCallbackError(call())
+		if errors.Is(err, ErrThrottled) {
+			noteThrottle(ctx)
+		}
 		if err == nil || !retryable(err) {
 			return err
 		}

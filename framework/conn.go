@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/mulletgo/mullet/store"
 )
@@ -303,7 +304,14 @@ func (inv *Invocation) broadcast(ctx context.Context, group string, data []byte,
 	if err != nil {
 		return BroadcastResult{}, err
 	}
-	return inv.rt.publish(ctx, ep, group, data, isJSON)
+	if inv.rt.observer == nil || inv.rt.observer.tracer == nil {
+		return inv.rt.publish(ctx, ep, group, data, isJSON)
+	}
+	_, durable := inv.rt.decl.durable(group)
+	ctx, end := startSpan(ctx, SpanBroadcast, group, attribute.String("mullet.group", group), attribute.Bool("mullet.durable", durable))
+	res, err := inv.rt.publish(ctx, ep, group, data, isJSON)
+	end(err)
+	return res, err
 }
 
 // broadcast posts data to every member of a group.

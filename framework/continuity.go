@@ -636,6 +636,7 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 			continue
 		}
 		for _, m := range r.Messages {
+			noteReplay(ctx)
 			if err := post(msgFrame(s.group, m)); err != nil {
 				return err
 			}
@@ -1001,6 +1002,7 @@ func (inv *Invocation) History(ctx context.Context, group string, last int) erro
 		return fmt.Errorf("framework: history of %q: %w", group, err)
 	}
 	for _, m := range r.Messages {
+		noteReplay(ctx)
 		if err := inv.post(ctx, inv.id, msgFrame(group, m)); err != nil {
 			return err
 		}

@@ -44,7 +44,11 @@ func retryStore(ctx context.Context, op func() error) error {
 			case <-t.C:
 			}
 		}
-		if err = op(); err == nil || !transient(ctx, err) {
+		err = op()
+		if errors.Is(err, store.ErrThrottled) {
+			noteThrottle(ctx)
+		}
+		if err == nil || !transient(ctx, err) {
 			return err
 		}
 	}

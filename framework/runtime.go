@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mulletgo/mullet/framework/emf"
 	"github.com/mulletgo/mullet/framework/errorframe"
 	"github.com/mulletgo/mullet/framework/selection"
 	"github.com/mulletgo/mullet/manifest"
@@ -61,6 +64,19 @@ type Runtime struct {
 	// mullet dev and mullettest set it); in AWS it is off, and frames are
 	// sent unchecked.
 	CheckOutbound bool
+	// TracerProvider traces every invocation, its store calls and its
+	// @connections calls with OpenTelemetry (span names in
+	// docs/observability.md). nil: no tracing, at no cost. The framework
+	// never sets a global provider: the program that owns the process
+	// builds one (in Lambda, mullet.Main does, from the OTEL_*
+	// environment variables) and passes it here.
+	TracerProvider trace.TracerProvider
+	// Metrics receives one CloudWatch Embedded Metric Format line per
+	// invocation (package framework/emf): the route's invocations,
+	// errors, duration, pushes, gone connections, throttles, barrier
+	// releases and timeouts, and replays. In Lambda it is stdout, where
+	// CloudWatch Logs extracts the metrics. nil: no metrics.
+	Metrics io.Writer
 }
 
 // Invoker serves API Gateway WebSocket events. The Lambda adapter and the
@@ -108,6 +124,9 @@ type boundRuntime struct {
 	// Publishes declarations.
 	checkOutbound bool
 	pushes        []pushDecl
+	// observer traces and measures invocations; nil when the Runtime has
+	// neither a TracerProvider nor Metrics.
+	observer *observer
 }
 
 func (rt *boundRuntime) noteEndpoint(ep string) {
@@ -166,6 +185,19 @@ func (a *App[S]) Bind(rt *Runtime) Invoker {
 		b.store = memstore.New(&memstore.Options{Now: r.Now})
 	}
 	b.cont, _ = b.store.(store.Continuity)
+	if r.TracerProvider != nil || r.Metrics != nil {
+		b.observer = &observer{}
+		if r.TracerProvider != nil {
+			b.observer.tracer = r.TracerProvider.Tracer(TracerName)
+			b.store = &tracedStore{next: b.store, tracer: b.observer.tracer}
+			if b.cont != nil {
+				b.cont = &tracedContinuity{next: b.cont, tracer: b.observer.tracer}
+			}
+		}
+		if r.Metrics != nil {
+			b.observer.metrics = emf.NewWriter(r.Metrics, a.name, nil)
+		}
+	}
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -209,6 +241,13 @@ func isReserved(key string) bool {
 // and the emulator alike, send the caller the Internal server error frame,
 // on one-way routes too. $connect and $disconnect never return an error.
 func (f *function[S]) Invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if f.rt.observer != nil {
+		return f.rt.observer.invoke(ctx, event, f.rt.now, f.invoke)
+	}
+	return f.invoke(ctx, event)
+}
+
+func (f *function[S]) invoke(ctx context.Context, event *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	switch event.RequestContext.EventType {
 	case "CONNECT":
 		return f.connect(ctx, event), nil
@@ -425,6 +464,9 @@ func (f *function[S]) message(ctx context.Context, event *events.APIGatewayWebso
 				return f.reject(ctx, event, r, http.StatusBadRequest, "Invalid request body: "+describeInvalid(err)), nil
 			}
 		}
+	}
+	if f.rt.observer != nil {
+		noteRoute(ctx, r.key)
 	}
 	if r.key != event.RequestContext.RouteKey {
 		// Handlers see the route that was actually served.

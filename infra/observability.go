@@ -48,6 +48,24 @@ type Observability struct {
 	Alarms *Alarms
 	// Tracing turns on AWS X-Ray active tracing of the function.
 	Tracing bool
+	// OTLPEndpoint, if set, turns on the app's OpenTelemetry spans
+	// (docs/observability.md): the function gets
+	// OTEL_EXPORTER_OTLP_ENDPOINT and exports OTLP/HTTP JSON to its
+	// /v1/traces at the end of every invocation. The receiver must be
+	// reachable from the function without signing, e.g. the collector of
+	// the AWS Distro for OpenTelemetry Lambda layer, http://localhost:4318
+	// (add the layer to the function), or a collector in the VPC. X-Ray's
+	// own OTLP endpoint requires SigV4-signed requests, which the
+	// function's exporter does not sign. With Tracing also on, the spans
+	// continue the X-Ray trace of each invocation.
+	OTLPEndpoint string
+	// Metrics makes the function write one CloudWatch Embedded Metric
+	// Format line per invocation (MULLET_METRICS=emf): per route,
+	// invocations, errors, duration, pushes, gone connections, throttles,
+	// barrier releases and timeouts, replays, in the namespace "mullet".
+	// Off by default: each metric and route is a custom metric, billed
+	// per month.
+	Metrics bool
 }
 
 // Throttle is a steady-state rate and a burst, as API Gateway throttles

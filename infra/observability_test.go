@@ -24,6 +24,8 @@ func observedProps(t *testing.T, stack awscdk.Stack) *infra.WebSocketAppProps {
 		RouteThrottle:     map[string]infra.Throttle{"pair": {RatePerSecond: 50, Burst: 100}},
 		Alarms:            &infra.Alarms{Topic: awssns.NewTopic(stack, jsii.String("Ops"), nil), Threshold: 3},
 		Tracing:           true,
+		OTLPEndpoint:      "http://localhost:4318",
+		Metrics:           true,
 	}
 	return props
 }
@@ -56,6 +58,11 @@ func TestObservability(t *testing.T) {
 		fn := c.one(t, "AWS::Lambda::Function")
 		if v, ok := fn.Properties["TracingConfig"]; ok && render(v) != `{"Mode":"PassThrough"}` {
 			t.Errorf("function TracingConfig = %s by default", render(v))
+		}
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "MULLET_METRICS"} {
+			if env := render(fn.Properties["Environment"]); strings.Contains(env, name) {
+				t.Errorf("the function's environment has %s by default: %s", name, env)
+			}
 		}
 	})
 	t.Run("on", func(t *testing.T) {
@@ -118,6 +125,11 @@ func TestObservability(t *testing.T) {
 		fn := c.one(t, "AWS::Lambda::Function")
 		if got := render(fn.Properties["TracingConfig"]); got != `{"Mode":"Active"}` {
 			t.Errorf("TracingConfig %s, want Active", got)
+		}
+		for _, kv := range []string{`"OTEL_EXPORTER_OTLP_ENDPOINT":"http://localhost:4318"`, `"MULLET_METRICS":"emf"`} {
+			if env := render(fn.Properties["Environment"]); !strings.Contains(env, kv) {
+				t.Errorf("the function's environment lacks %s: %s", kv, env)
+			}
 		}
 	})
 }

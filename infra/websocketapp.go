@@ -349,8 +349,16 @@ func NewWebSocketApp(scope constructs.Construct, id *string, props *WebSocketApp
 		env[runtimeenv.ScheduleGroup] = timers.group.Ref()
 	}
 	tracing := awslambda.Tracing_DISABLED
-	if p.Observability != nil && p.Observability.Tracing {
-		tracing = awslambda.Tracing_ACTIVE
+	if o := p.Observability; o != nil {
+		if o.Tracing {
+			tracing = awslambda.Tracing_ACTIVE
+		}
+		if o.OTLPEndpoint != "" {
+			env[runtimeenv.OTelEndpoint] = jsii.String(o.OTLPEndpoint)
+		}
+		if o.Metrics {
+			env[runtimeenv.Metrics] = jsii.String(runtimeenv.MetricsEMF)
+		}
 	}
 	c.function = awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
 		Tracing:      tracing,

@@ -26,7 +26,8 @@ import (
 // log on stdout (MULLET_LOG, NO_COLOR), a directory of static pages
 // (MULLET_WEB_DIR), whether @connections accepts any signature
 // (MULLET_ANY_SIGNATURE) and the API keys $connect accepts
-// (MULLET_API_KEYS, a keys file: see ReadAPIKeys). It is what mullet.Main does outside Lambda, and so what
+// (MULLET_API_KEYS, a keys file: see ReadAPIKeys), and tracing, on when
+// the OpenTelemetry variables ask for it (see runtimeenv.TracesEndpoint). It is what mullet.Main does outside Lambda, and so what
 // mullet dev runs in the app's process.
 func Run(ctx context.Context, app framework.Application, getenv func(string) string) error {
 	opts := &Options{Addr: getenv(runtimeenv.Addr), Stage: getenv(runtimeenv.Stage), AnySignature: getenv(runtimeenv.AnySignature) != ""}
@@ -60,6 +61,16 @@ func Run(ctx context.Context, app framework.Application, getenv func(string) str
 		opts.Store = st
 	default:
 		return fmt.Errorf("%s=%q: use memory or dynamodb", runtimeenv.Store, kind)
+	}
+	if tp := runtimeenv.NewTracerProvider(getenv, app.Name()); tp != nil {
+		// The app's spans go where the OTEL_* variables say, as in Lambda;
+		// what is still buffered is exported when serving ends.
+		opts.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(sctx)
+		}()
 	}
 	return Serve(ctx, app, opts)
 }

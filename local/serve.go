@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
@@ -87,6 +88,10 @@ type Options struct {
 	// keeps state its own way. Serving closes the integration when it
 	// returns, after the emulator's shutdown (which invokes $disconnect).
 	Integration func(callbackURL string) (Integration, error)
+	// TracerProvider traces the app bound in this process
+	// (framework.Runtime.TracerProvider). nil: no tracing. Lambda
+	// instances of an Integration trace by their own OTEL_* environment.
+	TracerProvider trace.TracerProvider
 }
 
 // Integration is what the emulator invokes in place of an app bound in
@@ -249,6 +254,7 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		// Local serving is development: check what the app sends against
 		// the types it declared.
 		rt.CheckOutbound = true
+		rt.TracerProvider = o.TracerProvider
 		invoke = app.Bind(rt).Invoke
 	}
 	if o.InvocationLog != nil {

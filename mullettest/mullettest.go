@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulletgo/mullet/bootstrap"
 	"github.com/mulletgo/mullet/framework"
@@ -54,6 +55,11 @@ type Options struct {
 	// ConnectThrottle is the token bucket of new connections. nil: the
 	// account's 500 a second.
 	ConnectThrottle *manifest.Throttle
+	// TracerProvider traces the app served in the test process
+	// (local.Options.TracerProvider), e.g. one with the SDK's in-memory
+	// exporter (go.opentelemetry.io/otel/sdk/trace/tracetest). nil: no
+	// tracing.
+	TracerProvider trace.TracerProvider
 }
 
 // Lambda configures NewServer to run the app's real Lambda binary: its main
@@ -83,6 +89,9 @@ type Lambda struct {
 	// Output (the test log), Logger and the MULLET_ variables of Env.
 	// nil: lambdaruntime's defaults.
 	Pool *lambdaruntime.Options
+	// Output, if set, also receives everything the instances write to
+	// stdout and stderr, e.g. to read their EMF metric lines.
+	Output io.Writer
 }
 
 // Server is an app served by the emulator for the duration of a test.
@@ -142,6 +151,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
 		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
 		APIKeys: o.APIKeys, ConnectPrincipals: o.ConnectPrincipals, ConnectThrottle: o.ConnectThrottle,
+		TracerProvider: o.TracerProvider,
 		Rejected: func(r *emulator.Rejection) {
 			refusals.add(r)
 			t.Logf("mullettest: the emulator answered a frame of %s with %q: %s", r.ConnectionID, r.Message, r.Reason())
@@ -258,6 +268,9 @@ func newLambdaPool(t testing.TB, l *Lambda, logger *slog.Logger, callbackURL str
 	po.Bootstrap = l.Bootstrap
 	po.Env = append(local.LambdaConfig(l.Table, l.DynamoDBEndpoint, callbackURL).Environ(), po.Env...)
 	po.Output = instanceLog{t}
+	if l.Output != nil {
+		po.Output = io.MultiWriter(instanceLog{t}, l.Output)
+	}
 	if po.Logger == nil {
 		po.Logger = logger
 	}
