@@ -14,10 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/local/dashboard"
@@ -137,7 +133,7 @@ func TestDevDashboard(t *testing.T) {
 		needTool(t, "dynalite", "/nonexistent/dynalite", err.Error())
 	}
 	rv := startDev(t, filepath.Join(root, "examples", "rendezvous"), "-api-keys", keys, "-store", "dynamodb")
-	chatDash, chatOTLP := chat.ready(t)
+	chatDash, _ := chat.ready(t)
 	rvDash, _ := rv.ready(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -183,9 +179,8 @@ func TestDevDashboard(t *testing.T) {
 		return strings.Contains(getJSON(t, rvDash+"api/state", nil), `"status":"waiting"`)
 	})
 
-	// The message's trace: the framework's own spans, once it exports them
-	// to the receiver mullet dev runs; until then, spans of the same shape
-	// that this test exports there with the OpenTelemetry SDK.
+	// The message's trace: the spans the chat's Lambda instance exported
+	// to the OTLP receiver mullet dev runs.
 	var invs []dashboard.Invocation
 	getJSON(t, chatDash+"api/invocations", &invs)
 	var send dashboard.Invocation
@@ -197,21 +192,9 @@ func TestDevDashboard(t *testing.T) {
 	if send.RequestID == "" {
 		t.Fatalf("no send invocation in the dashboard's log: %+v", invs)
 	}
-	framework := false
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) && !framework {
-		framework = strings.Contains(getJSON(t, chatDash+"api/traces", nil), send.RequestID)
-		time.Sleep(100 * time.Millisecond)
-	}
-	if framework {
-		t.Logf("the framework exported the trace of request %s", send.RequestID)
-	} else {
-		t.Logf("no framework spans for request %s; exporting spans of the same shape from the test", send.RequestID)
-		exportChatTrace(t, chatOTLP, send)
-		waitFor(t, "the trace", 10*time.Second, func() bool {
-			return strings.Contains(getJSON(t, chatDash+"api/traces", nil), send.RequestID)
-		})
-	}
+	waitFor(t, "the framework's spans of the send", 15*time.Second, func() bool {
+		return strings.Contains(getJSON(t, chatDash+"api/traces", nil), send.RequestID)
+	})
 
 	// The page's push form pushes to bob (the second $connect), who reads
 	// while the browser runs.
@@ -276,41 +259,4 @@ func TestDevDashboard(t *testing.T) {
 			}
 		}
 	}
-}
-
-// exportChatTrace exports, with the OpenTelemetry SDK, the spans the
-// framework emits for a chat message to a room of two: the invocation, the
-// store read of the room's members and one push per member.
-func exportChatTrace(t *testing.T, endpoint string, inv dashboard.Invocation) {
-	t.Helper()
-	ctx := context.Background()
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(ctx)
-	tr := tp.Tracer("github.com/mulletgo/mullet/framework")
-	start := inv.Time
-	at := func(ms float64) trace.SpanStartEventOption {
-		return trace.WithTimestamp(start.Add(time.Duration(ms * float64(time.Millisecond))))
-	}
-	end := func(s trace.Span, ms float64) {
-		s.End(trace.WithTimestamp(start.Add(time.Duration(ms * float64(time.Millisecond)))))
-	}
-	ictx, root := tr.Start(ctx, "mullet.invocation send", at(0), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-		attribute.String("mullet.route", "send"), attribute.String("mullet.connection_id", inv.ConnectionID),
-		attribute.String("mullet.request_id", inv.RequestID), attribute.Int("mullet.status", 200)))
-	_, s := tr.Start(ictx, "mullet.store LoadState", at(0.2), trace.WithSpanKind(trace.SpanKindClient))
-	end(s, 0.6)
-	_, s = tr.Start(ictx, "mullet.store GroupMembers", at(0.7), trace.WithSpanKind(trace.SpanKindClient))
-	end(s, 1.1)
-	bctx, b := tr.Start(ictx, "mullet.broadcast lobby", at(1.2))
-	for i := range 2 {
-		_, p := tr.Start(bctx, "mullet.push", at(1.3+float64(i)*0.1), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-			attribute.Int("http.response.status_code", 200), attribute.Bool("mullet.gone", false), attribute.Bool("mullet.throttled", false)))
-		end(p, 2.0+float64(i)*0.3)
-	}
-	end(b, 2.4)
-	end(root, inv.DurationMs)
 }
