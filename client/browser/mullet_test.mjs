@@ -477,27 +477,48 @@ test("app frames, presence and control errors reach their events", async () => {
   client.close();
 });
 
-test("URL provider: called on every connect (a fresh presigned URL), its failure retried", async () => {
+test("URL provider: called before every connect with the parameters to sign; its failure retried", async () => {
   const clock = new FakeClock();
   const server = fakeServer();
+  const given = [];
   let calls = 0;
   const client = new MulletClient(
-    async () => {
+    async (params) => {
       calls++;
+      given.push(new URLSearchParams(params));
       if (calls === 2) throw new Error("signer unavailable");
-      return "wss://api.example/prod?X-Amz-Signature=sig" + calls;
+      const u = new URL("wss://api.example/prod");
+      for (const [k, v] of params) u.searchParams.set(k, v);
+      u.searchParams.set("X-Amz-Signature", "sig" + calls); // signed over the rest
+      return u.toString();
     },
     { WebSocket: server.FakeSocket, clock, random: () => 0, crypto: fakeCrypto, query: { token: "t" } },
   );
   await flush();
   assert.equal(server.last().url.searchParams.get("X-Amz-Signature"), "sig1");
   assert.equal(server.last().url.searchParams.get("token"), "t");
+  assert.equal(given[0].get("token"), "t");
+  assert.equal(given[0].get("mullet_session"), client.session);
+  assert.match(given[0].get("mullet_next"), /^[A-Za-z0-9_-]{43}$/);
   server.last().open();
   server.last().drop();
   await flush();
   assert.equal(server.sockets.length, 1, "the failed provider made no socket");
+  assert.ok(given[1].get("mullet_secret"), "a resume's parameters carry the secret");
   await clock.advance(50);
   assert.equal(server.last().url.searchParams.get("X-Amz-Signature"), "sig3");
+  client.close();
+});
+
+test("URL provider: a URL without the parameters it was given is refused with a clear error", async () => {
+  const clock = new FakeClock();
+  const server = fakeServer();
+  const states = [];
+  const client = new MulletClient(() => "wss://api.example/prod?X-Amz-Signature=x", { WebSocket: server.FakeSocket, clock, random: () => 0, crypto: fakeCrypto });
+  client.on("state", (s) => states.push(s));
+  await flush();
+  assert.equal(server.sockets.length, 0);
+  assert.match(String(states[0].error), /lacks the query parameter mullet_session/);
   client.close();
 });
 

@@ -209,7 +209,14 @@ export class MulletError extends Error {
  * @property {Crypto} [crypto] default globalThis.crypto (getRandomValues, subtle.digest)
  */
 
-/** @typedef {string | (() => string | Promise<string>)} URLSource */
+/**
+ * @typedef {string | ((params: URLSearchParams) => string | Promise<string>)} URLSource
+ * A ws:// or wss:// URL, to which the client adds its query parameters;
+ * or a function called before every connect with those parameters (the
+ * session's, and Options.query) that returns the URL to dial, carrying
+ * them all: e.g. an IAM presigned URL signed over them, fresh for every
+ * connect.
+ */
 
 const maxCandidates = 32;
 const maxAsks = 3;
@@ -434,7 +441,7 @@ function drain(st) {
 export class MulletClient {
   /**
    * connect starts connecting at once.
-   * @param {URLSource} url a ws:// or wss:// URL, or a function called on every connect that returns one (e.g. a fresh IAM presigned URL)
+   * @param {URLSource} url a ws:// or wss:// URL, or a function called before every connect with the query parameters to carry, that returns the URL (e.g. a fresh IAM presigned URL signed over them)
    * @param {Options} [options]
    */
   constructor(url, options = {}) {
@@ -758,18 +765,27 @@ export class MulletClient {
     /** @type {WebSocketLike} */
     let ws;
     try {
-      const base = typeof this.#url === "function" ? await this.#url() : this.#url;
-      const u = new URL(base);
-      if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`URL ${u.origin}${u.pathname}: the scheme must be ws or wss`);
-      for (const [k, v] of Object.entries(o.query || {})) u.searchParams.append(k, v);
+      const params = new URLSearchParams(o.query || {});
       if (!o.noSession) {
         next = this.#token(32);
         const secret = this.#presented();
-        u.searchParams.set("mullet_session", this.#keys.id);
-        u.searchParams.set("mullet_next", await this.#hash(next));
-        if (secret) u.searchParams.set("mullet_secret", secret);
-        else u.searchParams.delete("mullet_secret");
+        params.set("mullet_session", this.#keys.id);
+        params.set("mullet_next", await this.#hash(next));
+        if (secret) params.set("mullet_secret", secret);
       }
+      let u;
+      if (typeof this.#url === "function") {
+        // The provider signs (or otherwise builds) a URL that carries the
+        // parameters: a presigned URL's signature covers its query string.
+        u = new URL(await this.#url(params));
+        for (const [k, v] of params) {
+          if (u.searchParams.get(k) !== v) throw new Error(`the URL provider's URL lacks the query parameter ${k} it was given: return a URL that carries every parameter passed to it`);
+        }
+      } else {
+        u = new URL(this.#url);
+        for (const [k, v] of params) u.searchParams.set(k, v);
+      }
+      if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`URL ${u.origin}${u.pathname}: the scheme must be ws or wss`);
       if (this.#closed || gen !== this.#gen) return;
       ws = new this.#WS(u.toString(), o.protocols);
     } catch (err) {
