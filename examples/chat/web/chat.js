@@ -225,9 +225,9 @@ Object.assign(globalThis, {
   chat: {
     client,
     stats,
-    /** @param {number} n @param {string} prefix */
-    sayMany(n, prefix) {
-      for (let i = 1; i <= n; i++) say(profile.room, prefix + String(i).padStart(3, "0"));
+    /** @param {number} n @param {string} prefix @param {number} [from] */
+    sayMany(n, prefix, from = 1) {
+      for (let i = from; i < from + n; i++) say(profile.room, prefix + String(i).padStart(3, "0"));
     },
     pending: () => outbox.length,
   },
