@@ -1061,11 +1061,10 @@ export class MulletClient {
           this.stats.duplicates++;
           return;
         }
-        if ((!st || !st.known) && this.#syncAnswered && this.#syncRIDs.size === 0) {
-          // A group joined since the last sync: ask where it starts now.
-          this.#sendSync(false);
-        }
+        const ask = (!st || !st.known) && this.#syncAnswered && this.#syncRIDs.size === 0;
         this.#deliver(this.#streams.add(m, now));
+        // A group joined since the last sync: ask where it starts now.
+        if (ask) this.#sendSync(false);
         return;
       }
       case "discontinuity": {

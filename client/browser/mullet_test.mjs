@@ -320,6 +320,28 @@ test("paged replay: synced with more asks again from the positions reached", asy
   client.close();
 });
 
+test("a group joined since the last sync: sync at once; unplaced after three syncs, delivered from its lowest offset", async () => {
+  const { server, client, of } = setup();
+  await flush();
+  const ws = server.last();
+  ws.open();
+  ws.answer({});
+  ws.receive(msg("room", 41, "a"));
+  assert.equal(ws.syncs().length, 2, "a message of a group without a position asks at once");
+  ws.receive(msg("room", 42, "b"));
+  assert.equal(ws.syncs().length, 2, "one sync at a time");
+  ws.answer({ room: { epoch: "e1", offset: 40 } });
+  assert.equal(of("durable").map((m) => m.data.text).join(""), "ab");
+
+  // A server that never places the group: after three syncs, delivery
+  // starts from the lowest buffered offset.
+  ws.receive(msg("other", 7, "x"));
+  ws.receive(msg("other", 8, "y"));
+  for (let i = 0; i < 3; i++) ws.answer({});
+  assert.equal(of("durable").map((m) => m.data.text).join(""), "abxy");
+  client.close();
+});
+
 test("discontinuity: drops the buffer and moves to the new position", async () => {
   const { server, client, of } = setup();
   await flush();
