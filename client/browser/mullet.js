@@ -440,7 +440,8 @@ function drain(st) {
  */
 export class MulletClient {
   /**
-   * connect starts connecting at once.
+   * The client starts connecting at once (after the current task, so that
+   * handlers registered right after construction see every event).
    * @param {URLSource} url a ws:// or wss:// URL, or a function called before every connect with the query parameters to carry, that returns the URL (e.g. a fresh IAM presigned URL signed over them)
    * @param {Options} [options]
    */
@@ -475,7 +476,7 @@ export class MulletClient {
       this.#keys = this.#newKeys();
     }
     this.#save();
-    this.#attempt();
+    queueMicrotask(() => this.#attempt());
   }
 
   /** @type {URLSource} */ #url;
@@ -493,7 +494,7 @@ export class MulletClient {
   #gen = 0;
   #first = true; // no connection opened yet
   #fails = 0; // failed attempts since the last connection
-  /** @type {Set<string>} */ #tried = new Set(); // candidates presented since
+  /** @type {Set<string>} */ #tried = new Set(); // candidates presented since the last connection
   #failingSince = 0;
   #newSession = false; // the next connection starts a session that replaced a lost one
   #noSessions = false;
