@@ -51,10 +51,13 @@ type Presence struct {
 	Nick string `json:"nick"`
 }
 
-// Send is a message to a room.
+// Send is a message to a room. ID, chosen by the client, comes back in
+// the message's Event: a client that sends a message again after a cut
+// (not knowing whether the first copy was served) shows it once.
 type Send struct {
 	Room string `json:"room" schema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_.-]+$"`
 	Text string `json:"text" schema:"minLength=1,maxLength=4096"`
+	ID   string `json:"id,omitempty" schema:"maxLength=64"`
 }
 
 // Event is every frame the server pushes.
@@ -64,6 +67,7 @@ type Event struct {
 	From string `json:"from,omitempty"`
 	Nick string `json:"nick,omitempty"`
 	Text string `json:"text,omitempty"`
+	ID   string `json:"id,omitempty"`
 }
 
 // New declares the chat app.
@@ -74,13 +78,15 @@ func New() *framework.App[Profile] {
 	// Every room is durable (the latest 200 messages of the last hour can
 	// be replayed) and keeps presence.
 	app.Groups("", &framework.GroupOptions{Durable: true, Window: 200, WindowTTL: time.Hour, Presence: true})
+	// What rooms carry: the data of their msg frames (docs/asyncapi.md).
+	framework.Publishes[Event](app, "")
 
 	framework.Handle(app, "nick", func(ctx context.Context, c *framework.Conn[Profile], m SetNick) error {
 		if err := c.UpdateState(ctx, func(p *Profile) error { p.Nick = m.Nick; return nil }); err != nil {
 			return err
 		}
 		return c.ReplyJSON(ctx, Event{Type: "nick", Nick: m.Nick})
-	}, &framework.RouteOptions{TwoWay: true})
+	}, &framework.RouteOptions{TwoWay: true, Replies: Event{}})
 
 	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[Profile], m Join) error {
 		var p Profile
@@ -128,7 +134,7 @@ func New() *framework.App[Profile] {
 			}
 		}
 		return c.ReplyJSON(ctx, w)
-	}, nil)
+	}, &framework.RouteOptions{Replies: Who{}})
 
 	framework.Handle(app, "leave", func(ctx context.Context, c *framework.Conn[Profile], m Room) error {
 		var p Profile
@@ -157,7 +163,7 @@ func New() *framework.App[Profile] {
 		}
 		// Gone members are removed and counted; they are never an error
 		// for the sender.
-		_, err = c.BroadcastJSON(ctx, m.Room, Event{Type: "message", Room: m.Room, From: nickOf(p, c), Text: m.Text})
+		_, err = c.BroadcastJSON(ctx, m.Room, Event{Type: "message", Room: m.Room, From: nickOf(p, c), Text: m.Text, ID: m.ID})
 		return err
 	}, nil)
 
