@@ -15,6 +15,8 @@ export type DefaultRequest = unknown;
 /** A frame of route "join", selected by $request.body.action. */
 export type JoinRequest = {
   $rid?: string;
+  $traceparent?: string;
+  $tracestate?: string;
   action: "join";
   history?: number;
   room: string;
@@ -23,6 +25,8 @@ export type JoinRequest = {
 /** A frame of route "leave", selected by $request.body.action. */
 export type LeaveRequest = {
   $rid?: string;
+  $traceparent?: string;
+  $tracestate?: string;
   action: "leave";
   room: string;
 };
@@ -30,6 +34,8 @@ export type LeaveRequest = {
 /** A frame of route "nick", selected by $request.body.action. */
 export type NickRequest = {
   $rid?: string;
+  $traceparent?: string;
+  $tracestate?: string;
   action: "nick";
   nick: string;
 };
@@ -47,6 +53,8 @@ export type Event = {
 /** A frame of route "send", selected by $request.body.action. */
 export type SendRequest = {
   $rid?: string;
+  $traceparent?: string;
+  $tracestate?: string;
   action: "send";
   id?: string;
   room: string;
@@ -56,6 +64,8 @@ export type SendRequest = {
 /** A frame of route "who", selected by $request.body.action. */
 export type WhoRequest = {
   $rid?: string;
+  $traceparent?: string;
+  $tracestate?: string;
   action: "who";
   room: string;
 };
