@@ -48,6 +48,10 @@ type Options struct {
 	// IdleTimeout and MaxDuration override API Gateway's 10 minutes and
 	// 2 hours.
 	IdleTimeout, MaxDuration time.Duration
+	// IntegrationTimeout overrides API Gateway's 29 seconds for an
+	// invocation (e.g. for a test whose store is far slower than
+	// DynamoDB).
+	IntegrationTimeout time.Duration
 	// Ready, if set, is called with the server's URLs once it accepts
 	// connections.
 	Ready func(websocketURL, callbackURL string)
@@ -180,16 +184,17 @@ func serve(ctx context.Context, m *manifest.Manifest, app framework.Application,
 		Invoke: func(ctx context.Context, ev *events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 			return invoke(ctx, ev)
 		},
-		Stage:             o.Stage,
-		AnySignature:      o.AnySignature,
-		APIKeys:           o.APIKeys,
-		ConnectPrincipals: o.ConnectPrincipals,
-		ConnectThrottle:   o.ConnectThrottle,
-		IdleTimeout:       o.IdleTimeout,
-		MaxDuration:       o.MaxDuration,
-		Logger:            o.Logger,
-		Rejected:          rejected,
-		Timers:            m.Timers(),
+		Stage:              o.Stage,
+		AnySignature:       o.AnySignature,
+		APIKeys:            o.APIKeys,
+		ConnectPrincipals:  o.ConnectPrincipals,
+		ConnectThrottle:    o.ConnectThrottle,
+		IdleTimeout:        o.IdleTimeout,
+		MaxDuration:        o.MaxDuration,
+		IntegrationTimeout: o.IntegrationTimeout,
+		Logger:             o.Logger,
+		Rejected:           rejected,
+		Timers:             m.Timers(),
 		// The page, if any, serves paths outside the stage; without one
 		// they get API Gateway's 403 Forbidden from the emulator.
 		Fallback: o.Page,

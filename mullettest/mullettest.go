@@ -35,6 +35,10 @@ type Options struct {
 	// IdleTimeout and MaxDuration override API Gateway's 10 minutes and
 	// 2 hours.
 	IdleTimeout, MaxDuration time.Duration
+	// IntegrationTimeout overrides API Gateway's 29 seconds for an
+	// invocation (e.g. for a test whose store is far slower than
+	// DynamoDB).
+	IntegrationTimeout time.Duration
 	// Logger receives the emulator's and the app's logs. nil: t.Log.
 	Logger *slog.Logger
 	// Page is served outside the stage path, as by mullet.Main.
@@ -149,7 +153,7 @@ func NewServer(t testing.TB, app framework.Application, opts *Options) *Server {
 	refusals := &refusals{byRequest: make(map[string]string)}
 	serveOpts := &local.Options{
 		Addr: "127.0.0.1:0", Out: io.Discard, Logger: o.Logger, Page: o.Page, Store: o.Store,
-		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration,
+		IdleTimeout: o.IdleTimeout, MaxDuration: o.MaxDuration, IntegrationTimeout: o.IntegrationTimeout,
 		APIKeys: o.APIKeys, ConnectPrincipals: o.ConnectPrincipals, ConnectThrottle: o.ConnectThrottle,
 		TracerProvider: o.TracerProvider,
 		Rejected: func(r *emulator.Rejection) {
