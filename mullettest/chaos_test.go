@@ -2,14 +2,11 @@ package mullettest_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/mulletgo/mullet/client"
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
@@ -88,245 +86,60 @@ func (p *cuttingProxy) serve() {
 	}
 }
 
-// receiver is a minimal resuming client (docs/protocol.md 2.3 and 5.5): it
-// keeps a session, resumes after every cut, syncs from its positions,
-// orders and de-duplicates by offset and fills gaps with sync.
+// receiver keeps one session through every cut with package client (the
+// Go client of docs/protocol.md) and records what it delivers.
 type receiver struct {
-	sess *session
-	// cands are the secrets the server may hold, most likely first: the
-	// last one that worked and the proposals of attempts whose answer was
-	// lost. unlikely are the proposals of refused attempts (current only
-	// if the HTTP client sent the upgrade twice and the first applied).
-	cands, unlikely []string
-	next            int
-	rooms           []string
-	// refused and failed count dial attempts refused (403, 409) and
-	// failed otherwise.
-	refused, failed atomic.Int64
+	rooms []string
 
-	mu        sync.Mutex
-	pos       map[string]store.Position
-	buf       map[string]map[int64]buffered
-	got       map[string][]string
-	joined    bool
-	reconnect int
-	replayed  int
-	discont   int
-	latencies []time.Duration
+	mu     sync.Mutex
+	conn   *client.Conn
+	pos    map[string]store.Position
+	got    map[string][]string
+	joined bool
 }
 
-type buffered struct{ epoch, text string }
-
-// deliver buffers a message and delivers what follows the position in
-// order; without a position (before the first synced) it only buffers.
-func (r *receiver) deliver(group, epoch string, off int64, text string) {
-	if r.buf[group] == nil {
-		r.buf[group] = map[int64]buffered{}
-	}
-	r.buf[group][off] = buffered{epoch, text}
-	r.drain(group)
-}
-
-func (r *receiver) drain(group string) {
-	p, ok := r.pos[group]
-	if !ok {
-		return
-	}
-	for {
-		m, found := r.buf[group][p.Offset+1]
-		if !found || p.Epoch != "" && m.epoch != p.Epoch {
+// run dials, joins the receiver's rooms with requests, and receives until
+// ctx ends.
+func (r *receiver) run(ctx context.Context, url string) {
+	opts := &client.Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, GapTimeout: 300 * time.Millisecond}
+	var c *client.Conn
+	for ctx.Err() == nil {
+		var err error
+		if c, err = client.Dial(ctx, url, opts); err == nil {
 			break
 		}
-		delete(r.buf[group], p.Offset+1)
-		p = store.Position{Epoch: m.epoch, Offset: p.Offset + 1}
-		r.got[group] = append(r.got[group], m.text)
+		time.Sleep(20 * time.Millisecond) // the proxy cut the handshake
 	}
-	r.pos[group] = p
-	for off := range r.buf[group] {
-		if off <= p.Offset {
-			delete(r.buf[group], off)
-		}
-	}
-}
-
-// gaps reports buffered messages that wait for a position or a gap.
-func (r *receiver) gaps() bool {
-	for _, b := range r.buf {
-		if len(b) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *receiver) syncFrame() []byte {
-	ps := map[string]map[string]any{}
-	for g, p := range r.pos {
-		ps[g] = map[string]any{"epoch": p.Epoch, "offset": p.Offset}
-	}
-	data, _ := json.Marshal(map[string]any{"mullet": "sync", "positions": ps})
-	return data
-}
-
-// run keeps the receiver connected through srv until ctx ends.
-func (r *receiver) run(ctx context.Context, srv *mullettest.Server) {
-	for ctx.Err() == nil {
-		start := time.Now()
-		if all := append(slices.Clone(r.cands), r.unlikely...); len(all) > 0 {
-			r.sess.secret = all[r.next%len(all)]
-			r.next++
-		}
-		used := r.sess.secret
-		c, err := r.sess.dial(ctx, srv)
-		if err != nil {
-			// docs/protocol.md 2.2: after a failure whose answer was lost
-			// the server may hold the proposed secret, even much later (a
-			// slow $connect); a refusal only says the secret used is not
-			// current now. Keep trying every candidate in turn.
-			var he *mullettest.HandshakeError
-			if len(r.cands) == 0 {
-				r.cands = []string{used}
-			}
-			if errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusConflict) {
-				r.refused.Add(1)
-				r.unlikely = append(r.unlikely, r.sess.proposed)
-				if len(r.unlikely) > 8 {
-					r.unlikely = r.unlikely[1:]
-				}
-			} else {
-				r.failed.Add(1)
-				r.cands = append([]string{r.sess.proposed}, r.cands...)
-				r.next = 0
-			}
-			time.Sleep(20*time.Millisecond + rand.N(50*time.Millisecond))
-			continue
-		}
-		r.cands, r.unlikely, r.next = nil, nil, 0
-		r.mu.Lock()
-		r.reconnect++
-		first := !r.joined
-		r.mu.Unlock()
-		r.serve(ctx, c, start, first)
-		c.Conn.CloseNow()
-	}
-}
-
-func (r *receiver) serve(ctx context.Context, c *mullettest.Client, start time.Time, first bool) {
-	frames := make(chan []byte, 256)
-	go func() {
-		defer close(frames)
-		for {
-			_, data, err := c.Conn.Read(ctx)
-			if err != nil {
-				return
-			}
-			frames <- data
-		}
-	}()
-	write := func(data []byte) bool {
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		return c.Conn.Write(wctx, websocket.MessageText, data) == nil
-	}
-	if first {
-		for _, room := range r.rooms {
-			if !write([]byte(fmt.Sprintf(`{"action":"join","room":%q}`, room))) {
-				return
-			}
-		}
-	}
-	// One sync at a time: a sync replays, and piling them up on a
-	// connection that the proxy cuts soon would never let one finish. On
-	// the first connection it waits for the joins, so that the session's
-	// rooms are in it.
-	pending := false
-	sendSync := func() bool {
-		r.mu.Lock()
-		sync := r.syncFrame()
-		r.mu.Unlock()
-		pending = true
-		return write(sync)
-	}
-	if !first && !sendSync() {
+	if c == nil {
 		return
 	}
-	syncing := true
-	replayed := 0
-	joins := 0
-	gapSince := time.Time{}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
+	defer c.Close()
+	r.mu.Lock()
+	r.conn = c
+	r.mu.Unlock()
+	for _, room := range r.rooms {
+		for ctx.Err() == nil {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := c.Request(rctx, map[string]string{"action": "join", "room": room})
+			cancel()
+			if err == nil {
+				break
+			}
+		}
+	}
+	r.mu.Lock()
+	r.joined = true
+	r.mu.Unlock()
 	for {
-		select {
-		case data, ok := <-frames:
-			if !ok {
-				return
-			}
-			var f contFrame
-			_ = json.Unmarshal(data, &f)
-			var text struct {
-				Text string `json:"text"`
-			}
-			_ = json.Unmarshal(data, &text)
-			r.mu.Lock()
-			switch f.Mullet {
-			case "msg":
-				if syncing {
-					replayed++
-				}
-				r.deliver(f.Group, f.Epoch, f.Offset, text.Text)
-			case "error":
-				pending = false // the sync failed: the gap timer may ask again
-			case "discontinuity":
-				r.discont++
-				r.pos[f.Group] = store.Position{Epoch: f.Epoch, Offset: f.Offset}
-				delete(r.buf, f.Group)
-			case "synced":
-				pending = false
-				for g, raw := range f.Groups {
-					var p struct {
-						Epoch  string `json:"epoch"`
-						Offset int64  `json:"offset"`
-					}
-					if _, has := r.pos[g]; !has && json.Unmarshal(raw, &p) == nil {
-						r.pos[g] = store.Position{Epoch: p.Epoch, Offset: p.Offset}
-						r.drain(g)
-					}
-				}
-				if syncing {
-					syncing = false
-					r.replayed += replayed
-					r.latencies = append(r.latencies, time.Since(start))
-				}
-			case "":
-				if f.Joined != "" {
-					joins++
-					if joins == len(r.rooms) {
-						r.joined = true
-					}
-				}
-			}
-			r.mu.Unlock()
-			if first && joins == len(r.rooms) && f.Joined != "" && !sendSync() {
-				return
-			}
-		case <-tick.C:
-			r.mu.Lock()
-			gap := r.gaps()
-			r.mu.Unlock()
-			switch {
-			case !gap || pending:
-				gapSince = time.Time{}
-			case gapSince.IsZero():
-				gapSince = time.Now()
-			case time.Since(gapSince) > 300*time.Millisecond:
-				gapSince = time.Time{}
-				if !sendSync() {
-					return
-				}
-			}
-		case <-ctx.Done():
+		m, err := c.Receive(ctx)
+		if err != nil {
 			return
+		}
+		if m.Kind == client.KindDurable {
+			r.mu.Lock()
+			r.got[m.Group] = append(r.got[m.Group], string(m.Data))
+			r.pos[m.Group] = store.Position{Epoch: m.Position.Epoch, Offset: m.Position.Offset}
+			r.mu.Unlock()
 		}
 	}
 }
@@ -370,20 +183,17 @@ func testChaos(t *testing.T, st store.Store, total int) {
 	host := strings.TrimPrefix(srv.URL, "ws://")
 	host, path, _ := strings.Cut(host, "/")
 	proxy := newCuttingProxy(t, host)
-	viaProxy := *srv
-	viaProxy.URL = "ws://" + proxy.ln.Addr().String() + "/" + path
+	viaProxy := "ws://" + proxy.ln.Addr().String() + "/" + path
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rs := make([]*receiver, receivers)
 	var wg sync.WaitGroup
 	for i := range rs {
-		sess := newSession(t)
-		sess.fresh = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		r := &receiver{sess: sess, pos: map[string]store.Position{}, buf: map[string]map[int64]buffered{}, got: map[string][]string{}}
+		r := &receiver{pos: map[string]store.Position{}, got: map[string][]string{}}
 		r.rooms = []string{rooms[i%3], rooms[(i+1)%3]}
 		rs[i] = r
-		wg.Go(func() { r.run(ctx, &viaProxy) })
+		wg.Go(func() { r.run(ctx, viaProxy) })
 	}
 	// Wait until every receiver has joined its rooms.
 	deadline := time.Now().Add(30 * time.Second)
@@ -504,13 +314,16 @@ func testChaos(t *testing.T, st store.Store, total int) {
 	for _, room := range rooms {
 		published += len(want[room])
 	}
-	var lost, dup, reordered, reconnects, replays, discs int
+	var lost, dup, reordered, reconnects, replays, discs, dropped, sessionsLost int
 	var lat []time.Duration
 	for i, r := range rs {
-		reconnects += r.reconnect
-		replays += r.replayed
-		discs += r.discont
-		lat = append(lat, r.latencies...)
+		st := r.conn.Stats()
+		reconnects += st.Reconnects
+		replays += st.Replayed
+		discs += st.Discontinuities
+		sessionsLost += st.SessionsLost
+		dropped += st.Duplicates
+		lat = append(lat, st.ResumeLatencies...)
 		for _, room := range r.rooms {
 			got, exp := r.got[room], want[room]
 			seen := map[string]int{}
@@ -530,8 +343,7 @@ func testChaos(t *testing.T, st store.Store, total int) {
 				if len(got) == len(exp) {
 					reordered++
 				}
-				t.Errorf("receiver %d, %s: got %d messages, the stream holds %d (position %+v, %d buffered, tail %+v; %d connections, %d dials refused, %d failed)",
-					i, room, len(got), len(exp), r.pos[room], len(r.buf[room]), tails[room], r.reconnect, r.refused.Load(), r.failed.Load())
+				t.Errorf("receiver %d, %s: got %d messages, the stream holds %d (position %+v, tail %+v)", i, room, len(got), len(exp), r.pos[room], tails[room])
 			}
 		}
 	}
@@ -542,10 +354,10 @@ func testChaos(t *testing.T, st store.Store, total int) {
 		}
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))].Round(time.Millisecond)
 	}
-	t.Logf("chaos: %d messages sent in %v, %d published; proxy cuts %d; reconnects %d, replayed %d, discontinuities %d; resume latency p50 %v p99 %v; lost %d, duplicated %d, reordered %d",
-		sent.Load(), sendTime.Round(time.Millisecond), published, proxy.cuts.Load(), reconnects, replays, discs, pct(0.5), pct(0.99), lost, dup, reordered)
-	if lost+dup+reordered+discs > 0 {
-		t.Fatalf("lost %d, duplicated %d, reordered %d, discontinuities %d: want none", lost, dup, reordered, discs)
+	t.Logf("chaos: %d messages sent in %v, %d published; proxy cuts %d; reconnects %d, replayed %d, duplicate frames dropped %d, discontinuities %d, sessions lost %d; resume latency (cut to synced, backoff included) p50 %v p99 %v; lost %d, duplicated %d, reordered %d",
+		sent.Load(), sendTime.Round(time.Millisecond), published, proxy.cuts.Load(), reconnects, replays, dropped, discs, sessionsLost, pct(0.5), pct(0.99), lost, dup, reordered)
+	if lost+dup+reordered+discs+sessionsLost > 0 {
+		t.Fatalf("lost %d, duplicated %d, reordered %d, discontinuities %d, sessions lost %d: want none", lost, dup, reordered, discs, sessionsLost)
 	}
 	if published < int(sent.Load())*9/10 {
 		t.Errorf("only %d of %d sent frames were published", published, sent.Load())
