@@ -51,10 +51,10 @@ type Conn struct {
 	stats        Stats
 	closeOnce    sync.Once
 	lastData     time.Time
-	lostAt       time.Time // when the last connection was lost
-	syncing      bool      // between this connection's first sync and synced
-	syncRIDs     map[string]bool
-	notFull      chan struct{} // signalled when the send queue drained one
+	lostAt       time.Time            // when the last connection was lost
+	syncing      bool                 // between this connection's first sync and its last synced
+	syncRIDs     map[string]time.Time // the syncs awaiting synced, by $rid, and when they were sent
+	notFull      chan struct{}        // signalled when the send queue drained one
 }
 
 type outgoing struct {
@@ -112,7 +112,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 		syncNow:  make(chan struct{}, 1),
 		streams:  newStreams(),
 		pending:  map[string]*request{},
-		syncRIDs: map[string]bool{},
+		syncRIDs: map[string]time.Time{},
 		notFull:  make(chan struct{}, 1),
 	}
 	if r := o.Resume; r != nil && !o.NoSession {
@@ -400,7 +400,7 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 	resumed := !first && !newSession
 	lostAt := c.lostAt
 	id := c.keys.id
-	c.syncRIDs = map[string]bool{}
+	c.syncRIDs = map[string]time.Time{}
 	if newSession {
 		c.stats.SessionsLost++
 		c.push(Message{Kind: KindSessionLost, Session: id})
@@ -443,7 +443,7 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 		}
 		c.nextRID++
 		rid := "sync-" + strconv.Itoa(c.nextRID)
-		c.syncRIDs[rid] = true
+		c.syncRIDs[rid] = time.Now()
 		frame, _ := json.Marshal(map[string]any{"mullet": "sync", "positions": c.streams.positions(), "$rid": rid})
 		c.streams.restart(time.Now())
 		c.mu.Unlock()
@@ -502,7 +502,11 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 			return err, false, nil
 		case now := <-ticker.C:
 			c.mu.Lock()
-			gap := c.streams.waiting(now, c.opts.GapTimeout)
+			// One gap sync at a time: a replay takes a while, and syncs
+			// piled on it would replay the same messages again. An answer
+			// that never came (a failed invocation's error frame has no
+			// $rid) stops holding them back after staleSync.
+			gap := c.streams.waiting(now, c.opts.GapTimeout) && !c.awaitingSync(now)
 			idle := c.opts.IdleSync > 0 && now.Sub(c.lastData) >= c.opts.IdleSync
 			resync := c.resync && now.Sub(c.lastData) >= c.opts.GapTimeout
 			c.resync = false
@@ -532,6 +536,22 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 		}
 	}
 }
+
+// awaitingSync reports whether a sync sent less than staleSync ago has not
+// been answered yet; c.mu is held.
+func (c *Conn) awaitingSync(now time.Time) bool {
+	stale := max(10*c.opts.GapTimeout, staleSync)
+	for _, sent := range c.syncRIDs {
+		if now.Sub(sent) < stale {
+			return true
+		}
+	}
+	return false
+}
+
+// staleSync is the least time after which an unanswered sync no longer
+// holds back gap syncs.
+const staleSync = 5 * time.Second
 
 // closeSoon closes with a handshake, waiting at most a second for it.
 func closeSoon(ws *websocket.Conn, code websocket.StatusCode, reason string) {
@@ -589,7 +609,7 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 		}
 		return
 	}
-	if f.RID != "" && c.syncRIDs[f.RID] {
+	if _, ours := c.syncRIDs[f.RID]; f.RID != "" && ours {
 		delete(c.syncRIDs, f.RID)
 		if f.Mullet == "error" && f.Code == "internal" {
 			// The server failed to sync: try again after GapTimeout.
@@ -670,6 +690,15 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 			for _, d := range c.streams.synced(g, p) {
 				c.push(d)
 			}
+		}
+		if f.More {
+			// The replay was cut to a page (docs/protocol.md 2.3): sync
+			// again from the positions it moved to.
+			select {
+			case c.syncNow <- struct{}{}:
+			default:
+			}
+			return
 		}
 		// Groups with messages that synced did not place: the session
 		// joined them after the sync was served. Ask again at once; after
@@ -752,6 +781,7 @@ type wireFrame struct {
 	Text    *string             `json:"text"`
 	From    *Position           `json:"from"`
 	Groups  map[string]Position `json:"groups"`
+	More    bool                `json:"more"`
 	Event   string              `json:"event"`
 	Session string              `json:"session"`
 	Code    string              `json:"code"`

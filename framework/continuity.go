@@ -508,6 +508,13 @@ const (
 	replayWait     = 50 * time.Millisecond
 )
 
+// ReplayPage is the most messages one sync replays per group
+// (docs/protocol.md 2.3): a group with more gets that many, and synced says
+// "more": true, so that the client syncs again from its new positions. A
+// replay stays short enough to finish on a connection that is soon cut,
+// and to fit a client's send buffer, however far behind the client is.
+const ReplayPage = 256
+
 // controlFrame is a client's control frame (docs/protocol.md).
 type controlFrame struct {
 	Mullet    string             `json:"mullet"`
@@ -610,6 +617,7 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 	}
 	streams = append(streams, stream{group: sessionGroup, name: sessionStream(sid), opts: f.rt.decl.sessionStreamOptions()})
 	out := map[string]posJSON{}
+	more := false
 	for _, s := range streams {
 		if p, ok := cf.Positions[s.group]; ok {
 			s.after = Position{Epoch: p.Epoch, Offset: p.Offset}
@@ -635,7 +643,11 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 			}
 			continue
 		}
-		for _, m := range r.Messages {
+		page := r.Messages
+		if len(page) > ReplayPage {
+			page, more = page[:ReplayPage], true
+		}
+		for _, m := range page {
 			if err := post(msgFrame(s.group, m)); err != nil {
 				return err
 			}
@@ -645,6 +657,9 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 		out[s.group] = toWire(s.after)
 	}
 	synced := map[string]any{"mullet": "synced", "session": sid, "groups": out}
+	if more {
+		synced["more"] = true
+	}
 	if cf.RID != "" {
 		synced["$rid"] = cf.RID
 	}
