@@ -19,29 +19,13 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/client"
-	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
+	chaosapp "github.com/mulletgo/mullet/mullettest/testdata/chaos/app"
 	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/dynamostore"
 	"github.com/mulletgo/mullet/store/memstore"
 )
-
-// chaosApp: sessions, durable rooms with a window larger than the test.
-func chaosApp() *framework.App[struct{}] {
-	app := framework.New[struct{}]("chaos", &framework.Options{Sessions: &framework.SessionOptions{TTL: time.Minute}})
-	app.Groups("room", &framework.GroupOptions{Durable: true, Window: 100000, WindowTTL: time.Hour})
-	framework.Handle(app, "join", func(ctx context.Context, c *framework.Conn[struct{}], m contRoom) error {
-		if err := c.Join(ctx, m.Room); err != nil {
-			return err
-		}
-		return c.ReplyJSON(ctx, map[string]string{"joined": m.Room})
-	}, nil)
-	framework.Handle(app, "say", func(ctx context.Context, c *framework.Conn[struct{}], m contSay) error {
-		_, err := c.BroadcastText(ctx, m.Room, m.Text)
-		return err
-	}, nil)
-	return app
-}
 
 // cuttingProxy forwards TCP connections to target and cuts each one,
 // both ways and without a close handshake, after a random 0.2-3 s.
@@ -89,6 +73,7 @@ func (p *cuttingProxy) serve() {
 // receiver keeps one session through every cut with package client (the
 // Go client of docs/protocol.md) and records what it delivers.
 type receiver struct {
+	id    int
 	rooms []string
 
 	mu     sync.Mutex
@@ -100,8 +85,10 @@ type receiver struct {
 
 // run dials, joins the receiver's rooms with requests, and receives until
 // ctx ends.
-func (r *receiver) run(ctx context.Context, url string) {
-	opts := &client.Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, GapTimeout: 300 * time.Millisecond}
+func (r *receiver) run(ctx context.Context, url string, logger *slog.Logger) {
+	opts := &client.Options{Logger: logger, OnStatus: func(st client.Status) {
+		logger.Debug("receiver status", "connected", st.Connected, "attempt", st.Attempt, "err", st.Err, "session", st.Session, "resumed", st.Resumed, "newSession", st.NewSession)
+	}, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, GapTimeout: 300 * time.Millisecond}
 	var c *client.Conn
 	for ctx.Err() == nil {
 		var err error
@@ -147,8 +134,11 @@ func (r *receiver) run(ctx context.Context, url string) {
 // TestChaos: receivers behind a proxy that cuts every connection after a
 // random 0.2-3 s, on an emulator whose MaxDuration cuts the rest, resume
 // their sessions and end with every message of their rooms exactly once
-// and in stream order. MULLET_CHAOS_MESSAGES sets the message count (the
-// issue's full run: 20000).
+// and in stream order; on the memory store, on DynamoDB (dynalite), and
+// with the app's binary run as Lambda instances. By default 600, 300 and
+// 150 messages; MULLET_CHAOS_MESSAGES sets the count for all three (the
+// full run: 20000), and MULLET_CHAOS_LOG a file for the server's and the
+// clients' debug logs.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos runs for seconds")
@@ -161,25 +151,148 @@ func TestChaos(t *testing.T) {
 		}
 		total = n
 	}
-	backends := map[string]func(t *testing.T) store.Store{
-		"memory":   func(t *testing.T) store.Store { return memstore.New(nil) },
-		"dynamodb": func(t *testing.T) store.Store { return dynalitetest.NewStore(t) },
+	// Each backend returns the server and the store the test reads the
+	// streams from, the truth to compare with.
+	backends := []struct {
+		name  string
+		size  int // the default message count
+		serve func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity)
+	}{
+		{"memory", total, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
+			st := memstore.New(nil)
+			o.Store = st
+			return mullettest.NewServer(t, chaosapp.New(), o), st
+		}},
+		{"dynamodb", total / 2, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
+			st := dynalitetest.NewStore(t)
+			o.Store = st
+			return mullettest.NewServer(t, chaosapp.New(), o), st
+		}},
+		// The app's own binary as Lambda instances (as mullet dev
+		// -runtime lambda runs it), sharing a dynalite table.
+		{"lambda", total / 4, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
+			db := dynalitetest.Start(t)
+			table := db.NewTable(t)
+			o.Lambda = &mullettest.Lambda{MainDir: "testdata/chaos", Table: table, DynamoDBEndpoint: db.Endpoint}
+			return mullettest.NewServer(t, nil, o), dynamostore.New(db.NewClient(t), table, nil)
+		}},
 	}
-	for name, newStore := range backends {
-		t.Run(name, func(t *testing.T) {
-			n := total
-			if name == "dynamodb" && os.Getenv("MULLET_CHAOS_MESSAGES") == "" {
-				n = total / 2
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			n := b.size
+			if os.Getenv("MULLET_CHAOS_MESSAGES") != "" {
+				n = total
 			}
-			testChaos(t, newStore(t), n)
+			testChaos(t, n, b.serve)
 		})
 	}
 }
 
-func testChaos(t *testing.T, st store.Store, total int) {
+// senderWindow is how many frames a chaos sender leaves unanswered.
+const senderWindow = 4
+
+// senderConn is a sender's connection: slots holds a token per frame not
+// answered yet; lost is closed when the connection ends.
+type senderConn struct {
+	c     *mullettest.Client
+	slots chan struct{}
+	lost  chan struct{}
+}
+
+func dialSender(ctx context.Context, srv *mullettest.Server) *senderConn {
+	for ctx.Err() == nil {
+		c, err := srv.DialErr(ctx, nil)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		sc := &senderConn{c: c, slots: make(chan struct{}, senderWindow), lost: make(chan struct{})}
+		go func() {
+			defer close(sc.lost)
+			for {
+				if _, _, err := c.Conn.Read(ctx); err != nil {
+					return
+				}
+				select {
+				case <-sc.slots:
+				default:
+				}
+			}
+		}()
+		return sc
+	}
+	return nil
+}
+
+// runSender sends frames s, s+senders, ... below total, each tagged with a
+// $rid so that the app answers it.
+func runSender(ctx context.Context, srv *mullettest.Server, s, senders, total int, rooms []string, sent *atomic.Int64) {
+	var sc *senderConn
+	for i := s; i < total; i += senders {
+		for ctx.Err() == nil {
+			if sc == nil {
+				if sc = dialSender(ctx, srv); sc == nil {
+					return
+				}
+			}
+			select {
+			case sc.slots <- struct{}{}:
+			case <-sc.lost:
+				sc = nil
+				continue
+			}
+			frame := fmt.Sprintf(`{"$rid":"%d","action":"say","room":%q,"text":"s%d-%d"}`, i, rooms[i%3], s, i)
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := sc.c.Conn.Write(wctx, websocket.MessageText, []byte(frame))
+			cancel()
+			if err != nil {
+				sc.c.Conn.CloseNow()
+				sc = nil
+				continue
+			}
+			sent.Add(1)
+			break
+		}
+	}
+	if sc == nil {
+		return
+	}
+	// Let the last frames be answered.
+	deadline := time.After(10 * time.Second)
+	for len(sc.slots) > 0 {
+		select {
+		case <-sc.lost:
+			return
+		case <-deadline:
+			sc.c.Conn.CloseNow()
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	sc.c.Conn.Close(websocket.StatusNormalClosure, "")
+}
+
+// chaosLogger discards the server's and the clients' logs, or writes them
+// (debug level) to the file MULLET_CHAOS_LOG names, to find out why a run
+// failed.
+func chaosLogger(t *testing.T) *slog.Logger {
+	path := os.Getenv("MULLET_CHAOS_LOG")
+	if path == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func testChaos(t *testing.T, total int, serve func(*testing.T, *mullettest.Options) (*mullettest.Server, store.Continuity)) {
 	const senders, receivers = 10, 20
 	rooms := []string{"room-a", "room-b", "room-c"}
-	srv := mullettest.NewServer(t, chaosApp(), &mullettest.Options{Store: st, MaxDuration: 4 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	logger := chaosLogger(t)
+	srv, cont := serve(t, &mullettest.Options{MaxDuration: 4 * time.Second, Logger: logger})
 	host := strings.TrimPrefix(srv.URL, "ws://")
 	host, path, _ := strings.Cut(host, "/")
 	proxy := newCuttingProxy(t, host)
@@ -190,10 +303,10 @@ func testChaos(t *testing.T, st store.Store, total int) {
 	rs := make([]*receiver, receivers)
 	var wg sync.WaitGroup
 	for i := range rs {
-		r := &receiver{pos: map[string]store.Position{}, got: map[string][]string{}}
+		r := &receiver{id: i, pos: map[string]store.Position{}, got: map[string][]string{}}
 		r.rooms = []string{rooms[i%3], rooms[(i+1)%3]}
 		rs[i] = r
-		wg.Go(func() { r.run(ctx, viaProxy) })
+		wg.Go(func() { r.run(ctx, viaProxy, logger.With("receiver", i)) })
 	}
 	// Wait until every receiver has joined its rooms.
 	deadline := time.Now().Add(30 * time.Second)
@@ -217,46 +330,19 @@ func testChaos(t *testing.T, st store.Store, total int) {
 
 	// Senders: plain connections straight to the emulator (MaxDuration
 	// still cuts them); a frame lost with a cut is simply not published.
+	// Each keeps at most senderWindow frames unanswered, as a client that
+	// waits for its requests does, so that the run measures continuity
+	// rather than a backlog beyond what the machine serves.
 	started := time.Now()
 	var sent atomic.Int64
 	var swg sync.WaitGroup
 	for s := range senders {
-		swg.Go(func() {
-			var c *mullettest.Client
-			for i := s; i < total; i += senders {
-				for {
-					if c == nil {
-						var err error
-						if c, err = srv.DialErr(ctx, nil); err != nil {
-							time.Sleep(20 * time.Millisecond)
-							continue
-						}
-					}
-					frame := fmt.Sprintf(`{"action":"say","room":%q,"text":"s%d-%d"}`, rooms[i%3], s, i)
-					wctx, cancelW := context.WithTimeout(ctx, 2*time.Second)
-					err := c.Conn.Write(wctx, websocket.MessageText, []byte(frame))
-					cancelW()
-					if err != nil {
-						c.Conn.CloseNow()
-						c = nil
-						continue
-					}
-					sent.Add(1)
-					break
-				}
-				time.Sleep(time.Duration(rand.N(4)) * time.Millisecond)
-			}
-			if c != nil {
-				time.Sleep(500 * time.Millisecond) // let the last frames be served
-				c.Conn.Close(websocket.StatusNormalClosure, "")
-			}
-		})
+		swg.Go(func() { runSender(ctx, srv, s, senders, total, rooms, &sent) })
 	}
 	swg.Wait()
 	sendTime := time.Since(started)
 
 	// The streams as the store holds them are the truth.
-	cont := st.(store.Continuity)
 	want := map[string][]string{}
 	tails := map[string]store.Position{}
 	// Frames already sent may still be queued in the emulator: wait until
@@ -280,7 +366,7 @@ func testChaos(t *testing.T, st store.Store, total int) {
 		last = now
 	}
 	for _, room := range rooms {
-		r, err := cont.ReadStream(context.Background(), room, store.Position{}, store.StreamOptions{Window: 100000, TTL: time.Hour})
+		r, err := cont.ReadStream(context.Background(), room, store.Position{}, store.StreamOptions{Window: chaosapp.Window, TTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
