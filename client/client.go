@@ -53,6 +53,7 @@ type Conn struct {
 	lastData     time.Time
 	lostAt       time.Time            // when the last connection was lost
 	syncing      bool                 // between this connection's first sync and its last synced
+	timed        bool                 // this connection's resume latency is recorded
 	syncRIDs     map[string]time.Time // the syncs awaiting synced, by $rid, and when they were sent
 	notFull      chan struct{}        // signalled when the send queue drained one
 }
@@ -81,8 +82,9 @@ type Stats struct {
 	// counts KindSessionLost.
 	Discontinuities, SessionsLost int
 	// ResumeLatencies holds, for each reconnect, the time from the loss of
-	// the connection to the synced frame of the new one (including
-	// backoff and failed attempts).
+	// the connection to the first synced frame of the new one (including
+	// backoff and failed attempts): the session is back and every group
+	// placed, though a replay in pages may go on (docs/protocol.md 2.3).
 	ResumeLatencies []time.Duration
 }
 
@@ -445,12 +447,16 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 		rid := "sync-" + strconv.Itoa(c.nextRID)
 		c.syncRIDs[rid] = time.Now()
 		frame, _ := json.Marshal(map[string]any{"mullet": "sync", "positions": c.streams.positions(), "$rid": rid})
+		if c.opts.Logger != nil {
+			c.opts.Logger.Debug("client: sync", "rid", rid, "initial", initial, "frame", string(frame))
+		}
 		c.streams.restart(time.Now())
 		c.mu.Unlock()
 		return write(frame)
 	}
 	c.mu.Lock()
 	c.syncing = !c.opts.NoSession && !c.noSessions
+	c.timed = false
 	c.mu.Unlock()
 	if err := sendSync(true); err != nil {
 		return err, false, carry
@@ -686,9 +692,18 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 		c.push(Message{Kind: KindDiscontinuity, Group: f.Group, Position: to, From: from, Raw: data})
 	case "synced":
 		c.syncAnswered = true
+		if c.opts.Logger != nil {
+			c.opts.Logger.Debug("client: synced", "rid", f.RID, "more", f.More, "groups", len(f.Groups), "inbox", len(c.inbox))
+		}
 		for g, p := range f.Groups {
 			for _, d := range c.streams.synced(g, p) {
 				c.push(d)
+			}
+		}
+		if c.syncing && !c.timed {
+			c.timed = true
+			if resume && !lostAt.IsZero() {
+				c.stats.ResumeLatencies = append(c.stats.ResumeLatencies, now.Sub(lostAt))
 			}
 		}
 		if f.More {
@@ -713,12 +728,7 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 			default:
 			}
 		}
-		if c.syncing {
-			c.syncing = false
-			if resume && !lostAt.IsZero() {
-				c.stats.ResumeLatencies = append(c.stats.ResumeLatencies, now.Sub(lostAt))
-			}
-		}
+		c.syncing = false
 	case "presence":
 		c.push(Message{Kind: KindPresence, Group: f.Group, Event: f.Event, Session: f.Session, Data: f.Data, Raw: data})
 	case "error":

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -639,6 +640,13 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 		}
 	}
 	pages, more := replayPages(reads, ReplayPage)
+	if f.rt.logger.Enabled(ctx, slog.LevelDebug) {
+		replay := 0
+		for _, n := range pages {
+			replay += n
+		}
+		f.rt.logger.Debug("sync", "connectionId", inv.id, "session", sid, "replay", replay, "more", more)
+	}
 	out := map[string]posJSON{}
 	for i, s := range streams {
 		r := reads[i]

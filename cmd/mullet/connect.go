@@ -22,15 +22,15 @@ import (
 )
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... [-api-key KEY] [-sigv4 header|presign [-region R] [-profile P]] URL
+	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... [-api-key KEY] [-sigv4 header|presign [-region R] [-profile P]] [-no-session] URL
 
 Connects to a websocket endpoint (ws://, wss://; e.g. the URL mullet dev
 prints, or an API Gateway stage's wss://ID.execute-api.REGION.amazonaws.com/STAGE)
 and prints every frame it receives, prefixed "< ".
 
 Without -send it reads frames from stdin, one a line, sends each as a text
-frame (shown prefixed "> ") and quits at end of input (Ctrl-D) or when the
-server closes the connection, printing the close code and reason.
+frame (shown prefixed "> ") and quits at end of input (Ctrl-D), or when the
+server refuses to take it back after a cut.
 With -send it sends the given frames instead, prints the replies until -wait
 has passed since the last frame, and quits.
 
