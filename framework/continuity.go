@@ -202,9 +202,14 @@ var (
 
 // connectingWindow is how long after its $connect started a session's
 // connection that gets 410 is taken for one still connecting rather than
-// gone (API Gateway answers 410 until $connect returns; its integration
-// timeout is 29 s, but a $connect takes milliseconds).
-const connectingWindow = 5 * time.Second
+// gone: API Gateway answers 410 until $connect returns, which can take up
+// to its integration timeout (29 s). A $connect usually takes
+// milliseconds, but a slow store makes it take seconds: with 5 s, chaos
+// runs on a loaded dynalite saw a broadcast's 410 remove the record of a
+// connection still in its $connect (the rejoin of its groups then failed
+// with store.ErrNotFound, the session was detached, and the connection
+// came up without a record: every sync on it failed).
+const connectingWindow = 30 * time.Second
 
 // Query string parameters of a session on $connect (docs/protocol.md 2.1).
 const (
