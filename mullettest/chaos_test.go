@@ -106,7 +106,7 @@ func (r *receiver) run(ctx context.Context, url string, logger *slog.Logger) {
 	r.mu.Unlock()
 	for _, room := range r.rooms {
 		for ctx.Err() == nil {
-			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			_, err := c.Request(rctx, map[string]string{"action": "join", "room": room})
 			cancel()
 			if err == nil {
@@ -135,8 +135,8 @@ func (r *receiver) run(ctx context.Context, url string, logger *slog.Logger) {
 // random 0.2-3 s, on an emulator whose MaxDuration cuts the rest, resume
 // their sessions and end with every message of their rooms exactly once
 // and in stream order; on the memory store, on DynamoDB (dynalite), and
-// with the app's binary run as Lambda instances. By default 600, 300 and
-// 150 messages; MULLET_CHAOS_MESSAGES sets the count for all three (the
+// with the app's binary run as Lambda instances. By default 600, 200 and
+// 100 messages; MULLET_CHAOS_MESSAGES sets the count for all three (the
 // full run: 20000), and MULLET_CHAOS_LOG a file for the server's and the
 // clients' debug logs.
 func TestChaos(t *testing.T) {
@@ -163,14 +163,14 @@ func TestChaos(t *testing.T) {
 			o.Store = st
 			return mullettest.NewServer(t, chaosapp.New(), o), st
 		}},
-		{"dynamodb", total / 2, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
+		{"dynamodb", total / 3, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
 			st := dynalitetest.NewStore(t)
 			o.Store = st
 			return mullettest.NewServer(t, chaosapp.New(), o), st
 		}},
 		// The app's own binary as Lambda instances (as mullet dev
 		// -runtime lambda runs it), sharing a dynalite table.
-		{"lambda", total / 4, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
+		{"lambda", total / 6, func(t *testing.T, o *mullettest.Options) (*mullettest.Server, store.Continuity) {
 			db := dynalitetest.Start(t)
 			table := db.NewTable(t)
 			o.Lambda = &mullettest.Lambda{MainDir: "testdata/chaos", Table: table, DynamoDBEndpoint: db.Endpoint}
@@ -317,7 +317,7 @@ func testChaos(t *testing.T, total int, serve func(*testing.T, *mullettest.Optio
 		wg.Go(func() { r.run(ctx, viaProxy, logger.With("receiver", i)) })
 	}
 	// Wait until every receiver has joined its rooms.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ready := 0
 		for _, r := range rs {
