@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/mulletgo/mullet/framework"
@@ -35,9 +36,10 @@ func New() *framework.App[struct{}] {
 	}, nil)
 	framework.Handle(app, "say", func(ctx context.Context, c *framework.Conn[struct{}], m Say) error {
 		// The answer releases the sender's window, even when some pushes
-		// failed (their receivers sync).
+		// failed (their receivers sync). A sender cut meanwhile (410)
+		// is no failure: it sends on another connection.
 		res, err := c.BroadcastText(ctx, m.Room, m.Text)
-		if rerr := c.ReplyJSON(ctx, map[string]int64{"offset": res.Position.Offset}); err == nil {
+		if rerr := c.ReplyJSON(ctx, map[string]int64{"offset": res.Position.Offset}); err == nil && !errors.Is(rerr, framework.ErrGone) {
 			err = rerr
 		}
 		return err
