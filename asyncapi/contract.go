@@ -268,8 +268,9 @@ func (c *contract) addContinuity() error {
 				description: "The resume handshake: the positions of the last messages the client delivered, per durable group and $session (docs/protocol.md 2.3).",
 				payload:     control("sync", nil, map[string]any{"positions": positions, "$rid": ridSchema})},
 			&message{name: "Synced", title: "synced", correlated: true,
-				description: "Ends the replay that answers sync: the position the replay of each group started from (docs/protocol.md 2.3).",
-				payload:     control("synced", []string{"session", "groups"}, map[string]any{"session": map[string]any{"type": "string"}, "groups": positions, "$rid": ridSchema})},
+				description: "Ends the replay that answers sync: the position the replay of each group started from; more is true when the replay was cut to a page and the client should sync again from its new positions (docs/protocol.md 2.3).",
+				payload: control("synced", []string{"session", "groups"}, map[string]any{"session": map[string]any{"type": "string"}, "groups": positions,
+					"more": map[string]any{"type": "boolean"}, "$rid": ridSchema})},
 			controlError); err != nil {
 			return err
 		}

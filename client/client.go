@@ -51,10 +51,11 @@ type Conn struct {
 	stats        Stats
 	closeOnce    sync.Once
 	lastData     time.Time
-	lostAt       time.Time // when the last connection was lost
-	syncing      bool      // between this connection's first sync and synced
-	syncRIDs     map[string]bool
-	notFull      chan struct{} // signalled when the send queue drained one
+	lostAt       time.Time            // when the last connection was lost
+	syncing      bool                 // between this connection's first sync and its last synced
+	timed        bool                 // this connection's resume latency is recorded
+	syncRIDs     map[string]time.Time // the syncs awaiting synced, by $rid, and when they were sent
+	notFull      chan struct{}        // signalled when the send queue drained one
 }
 
 type outgoing struct {
@@ -81,8 +82,9 @@ type Stats struct {
 	// counts KindSessionLost.
 	Discontinuities, SessionsLost int
 	// ResumeLatencies holds, for each reconnect, the time from the loss of
-	// the connection to the synced frame of the new one (including
-	// backoff and failed attempts).
+	// the connection to the first synced frame of the new one (including
+	// backoff and failed attempts): the session is back and every group
+	// placed, though a replay in pages may go on (docs/protocol.md 2.3).
 	ResumeLatencies []time.Duration
 }
 
@@ -112,7 +114,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 		syncNow:  make(chan struct{}, 1),
 		streams:  newStreams(),
 		pending:  map[string]*request{},
-		syncRIDs: map[string]bool{},
+		syncRIDs: map[string]time.Time{},
 		notFull:  make(chan struct{}, 1),
 	}
 	if r := o.Resume; r != nil && !o.NoSession {
@@ -400,7 +402,7 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 	resumed := !first && !newSession
 	lostAt := c.lostAt
 	id := c.keys.id
-	c.syncRIDs = map[string]bool{}
+	c.syncRIDs = map[string]time.Time{}
 	if newSession {
 		c.stats.SessionsLost++
 		c.push(Message{Kind: KindSessionLost, Session: id})
@@ -443,14 +445,18 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 		}
 		c.nextRID++
 		rid := "sync-" + strconv.Itoa(c.nextRID)
-		c.syncRIDs[rid] = true
+		c.syncRIDs[rid] = time.Now()
 		frame, _ := json.Marshal(map[string]any{"mullet": "sync", "positions": c.streams.positions(), "$rid": rid})
+		if c.opts.Logger != nil {
+			c.opts.Logger.Debug("client: sync", "rid", rid, "initial", initial, "frame", string(frame))
+		}
 		c.streams.restart(time.Now())
 		c.mu.Unlock()
 		return write(frame)
 	}
 	c.mu.Lock()
 	c.syncing = !c.opts.NoSession && !c.noSessions
+	c.timed = false
 	c.mu.Unlock()
 	if err := sendSync(true); err != nil {
 		return err, false, carry
@@ -502,7 +508,11 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 			return err, false, nil
 		case now := <-ticker.C:
 			c.mu.Lock()
-			gap := c.streams.waiting(now, c.opts.GapTimeout)
+			// One gap sync at a time: a replay takes a while, and syncs
+			// piled on it would replay the same messages again. An answer
+			// that never came (a failed invocation's error frame has no
+			// $rid) stops holding them back after staleSync.
+			gap := c.streams.waiting(now, c.opts.GapTimeout) && !c.awaitingSync(now)
 			idle := c.opts.IdleSync > 0 && now.Sub(c.lastData) >= c.opts.IdleSync
 			resync := c.resync && now.Sub(c.lastData) >= c.opts.GapTimeout
 			c.resync = false
@@ -532,6 +542,22 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 		}
 	}
 }
+
+// awaitingSync reports whether a sync sent less than staleSync ago has not
+// been answered yet; c.mu is held.
+func (c *Conn) awaitingSync(now time.Time) bool {
+	stale := max(10*c.opts.GapTimeout, staleSync)
+	for _, sent := range c.syncRIDs {
+		if now.Sub(sent) < stale {
+			return true
+		}
+	}
+	return false
+}
+
+// staleSync is the least time after which an unanswered sync no longer
+// holds back gap syncs.
+const staleSync = 5 * time.Second
 
 // closeSoon closes with a handshake, waiting at most a second for it.
 func closeSoon(ws *websocket.Conn, code websocket.StatusCode, reason string) {
@@ -589,7 +615,7 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 		}
 		return
 	}
-	if f.RID != "" && c.syncRIDs[f.RID] {
+	if _, ours := c.syncRIDs[f.RID]; f.RID != "" && ours {
 		delete(c.syncRIDs, f.RID)
 		if f.Mullet == "error" && f.Code == "internal" {
 			// The server failed to sync: try again after GapTimeout.
@@ -666,10 +692,28 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 		c.push(Message{Kind: KindDiscontinuity, Group: f.Group, Position: to, From: from, Raw: data})
 	case "synced":
 		c.syncAnswered = true
+		if c.opts.Logger != nil {
+			c.opts.Logger.Debug("client: synced", "rid", f.RID, "more", f.More, "groups", len(f.Groups), "inbox", len(c.inbox))
+		}
 		for g, p := range f.Groups {
 			for _, d := range c.streams.synced(g, p) {
 				c.push(d)
 			}
+		}
+		if c.syncing && !c.timed {
+			c.timed = true
+			if resume && !lostAt.IsZero() {
+				c.stats.ResumeLatencies = append(c.stats.ResumeLatencies, now.Sub(lostAt))
+			}
+		}
+		if f.More {
+			// The replay was cut to a page (docs/protocol.md 2.3): sync
+			// again from the positions it moved to.
+			select {
+			case c.syncNow <- struct{}{}:
+			default:
+			}
+			return
 		}
 		// Groups with messages that synced did not place: the session
 		// joined them after the sync was served. Ask again at once; after
@@ -684,12 +728,7 @@ func (c *Conn) received(gen int, typ websocket.MessageType, data []byte, lostAt 
 			default:
 			}
 		}
-		if c.syncing {
-			c.syncing = false
-			if resume && !lostAt.IsZero() {
-				c.stats.ResumeLatencies = append(c.stats.ResumeLatencies, now.Sub(lostAt))
-			}
-		}
+		c.syncing = false
 	case "presence":
 		c.push(Message{Kind: KindPresence, Group: f.Group, Event: f.Event, Session: f.Session, Data: f.Data, Raw: data})
 	case "error":
@@ -752,6 +791,7 @@ type wireFrame struct {
 	Text    *string             `json:"text"`
 	From    *Position           `json:"from"`
 	Groups  map[string]Position `json:"groups"`
+	More    bool                `json:"more"`
 	Event   string              `json:"event"`
 	Session string              `json:"session"`
 	Code    string              `json:"code"`

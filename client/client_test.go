@@ -511,3 +511,48 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Send after Close = %v", err)
 	}
 }
+
+// TestReplayInPages: a client that missed more than a page of messages
+// gets them in pages ("more": true) and delivers every one once, in order.
+func TestReplayInPages(t *testing.T) {
+	st := memstore.New(nil)
+	srv := mullettest.NewServer(t, testApp(1000), &mullettest.Options{Store: st})
+	px := newProxy(t, strings.SplitN(srv.URL, "/", 4)[2], nil)
+	c := dial(t, px.url(srv), fast())
+	request(t, c, map[string]string{"action": "join", "room": "room-p"})
+	pub := dial(t, srv.URL, &client.Options{NoSession: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	px.block(true)
+	missed := 2*framework.ReplayPage + 10
+	for i := range missed {
+		if err := pub.SendJSON(ctx, map[string]string{"action": "say", "room": "room-p", "text": fmt.Sprint("m", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		texts, tail := streamTexts(t, st, "room-p")
+		if tail.Offset == int64(missed) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the stream holds %d messages", len(texts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	px.block(false)
+	want, _ := streamTexts(t, st, "room-p")
+	var got []string
+	for len(got) < len(want) {
+		m, err := c.Receive(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d: %v", len(got), len(want), err)
+		}
+		if m.Kind == client.KindDurable {
+			got = append(got, string(m.Data))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %v\nthe stream holds %v", got, want)
+	}
+}

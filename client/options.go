@@ -39,7 +39,13 @@ type Options struct {
 	// func(ctx context.Context, r *http.Request) error, so a SigV4
 	// signer's Sign method or an x-api-key hook plugs in as it is.
 	Upgrade func(ctx context.Context, r *http.Request) error
-	// HTTPClient dials the upgrade; nil means http.DefaultClient.
+	// HTTPClient dials the upgrade; nil means a client of its own whose
+	// transport is http.DefaultTransport's settings with keep-alives off.
+	// Every upgrade must go out exactly once on a fresh connection
+	// (docs/protocol.md 2.2): net/http silently sends a GET again when a
+	// reused keep-alive connection fails after the request was written,
+	// and if the first copy was applied the second is refused, hiding a
+	// rotated secret. A client given here should disable keep-alives too.
 	HTTPClient *http.Client
 
 	// NoSession dials plain connections: no session, no resume, no sync.
@@ -154,7 +160,19 @@ func (o *Options) withDefaults() Options {
 		v.ReadLimit = DefaultReadLimit
 	}
 	if v.HTTPClient == nil {
-		v.HTTPClient = http.DefaultClient
+		v.HTTPClient = freshConnections()
 	}
 	return v
+}
+
+// freshConnections returns an HTTP client that opens a new connection for
+// every request, so that no upgrade is ever sent twice (Options.HTTPClient).
+func freshConnections() *http.Client {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}}
+	}
+	t = t.Clone()
+	t.DisableKeepAlives = true
+	return &http.Client{Transport: t}
 }

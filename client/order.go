@@ -56,12 +56,18 @@ func (st *stream) drain() []Message {
 		st.pos = m.Position
 		out = append(out, m)
 	}
+	return out
+}
+
+// dropDelivered removes buffered messages at or before the position. Only
+// placing a group can leave them (add refuses them once it is placed), so
+// drain does not scan the buffer on every message.
+func (st *stream) dropDelivered() {
 	for off := range st.buf {
 		if off <= st.pos.Offset {
 			delete(st.buf, off)
 		}
 	}
-	return out
 }
 
 // synced takes the position a synced frame gives for a group. A group that
@@ -87,6 +93,7 @@ func (s *streams) synced(group string, p Position) []Message {
 		p = Position{Epoch: m.Position.Epoch, Offset: start - 1}
 	}
 	st.pos, st.known = p, true
+	st.dropDelivered()
 	return st.drain()
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -201,9 +202,14 @@ var (
 
 // connectingWindow is how long after its $connect started a session's
 // connection that gets 410 is taken for one still connecting rather than
-// gone (API Gateway answers 410 until $connect returns; its integration
-// timeout is 29 s, but a $connect takes milliseconds).
-const connectingWindow = 5 * time.Second
+// gone: API Gateway answers 410 until $connect returns, which can take up
+// to its integration timeout (29 s). A $connect usually takes
+// milliseconds, but a slow store makes it take seconds: with 5 s, chaos
+// runs on a loaded dynalite saw a broadcast's 410 remove the record of a
+// connection still in its $connect (the rejoin of its groups then failed
+// with store.ErrNotFound, the session was detached, and the connection
+// came up without a record: every sync on it failed).
+const connectingWindow = 30 * time.Second
 
 // Query string parameters of a session on $connect (docs/protocol.md 2.1).
 const (
@@ -508,6 +514,15 @@ const (
 	replayWait     = 50 * time.Millisecond
 )
 
+// ReplayPage is the most messages one sync replays, shared equally among
+// the groups that have any (docs/protocol.md 2.3). When a group had more,
+// synced says "more": true, so that the client syncs again from its new
+// positions. Each answer stays short enough to finish on a connection
+// that is soon cut, and to fit a client's send buffer, however far behind
+// the client is; and its synced places every group the client had no
+// position for.
+const ReplayPage = 128
+
 // controlFrame is a client's control frame (docs/protocol.md).
 type controlFrame struct {
 	Mullet    string             `json:"mullet"`
@@ -570,6 +585,12 @@ func (f *function[S]) control(ctx context.Context, event *events.APIGatewayWebso
 				_ = post(errorControl("no_session", "sync needs a session: connect with "+ParamSession, cf.RID))
 				return ok, nil
 			}
+			if errors.Is(err, ErrGone) {
+				// Cut during the replay: the client syncs again when it is
+				// back.
+				f.rt.logger.Debug("sync cut short: the connection is gone", "requestId", event.RequestContext.RequestID, "connectionId", event.RequestContext.ConnectionID)
+				return ok, nil
+			}
 			f.logFailure(event, "sync", err)
 			_ = post(errorControl("internal", "Internal server error", cf.RID))
 		}
@@ -609,19 +630,31 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 		}
 	}
 	streams = append(streams, stream{group: sessionGroup, name: sessionStream(sid), opts: f.rt.decl.sessionStreamOptions()})
-	out := map[string]posJSON{}
-	for _, s := range streams {
+	reads := make([]store.StreamRead, len(streams))
+	for i := range streams {
+		s := &streams[i]
 		if p, ok := cf.Positions[s.group]; ok {
 			s.after = Position{Epoch: p.Epoch, Offset: p.Offset}
 		}
-		var r store.StreamRead
 		if err := retryStore(ctx, func() error {
 			var err error
-			r, err = f.rt.cont.ReadStream(ctx, s.name, s.after, s.opts)
+			reads[i], err = f.rt.cont.ReadStream(ctx, s.name, s.after, s.opts)
 			return err
 		}); err != nil {
 			return fmt.Errorf("read %s: %w", s.group, err)
 		}
+	}
+	pages, more := replayPages(reads, ReplayPage)
+	if f.rt.logger.Enabled(ctx, slog.LevelDebug) {
+		replay := 0
+		for _, n := range pages {
+			replay += n
+		}
+		f.rt.logger.Debug("sync", "connectionId", inv.id, "session", sid, "replay", replay, "more", more)
+	}
+	out := map[string]posJSON{}
+	for i, s := range streams {
+		r := reads[i]
 		if r.Discontinuity {
 			frame, _ := json.Marshal(map[string]any{"mullet": "discontinuity", "group": s.group, "epoch": r.Tail.Epoch, "offset": r.Tail.Offset, "from": toWire(s.after)})
 			if err := post(frame); err != nil {
@@ -635,7 +668,7 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 			}
 			continue
 		}
-		for _, m := range r.Messages {
+		for _, m := range r.Messages[:pages[i]] {
 			noteReplay(ctx)
 			if err := post(msgFrame(s.group, m)); err != nil {
 				return err
@@ -646,11 +679,42 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 		out[s.group] = toWire(s.after)
 	}
 	synced := map[string]any{"mullet": "synced", "session": sid, "groups": out}
+	if more {
+		synced["more"] = true
+	}
 	if cf.RID != "" {
 		synced["$rid"] = cf.RID
 	}
 	frame, _ := json.Marshal(synced)
 	return post(frame)
+}
+
+// replayPages shares a page of budget messages among the streams' reads:
+// each stream gets an equal share, and what a stream does not need goes
+// to the others. It returns how many messages of each read to replay, and
+// whether any read holds more than that.
+func replayPages(reads []store.StreamRead, budget int) (pages []int, more bool) {
+	pages = make([]int, len(reads))
+	var waiting []int
+	for i, r := range reads {
+		if len(r.Messages) > 0 {
+			waiting = append(waiting, i)
+		}
+	}
+	for len(waiting) > 0 && budget > 0 {
+		share := max(budget/len(waiting), 1)
+		next := waiting[:0]
+		for _, i := range waiting {
+			take := min(share, len(reads[i].Messages)-pages[i], budget)
+			pages[i] += take
+			budget -= take
+			if pages[i] < len(reads[i].Messages) {
+				next = append(next, i)
+			}
+		}
+		waiting = next
+	}
+	return pages, len(waiting) > 0
 }
 
 // ---- request/reply ----

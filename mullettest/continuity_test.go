@@ -169,6 +169,7 @@ type contFrame struct {
 	Session string                     `json:"session"`
 	Code    string                     `json:"code"`
 	Groups  map[string]json.RawMessage `json:"groups"`
+	More    bool                       `json:"more"`
 	From    *struct {
 		Epoch  string `json:"epoch"`
 		Offset int64  `json:"offset"`
@@ -276,6 +277,13 @@ func TestSessions(t *testing.T) {
 // before synced, and any discontinuity frames.
 func syncRead(t *testing.T, c *mullettest.Client, positions map[string]store.Position) (msgs, discs []contFrame) {
 	t.Helper()
+	msgs, discs, _ = syncPage(t, c, positions)
+	return msgs, discs
+}
+
+// syncPage is syncRead that also returns the synced frame.
+func syncPage(t *testing.T, c *mullettest.Client, positions map[string]store.Position) (msgs, discs []contFrame, synced contFrame) {
+	t.Helper()
 	ps := map[string]map[string]any{}
 	for g, p := range positions {
 		ps[g] = map[string]any{"epoch": p.Epoch, "offset": p.Offset}
@@ -292,7 +300,7 @@ func syncRead(t *testing.T, c *mullettest.Client, positions map[string]store.Pos
 			if f.RID != "s" {
 				t.Fatalf("synced without the sync's $rid: %+v", f)
 			}
-			return msgs, discs
+			return msgs, discs, f
 		}
 	}
 }
@@ -362,6 +370,56 @@ func TestReplayAfterCut(t *testing.T) {
 				t.Fatalf("sync from the join position replayed %v", got)
 			}
 		})
+	}
+}
+
+// TestReplayPages: a client further behind than a page gets it in pages:
+// each synced but the last says "more", and syncing again from the
+// positions the page reached gets the rest, in order, without a repeat.
+func TestReplayPages(t *testing.T) {
+	srv := mullettest.NewServer(t, contApp(contOpts{window: 1000, grace: time.Second}), nil)
+	ann, bob := newSession(t), newSession(t)
+	a, b := ann.mustDial(t, srv), bob.mustDial(t, srv)
+	for _, c := range []*mullettest.Client{a, b} {
+		c.Send(t, `{"action":"join","room":"room1"}`)
+		readUntil(t, c, func(f contFrame) bool { return f.Joined == "room1" })
+	}
+	b.Conn.CloseNow() // cut
+	missed := framework.ReplayPage + 44
+	var first contFrame
+	for i := range missed {
+		a.Send(t, fmt.Sprintf(`{"action":"say","room":"room1","text":"m%d"}`, i))
+		f := readUntil(t, a, func(f contFrame) bool { return f.Mullet == "msg" })
+		if i == 0 {
+			first = f
+		}
+	}
+	b = bob.mustDial(t, srv)
+	// No position: the replay starts at the session's join.
+	var got []contFrame
+	var pos map[string]store.Position
+	for page := 1; ; page++ {
+		msgs, _, synced := syncPage(t, b, pos)
+		if len(msgs) > framework.ReplayPage {
+			t.Fatalf("page %d holds %d messages, more than a page", page, len(msgs))
+		}
+		got = append(got, msgs...)
+		if !synced.More {
+			break
+		}
+		if page > 2 || len(msgs) == 0 {
+			t.Fatalf("page %d: synced says more after %d messages", page, len(msgs))
+		}
+		last := msgs[len(msgs)-1]
+		pos = map[string]store.Position{"room1": {Epoch: last.Epoch, Offset: last.Offset}}
+	}
+	if len(got) != missed {
+		t.Fatalf("replayed %d messages in pages, want %d", len(got), missed)
+	}
+	for i, m := range got {
+		if m.Offset != first.Offset+int64(i) || texts([]contFrame{m})[0] != fmt.Sprintf("m%d", i) {
+			t.Fatalf("message %d of the pages: offset %d, %s", i, m.Offset, m.Data)
+		}
 	}
 }
 

@@ -17,26 +17,34 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/mulletgo/mullet/client"
 	"github.com/mulletgo/mullet/upgradeauth"
 )
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... [-api-key KEY] [-sigv4 header|presign [-region R] [-profile P]] URL
+	fs := newFlagSet("connect", `mullet connect [-send FRAME]... [-wait 1s] [-header 'Name: value']... [-api-key KEY] [-sigv4 header|presign [-region R] [-profile P]] [-no-session] URL
 
 Connects to a websocket endpoint (ws://, wss://; e.g. the URL mullet dev
 prints, or an API Gateway stage's wss://ID.execute-api.REGION.amazonaws.com/STAGE)
 and prints every frame it receives, prefixed "< ".
 
 Without -send it reads frames from stdin, one a line, sends each as a text
-frame (shown prefixed "> ") and quits at end of input (Ctrl-D) or when the
-server closes the connection, printing the close code and reason.
+frame (shown prefixed "> ") and quits at end of input (Ctrl-D), or when the
+server refuses to take it back after a cut.
 With -send it sends the given frames instead, prints the replies until -wait
 has passed since the last frame, and quits.
 
 For an API that requires IAM on $connect, -sigv4 signs the handshake (for
 execute-api; credentials from the AWS configuration chain, or the
 emulator's for a loopback URL); for one that requires API keys, -api-key
-sends the key.`, stderr)
+sends the key; every reconnect is signed afresh.
+
+Connections are cut (API Gateway: after 10 idle minutes, after 2 hours, on
+every network change; an app's DeleteConnection): connect reconnects on its
+own and, unless -no-session, resumes its session (docs/protocol.md), so the
+messages of durable groups it missed are replayed and each is printed exactly
+once, in order. Frames typed or given with -send while disconnected are sent
+once it is back.`, stderr)
 	var sends, headers multiFlag
 	fs.Var(&sends, "send", "a frame to send instead of reading stdin; repeat for several, sent in order")
 	wait := fs.Duration("wait", time.Second, "after the last frame is sent (-send, or end of stdin), print replies for this long before closing")
@@ -46,6 +54,7 @@ sends the key.`, stderr)
 	region := fs.String("region", "", "with -sigv4: the API's region; default: from an execute-api host, else the AWS configuration")
 	profile := fs.String("profile", "", "with -sigv4: the shared configuration profile to sign with")
 	apiKey := fs.String("api-key", "", "an API key for an API that requires one on $connect, sent as x-api-key")
+	noSession := fs.Bool("no-session", false, "connect without a session: no resume and no replay after a reconnect (see docs/protocol.md)")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -71,8 +80,11 @@ sends the key.`, stderr)
 		}
 		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
+	// The hooks run on every upgrade, so that each reconnect carries the
+	// key and a fresh signature (a SigV4 signature is valid for minutes).
+	var hooks []func(context.Context, *http.Request) error
 	if *apiKey != "" {
-		_ = upgradeauth.APIKey(*apiKey)(ctx, &http.Request{Header: header})
+		hooks = append(hooks, upgradeauth.APIKey(*apiKey))
 	}
 	switch *sigv4 {
 	case "":
@@ -86,18 +98,8 @@ sends the key.`, stderr)
 			fmt.Fprintf(stderr, "mullet connect: -sigv4: %v\n", err)
 			return 1
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		if err != nil {
-			fmt.Fprintf(stderr, "mullet connect: %v\n", err)
-			return 2
-		}
-		req.Header = header
 		signer := &upgradeauth.Signer{Credentials: cfg.Credentials, Region: cfg.Region, Presign: *sigv4 == "presign"}
-		if err := signer.Sign(ctx, req); err != nil {
-			fmt.Fprintf(stderr, "mullet connect: %v\n", err)
-			return 1
-		}
-		target, header = req.URL.String(), req.Header
+		hooks = append(hooks, signer.Sign)
 	default:
 		fmt.Fprintf(stderr, "mullet connect: -sigv4 %q: use header or presign\n", *sigv4)
 		return 2
@@ -112,6 +114,8 @@ sends the key.`, stderr)
 		sends:       sends,
 		wait:        *wait,
 		dialTimeout: *dialTimeout,
+		upgrade:     chainUpgrades(hooks),
+		noSession:   *noSession,
 		stdin:       os.Stdin,
 		stdout:      stdout,
 		stderr:      stderr,
@@ -120,6 +124,22 @@ sends the key.`, stderr)
 		s.prompt = isTerminal(os.Stdin) && isTerminal(stdout)
 	}
 	return s.run(ctx)
+}
+
+// chainUpgrades runs upgrade hooks in order (the API key before the
+// signature, which covers it); nil if there are none.
+func chainUpgrades(hooks []func(context.Context, *http.Request) error) func(context.Context, *http.Request) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, r *http.Request) error {
+		for _, h := range hooks {
+			if err := h(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // multiFlag is a string flag that may be repeated.
@@ -160,7 +180,11 @@ type session struct {
 	sends       []string // -send frames; none: read stdin
 	wait        time.Duration
 	dialTimeout time.Duration
-	stdin       io.Reader
+	// upgrade, when set, prepares every upgrade request (signing, API
+	// keys): it runs again on each reconnect.
+	upgrade   func(ctx context.Context, r *http.Request) error
+	noSession bool
+	stdin     io.Reader
 	// prompt shows "> " before each line typed on a terminal; the
 	// terminal itself echoes what is typed. Without it, each frame read
 	// from stdin is printed "> FRAME" as it is sent.
@@ -176,26 +200,23 @@ func (s *session) run(ctx context.Context) int {
 		fmt.Fprintf(s.stderr, "mullet connect: %v\n", err)
 		return 1
 	}
-	defer conn.CloseNow()
-	// API Gateway limits messages to 128 KB; accept more from other
-	// servers rather than fail on them.
-	conn.SetReadLimit(16 << 20)
+	defer conn.Close()
 	if s.prompt {
 		fmt.Fprintf(s.stderr, "connected to %s; type a frame and Enter to send it, Ctrl-D to quit\n", s.url)
 	} else {
 		fmt.Fprintf(s.stderr, "connected to %s\n", s.url)
 	}
 
-	// The reader runs until the connection ends; its error says how.
-	closed := make(chan error, 1)
+	// The reader runs until the client ends; its error says how.
+	ended := make(chan error, 1)
 	go func() {
 		for {
-			typ, data, err := conn.Read(context.Background())
+			m, err := conn.Receive(context.Background())
 			if err != nil {
-				closed <- err
+				ended <- err
 				return
 			}
-			s.received(typ, data)
+			s.received(m)
 		}
 	}()
 
@@ -203,7 +224,7 @@ func (s *session) run(ctx context.Context) int {
 	if len(s.sends) > 0 {
 		for _, frame := range s.sends {
 			if err := s.send(ctx, conn, frame); err != nil {
-				return s.finish(conn, err, closed)
+				return s.failed(err)
 			}
 		}
 	} else {
@@ -213,9 +234,9 @@ func (s *session) run(ctx context.Context) int {
 	for lines != nil {
 		select {
 		case <-ctx.Done():
-			return s.hangUp(conn, closed)
-		case err := <-closed:
-			return s.serverClosed(err)
+			return s.hangUp(conn)
+		case err := <-ended:
+			return s.failed(err)
 		case line, ok := <-lines:
 			if !ok {
 				lines = nil
@@ -234,7 +255,7 @@ func (s *session) run(ctx context.Context) int {
 				continue
 			}
 			if err := s.send(ctx, conn, line); err != nil {
-				return s.finish(conn, err, closed)
+				return s.failed(err)
 			}
 			s.showPrompt()
 		}
@@ -244,30 +265,38 @@ func (s *session) run(ctx context.Context) int {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-	case err := <-closed:
-		return s.serverClosed(err)
+	case err := <-ended:
+		return s.failed(err)
 	case <-t.C:
 	}
-	return s.hangUp(conn, closed)
+	return s.hangUp(conn)
 }
 
-func (s *session) dial(ctx context.Context) (*websocket.Conn, error) {
+// dial opens the client: a session that survives cuts (package client).
+func (s *session) dial(ctx context.Context) (*client.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.dialTimeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, s.url, &websocket.DialOptions{HTTPHeader: s.header})
+	opts := &client.Options{
+		Header:      s.header,
+		Upgrade:     s.upgrade,
+		NoSession:   s.noSession,
+		DialTimeout: s.dialTimeout,
+		// API Gateway limits messages to 128 KB; accept more from other
+		// servers rather than fail on them.
+		ReadLimit: 16 << 20,
+		OnStatus:  s.status,
+	}
+	conn, err := client.Dial(ctx, s.url, opts)
 	if err == nil {
 		return conn, nil
 	}
-	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-		var body []byte
-		if resp.Body != nil {
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+	var he *client.HandshakeError
+	if errors.As(err, &he) {
+		msg := fmt.Sprintf("the server refused the websocket handshake to %s: %d %s", s.url, he.Status, http.StatusText(he.Status))
+		if he.Body != "" {
+			msg += ": " + he.Body
 		}
-		msg := fmt.Sprintf("the server refused the websocket handshake to %s: %s", s.url, resp.Status)
-		if b := strings.TrimSpace(string(body)); b != "" {
-			msg += ": " + b
-		}
-		switch resp.StatusCode {
+		switch he.Status {
 		case http.StatusForbidden, http.StatusNotFound:
 			msg += " (check the stage in the URL path, and whether $connect requires -sigv4 or -api-key)"
 		case http.StatusUnauthorized:
@@ -288,6 +317,41 @@ func (s *session) dial(ctx context.Context) (*websocket.Conn, error) {
 	return nil, fmt.Errorf("cannot connect to %s: %v", s.url, err)
 }
 
+// status reports the client's connection changes on stderr.
+func (s *session) status(st client.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clearPrompt := ""
+	if s.prompt {
+		clearPrompt = "\r\x1b[K"
+	}
+	var line string
+	var ce websocket.CloseError
+	switch {
+	case st.Connected && st.NewSession:
+		line = "reconnected: the server did not resume the session, a new one started (groups must be joined again)"
+	case st.Connected && st.Resumed:
+		line = "reconnected: session resumed"
+	case st.Connected:
+		return // the first connection is announced by run
+	case errors.Is(st.Err, client.ErrClosed):
+		return
+	case st.Attempt > 0:
+		line = fmt.Sprintf("reconnect attempt %d failed: %v", st.Attempt, st.Err)
+	case st.Proactive:
+		line = "reconnecting before the connection's 2-hour limit"
+	case errors.As(st.Err, &ce):
+		line = fmt.Sprintf("closed by the server: %s; reconnecting", describeClose(ce.Code, ce.Reason))
+	default:
+		line = fmt.Sprintf("connection lost: %v; reconnecting", st.Err)
+	}
+	io.WriteString(s.stdout, clearPrompt)
+	fmt.Fprintln(s.stderr, line)
+	if s.prompt {
+		io.WriteString(s.stdout, "> ")
+	}
+}
+
 // readLines delivers stdin's lines until its end, then closes the channel.
 // The goroutine may outlive the session, blocked in a read; the process
 // exits soon after.
@@ -304,19 +368,25 @@ func readLines(r io.Reader) <-chan string {
 	return lines
 }
 
-func (s *session) send(ctx context.Context, conn *websocket.Conn, frame string) error {
+func (s *session) send(ctx context.Context, conn *client.Conn, frame string) error {
 	if !s.prompt {
 		s.print(prefixLines("> ", frame))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return conn.Write(wctx, websocket.MessageText, []byte(frame))
+	return conn.Send(wctx, []byte(frame))
 }
 
-func (s *session) received(typ websocket.MessageType, data []byte) {
-	text := string(data)
-	if typ == websocket.MessageBinary {
-		text = fmt.Sprintf("(binary frame, %d bytes) %x", len(data), data[:min(len(data), 32)])
+// received prints a frame as it arrived. A durable message (a msg frame)
+// comes through package client: exactly once and in stream order, whatever
+// cuts, replays and duplicate pushes happened.
+func (s *session) received(m client.Message) {
+	text := string(m.Raw)
+	switch {
+	case m.Kind == client.KindSessionLost:
+		return // reported by status
+	case m.Binary:
+		text = fmt.Sprintf("(binary frame, %d bytes) %x", len(m.Raw), m.Raw[:min(len(m.Raw), 32)])
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,61 +420,31 @@ func prefixLines(p, frame string) string {
 	return p + strings.ReplaceAll(frame, "\n", "\n"+strings.Repeat(" ", len(p))) + "\n"
 }
 
-// hangUp closes the connection from this side and waits for the server to
-// acknowledge.
-func (s *session) hangUp(conn *websocket.Conn, closed <-chan error) int {
+// hangUp closes the connection from this side.
+func (s *session) hangUp(conn *client.Conn) int {
 	s.mu.Lock()
 	if s.prompt {
 		io.WriteString(s.stdout, "\r\x1b[K")
 		s.prompt = false
 	}
 	s.mu.Unlock()
-	err := conn.Close(websocket.StatusNormalClosure, "")
-	select {
-	case <-closed:
-	case <-time.After(time.Second):
-	}
+	conn.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil && websocket.CloseStatus(err) == -1 && !errors.Is(err, net.ErrClosed) {
-		fmt.Fprintf(s.stderr, "closed: %v\n", err)
-		return 1
-	}
 	fmt.Fprintf(s.stderr, "closed: %s\n", describeClose(websocket.StatusNormalClosure, ""))
 	return 0
 }
 
-// finish handles a failed write: the server may have closed meanwhile.
-func (s *session) finish(conn *websocket.Conn, writeErr error, closed <-chan error) int {
-	select {
-	case err := <-closed:
-		return s.serverClosed(err)
-	case <-time.After(time.Second):
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.stderr, "mullet connect: send: %v\n", writeErr)
-	return 1
-}
-
-// serverClosed reports how the server ended the connection: 0 for a normal
-// closure or going away (API Gateway's idle timeout), 1 otherwise.
-func (s *session) serverClosed(err error) int {
+// failed reports why the client ended: the server refused to take it
+// back, or a send failed.
+func (s *session) failed(err error) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.prompt {
 		io.WriteString(s.stdout, "\r\x1b[K")
 		s.prompt = false
 	}
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		fmt.Fprintf(s.stderr, "closed by the server: %s\n", describeClose(ce.Code, ce.Reason))
-		if ce.Code == websocket.StatusNormalClosure || ce.Code == websocket.StatusGoingAway {
-			return 0
-		}
-		return 1
-	}
-	fmt.Fprintf(s.stderr, "connection lost: %v\n", err)
+	fmt.Fprintf(s.stderr, "mullet connect: %v\n", err)
 	return 1
 }
 

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,8 @@ import (
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
+	"github.com/mulletgo/mullet/store"
+	"github.com/mulletgo/mullet/store/memstore"
 
 	chatapp "github.com/mulletgo/mullet/examples/chat/app"
 	"github.com/mulletgo/mullet/internal/syncbuf"
@@ -263,6 +269,97 @@ func TestConnectSigned(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
 			if code != tt.code || !containsInOrder(stdout, tt.stdout) || !containsInOrder(stderr, tt.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestConnectThroughCuts: frames typed into mullet connect while the
+// emulator cuts its connection every 400 ms (MaxDuration) and the app
+// deletes it (DeleteConnection) are each sent and printed once, and every
+// message of the durable room, as the store holds it, is printed exactly
+// once and in stream order, through one session.
+func TestConnectThroughCuts(t *testing.T) {
+	st := memstore.New(nil)
+	srv := mullettest.NewServer(t, chatapp.New(), &mullettest.Options{Store: st, MaxDuration: 400 * time.Millisecond})
+	in, feed := io.Pipe()
+	var stdout, stderr syncbuf.Buffer
+	s := &session{url: srv.URL, wait: 2 * time.Second, dialTimeout: 5 * time.Second, stdin: in, stdout: &stdout, stderr: &stderr}
+	const total = 40
+	go func() {
+		fmt.Fprintln(feed, `{"action":"join","room":"lobby"}`)
+		time.Sleep(100 * time.Millisecond)
+		for i := range total {
+			fmt.Fprintf(feed, `{"action":"send","room":"lobby","text":"m%d"}`+"\n", i)
+			time.Sleep(40 * time.Millisecond)
+		}
+		feed.Close()
+	}()
+	if code := s.run(context.Background()); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for i := range total {
+		sent := fmt.Sprintf(`> {"action":"send","room":"lobby","text":"m%d"}`, i)
+		if n := strings.Count(out, sent+"\n"); n != 1 {
+			t.Errorf("%s printed %d times", sent, n)
+		}
+	}
+	r, err := st.ReadStream(context.Background(), "lobby", store.Position{}, store.StreamOptions{Window: 1000, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, m := range r.Messages {
+		var e struct{ Type, Text string }
+		if json.Unmarshal(m.Data[1:], &e) == nil && e.Type == "message" {
+			want = append(want, e.Text)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		var f struct {
+			Mullet, Group string
+			Data          struct{ Type, Text string }
+		}
+		if rest, ok := strings.CutPrefix(line, "< "); ok && json.Unmarshal([]byte(rest), &f) == nil && f.Mullet == "msg" && f.Group == "lobby" && f.Data.Type == "message" {
+			got = append(got, f.Data.Text)
+		}
+	}
+	reconnects := strings.Count(stderr.String(), "reconnected: session resumed")
+	t.Logf("%d of %d messages published, %d printed, %d reconnects", len(want), total, len(got), reconnects)
+	if !slices.Equal(got, want) {
+		t.Fatalf("printed %v\nthe stream holds %v\nstderr:\n%s", got, want, stderr.String())
+	}
+	if reconnects < 2 || strings.Contains(stderr.String(), "new one started") {
+		t.Fatalf("want several resumes of one session; stderr:\n%s", stderr.String())
+	}
+	if len(want) < total*3/4 {
+		t.Fatalf("only %d of %d sent messages were published", len(want), total)
+	}
+}
+
+// TestConnectSignedThroughCuts: with -sigv4 and -api-key, every reconnect
+// of a session is signed afresh: a presigned URL covers the session's
+// query string, which changes on every upgrade, so a signature made once
+// would be refused on the first resume.
+func TestConnectSignedThroughCuts(t *testing.T) {
+	for _, mode := range []string{"header", "presign"} {
+		t.Run(mode, func(t *testing.T) {
+			app := framework.New[struct{}]("tools", &framework.Options{Sessions: &framework.SessionOptions{}})
+			framework.Handle(app, "whoami", func(ctx context.Context, c *framework.Conn[struct{}], _ struct{}) error {
+				return c.ReplyText(ctx, c.ConnectionID())
+			}, &framework.RouteOptions{TwoWay: true})
+			app.RequireIAM()
+			app.RequireAPIKeys(nil)
+			const key = "connect-test-key-000000002"
+			srv := mullettest.NewServer(t, app, &mullettest.Options{
+				APIKeys:     []emulator.APIKey{{Name: "cli", Value: key, Plan: "default"}},
+				MaxDuration: 300 * time.Millisecond,
+			})
+			code, stdout, stderr := runCLI(t, "connect", "-sigv4", mode, "-api-key", key, "-send", `{"action":"whoami"}`, "-wait", "1500ms", srv.URL)
+			resumes := strings.Count(stderr, "reconnected: session resumed")
+			if code != 0 || resumes < 2 || strings.Contains(stderr, "attempt") || strings.Contains(stderr, "new one started") || !strings.Contains(stdout, "< ") {
+				t.Fatalf("exit %d, %d resumes\nstdout:\n%s\nstderr:\n%s", code, resumes, stdout, stderr)
 			}
 		})
 	}
