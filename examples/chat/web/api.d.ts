@@ -89,7 +89,7 @@ export type Sync = {
   [key: string]: unknown;
 };
 
-/** Ends the replay that answers sync: the position the replay of each group started from (docs/protocol.md 2.3). */
+/** Ends the replay that answers sync: the position the replay of each group started from; more is true when the replay was cut to a page and the client should sync again from its new positions (docs/protocol.md 2.3). */
 export type Synced = {
   $rid?: string;
   groups: { [key: string]: {
@@ -97,6 +97,7 @@ export type Synced = {
     offset: number;
     [key: string]: unknown;
   } };
+  more?: boolean;
   mullet: "synced";
   session: string;
   [key: string]: unknown;
