@@ -16,9 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/coder/websocket"
 
 	"github.com/mulletgo/mullet/client"
+	"github.com/mulletgo/mullet/local/emulator"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 	chaosapp "github.com/mulletgo/mullet/mullettest/testdata/chaos/app"
@@ -196,6 +200,37 @@ const (
 	catchUpLimit = 15 * time.Minute
 )
 
+// deleteConnections deletes, every 300 ms until ctx ends, the current
+// connection of a random receiver through @connections (the session in
+// the store names it), counting the deletions that succeeded.
+func deleteConnections(ctx context.Context, callbackURL string, cont store.Continuity, rs []*receiver, deleted *atomic.Int64) {
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultAccessKeyID, emulator.DefaultSecretAccessKey, "")}
+	api := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) { o.BaseEndpoint = aws.String(callbackURL) })
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r := rs[rand.IntN(len(rs))]
+		r.mu.Lock()
+		c := r.conn
+		r.mu.Unlock()
+		if c == nil {
+			continue
+		}
+		sess, err := cont.GetSession(ctx, c.Session().ID)
+		if err != nil || sess.ConnectionID == "" {
+			continue
+		}
+		if _, err := api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(sess.ConnectionID)}); err == nil {
+			deleted.Add(1)
+		}
+	}
+}
+
 // senderWindow is how many frames a chaos sender leaves unanswered.
 const senderWindow = 4
 
@@ -342,13 +377,24 @@ func testChaos(t *testing.T, total int, serve func(*testing.T, *mullettest.Optio
 	// waits for its requests does, so that the run measures continuity
 	// rather than a backlog beyond what the machine serves.
 	started := time.Now()
-	var sent atomic.Int64
+	var sent, deleted atomic.Int64
+	// While they send, DeleteConnection through @connections cuts a
+	// random receiver's connection every 300 ms, as an app or an
+	// operator would.
+	delCtx, stopDeleting := context.WithCancel(ctx)
+	var dwg sync.WaitGroup
+	dwg.Go(func() { deleteConnections(delCtx, srv.CallbackURL, cont, rs, &deleted) })
 	var swg sync.WaitGroup
 	for s := range senders {
 		swg.Go(func() { runSender(ctx, srv, s, senders, total, rooms, &sent) })
 	}
 	swg.Wait()
 	sendTime := time.Since(started)
+	stopDeleting()
+	dwg.Wait()
+	if sendTime > 2*time.Second && deleted.Load() == 0 {
+		t.Errorf("no connection was deleted in %v of sending", sendTime)
+	}
 
 	// The streams as the store holds them are the truth.
 	want := map[string][]string{}
@@ -456,8 +502,8 @@ func testChaos(t *testing.T, total int, serve func(*testing.T, *mullettest.Optio
 		}
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))].Round(time.Millisecond)
 	}
-	t.Logf("chaos: %d messages sent in %v, %d published, receivers caught up %v later; proxy cuts %d; reconnects %d, replayed %d, duplicate frames dropped %d, discontinuities %d, sessions lost %d; resume latency (cut to synced, backoff included) p50 %v p99 %v; lost %d, duplicated %d, reordered %d",
-		sent.Load(), sendTime.Round(time.Millisecond), published, catchUp.Round(100*time.Millisecond), proxy.cuts.Load(), reconnects, replays, dropped, discs, sessionsLost, pct(0.5), pct(0.99), lost, dup, reordered)
+	t.Logf("chaos: %d messages sent in %v, %d published, receivers caught up %v later; proxy cuts %d, DeleteConnection cuts %d; reconnects %d, replayed %d, duplicate frames dropped %d, discontinuities %d, sessions lost %d; resume latency (cut to synced, backoff included) p50 %v p99 %v; lost %d, duplicated %d, reordered %d",
+		sent.Load(), sendTime.Round(time.Millisecond), published, catchUp.Round(100*time.Millisecond), proxy.cuts.Load(), deleted.Load(), reconnects, replays, dropped, discs, sessionsLost, pct(0.5), pct(0.99), lost, dup, reordered)
 	if lost+dup+reordered+discs+sessionsLost > 0 {
 		t.Fatalf("lost %d, duplicated %d, reordered %d, discontinuities %d, sessions lost %d: want none", lost, dup, reordered, discs, sessionsLost)
 	}
