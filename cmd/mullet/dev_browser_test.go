@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mulletgo/mullet/internal/browsertest"
 )
 
 // chatWithPing is the chat example's main package with one more route: the
@@ -76,17 +78,8 @@ func TestBrowserSurvivesDevRebuild(t *testing.T) {
 		t.Skip("-short: skipping the browser test under mullet dev (it builds the chat three times)")
 	}
 	root := repoRoot(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		needTool(t, "node", "/nonexistent/node", "install node 20+")
-	}
-	playwright := filepath.Join(root, "node_modules", "playwright-core")
-	needTool(t, "playwright-core", playwright, "run npm ci at the repository root")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	needTool(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
+	tools := browsertest.Find(t, root)
+	node, playwright, chromium := tools.Node, tools.Playwright, tools.Chromium
 
 	start := time.Now()
 	dir := copyChat(t, root)

@@ -15,23 +15,11 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/mulletgo/mullet/internal/browsertest"
 	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/local/dashboard"
 	"github.com/mulletgo/mullet/local/dynalite"
 )
-
-// needTool skips the test when a tool is missing, unless CI=true, where a
-// missing tool is a failure.
-func needTool(t *testing.T, what, path, install string) {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found at %s (CI=true): %s", what, path, install)
-	}
-	t.Skipf("%s not found at %s: %s", what, path, install)
-}
 
 // devSession is one mullet dev running in the test.
 type devSession struct {
@@ -108,17 +96,8 @@ func TestDevDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		needTool(t, "node", "/nonexistent/node", "install node 20+")
-	}
-	playwright := filepath.Join(root, "node_modules", "playwright-core")
-	needTool(t, "playwright-core", playwright, "run npm ci at the repository root")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	needTool(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
+	tools := browsertest.Find(t, root)
+	node, playwright, chromium := tools.Node, tools.Playwright, tools.Chromium
 
 	const apiKey = "dashboard-test-api-key-value-0123456789"
 	keys := filepath.Join(t.TempDir(), "keys.json")
@@ -130,7 +109,7 @@ func TestDevDashboard(t *testing.T) {
 	// The rendezvous keeps its state in the dynalite mullet dev starts, so
 	// the dashboard reads it with a Scan.
 	if _, _, err := dynalite.Locate(); err != nil {
-		needTool(t, "dynalite", "/nonexistent/dynalite", err.Error())
+		browsertest.Need(t, "dynalite", "/nonexistent/dynalite", err.Error())
 	}
 	rv := startDev(t, filepath.Join(root, "examples", "rendezvous"), "-api-keys", keys, "-store", "dynamodb")
 	chatDash, _ := chat.ready(t)

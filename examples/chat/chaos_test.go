@@ -18,6 +18,7 @@ import (
 
 	"github.com/mulletgo/mullet/examples/chat/app"
 	"github.com/mulletgo/mullet/framework"
+	"github.com/mulletgo/mullet/internal/browsertest"
 	"github.com/mulletgo/mullet/local"
 	"github.com/mulletgo/mullet/mullettest"
 )
@@ -53,17 +54,8 @@ func TestBrowserChaos(t *testing.T) {
 		t.Skip("the browser chaos test runs for about half a minute")
 	}
 	root := repoRoot(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		need(t, "node", "/nonexistent/node", "install node 20+")
-	}
-	playwright := filepath.Join(root, "node_modules", "playwright-core")
-	need(t, "playwright-core", playwright, "run npm ci at the repository root")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	need(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
+	tools := browsertest.Find(t, root)
+	node, playwright, chromium := tools.Node, tools.Playwright, tools.Chromium
 	const total = 500
 
 	// The live connections, to cut them.

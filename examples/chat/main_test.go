@@ -11,21 +11,9 @@ import (
 	"time"
 
 	"github.com/mulletgo/mullet/examples/chat/app"
+	"github.com/mulletgo/mullet/internal/browsertest"
 	"github.com/mulletgo/mullet/mullettest"
 )
-
-// need skips the test when a tool is missing, unless CI=true, where a
-// missing tool is a failure.
-func need(t *testing.T, what, path, install string) {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found at %s (CI=true): %s", what, path, install)
-	}
-	t.Skipf("%s not found at %s: %s", what, path, install)
-}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -40,17 +28,8 @@ func repoRoot(t *testing.T) string {
 // the other shows the message.
 func TestBrowser(t *testing.T) {
 	root := repoRoot(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		need(t, "node", "/nonexistent/node", "install node 20+")
-	}
-	playwright := filepath.Join(root, "node_modules", "playwright-core")
-	need(t, "playwright-core", playwright, "run npm ci at the repository root")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	need(t, "chromium", chromium, "install Debian's chromium package (apt-get install chromium)")
+	tools := browsertest.Find(t, root)
+	node, playwright, chromium := tools.Node, tools.Playwright, tools.Chromium
 
 	srv := mullettest.NewServer(t, app.New(), &mullettest.Options{Page: http.FileServerFS(os.DirFS("web"))})
 	page := strings.Replace(srv.CallbackURL, "/local", "/", 1)
@@ -74,10 +53,10 @@ func TestWscat(t *testing.T) {
 	root := repoRoot(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
-		need(t, "node", "/nonexistent/node", "install node 20+")
+		browsertest.Need(t, "node", "/nonexistent/node", "install node 20+")
 	}
 	wscat := filepath.Join(root, "node_modules", "wscat", "bin", "wscat")
-	need(t, "wscat", wscat, "run npm ci at the repository root")
+	browsertest.Need(t, "wscat", wscat, "run npm ci at the repository root")
 
 	srv := mullettest.NewServer(t, app.New(), nil)
 	// -x sends one frame, -w waits for answers, then wscat exits.

@@ -11,6 +11,7 @@ import (
 	"github.com/mulletgo/mullet/asyncapi"
 	"github.com/mulletgo/mullet/client/browser"
 	"github.com/mulletgo/mullet/examples/chat/app"
+	"github.com/mulletgo/mullet/internal/browsertest"
 )
 
 // TestPageCopies keeps the page's copies current: web/mullet.js is the
@@ -46,10 +47,10 @@ func TestPageTypes(t *testing.T) {
 	root := repoRoot(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
-		need(t, "node", "/nonexistent/node", "install node 20+")
+		browsertest.Need(t, "node", "/nonexistent/node", "install node 20+")
 	}
 	tsc := filepath.Join(root, "node_modules", "typescript", "bin", "tsc")
-	need(t, "typescript", tsc, "run npm ci at the repository root")
+	browsertest.Need(t, "typescript", tsc, "run npm ci at the repository root")
 	check := func(file string) (string, error) {
 		args := []string{tsc, "--noEmit", "--allowJs", "--checkJs", "--strict", "--target", "es2022", "--module", "esnext",
 			"--moduleResolution", "bundler", "--lib", "es2022,dom,dom.iterable", "--types", "", file}
