@@ -2,7 +2,6 @@ package mullettest_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	chat "github.com/mulletgo/mullet/examples/chat/app"
 	"github.com/mulletgo/mullet/framework"
 	"github.com/mulletgo/mullet/framework/runtimeenv"
+	"github.com/mulletgo/mullet/internal/syncbuf"
 	"github.com/mulletgo/mullet/local/lambdaruntime"
 	"github.com/mulletgo/mullet/mullettest"
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
@@ -156,24 +156,6 @@ func TestChatBroadcastTrace(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the instances' concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // emfLines returns the EMF lines in the instances' output, by route.
 func emfLines(t *testing.T, out string) map[string][]map[string]any {
 	t.Helper()
@@ -202,7 +184,7 @@ func emfLines(t *testing.T, out string) map[string][]map[string]any {
 // and their counts and values match the invocations made.
 func TestChatEMFUnderLambda(t *testing.T) {
 	db := dynalitetest.Start(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	srv := mullettest.NewServer(t, nil, &mullettest.Options{Lambda: &mullettest.Lambda{
 		MainDir: "../examples/chat", Table: db.NewTable(t), DynamoDBEndpoint: db.Endpoint, Output: out,
 		Pool: &lambdaruntime.Options{Env: []string{runtimeenv.Metrics + "=" + runtimeenv.MetricsEMF}},

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -79,19 +78,7 @@ func (s *Store) Inspect(ctx context.Context) (store.Snapshot, error) {
 				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 					return store.Snapshot{}, fmt.Errorf("dynamostore: Inspect: %s: %w", pk.Value, err)
 				}
-				c := store.Connection{
-					ID: strings.TrimPrefix(pk.Value, connPrefix), ConnectedAt: time.UnixMilli(it.ConnectedAt),
-					SourceIP: it.SourceIP, UserAgent: it.UserAgent, Session: it.Session,
-				}
-				if len(it.Auth) > 0 {
-					c.Authorizer = it.Auth
-				}
-				if it.Identity != nil {
-					c.Identity = store.Identity(*it.Identity)
-				}
-				if it.TTL != 0 {
-					c.Expires = time.Unix(it.TTL, 0)
-				}
+				c := it.connection(strings.TrimPrefix(pk.Value, connPrefix))
 				liveConn[c.ID] = true
 				snap.Connections = append(snap.Connections, store.ConnectionView{Connection: c, State: store.State{Data: it.State, Version: it.Version}})
 			case strings.HasPrefix(pk.Value, groupPrefix) && strings.HasPrefix(sk.Value, connPrefix):

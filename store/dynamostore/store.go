@@ -189,6 +189,24 @@ type connItem struct {
 	Session     string            `dynamodbav:"sess,omitempty"`
 }
 
+// connection returns the record as the store.Connection of id.
+func (it *connItem) connection(id string) store.Connection {
+	c := store.Connection{
+		ID: id, ConnectedAt: time.UnixMilli(it.ConnectedAt),
+		SourceIP: it.SourceIP, UserAgent: it.UserAgent, Session: it.Session,
+	}
+	if len(it.Auth) > 0 {
+		c.Authorizer = it.Auth
+	}
+	if it.Identity != nil {
+		c.Identity = store.Identity(*it.Identity)
+	}
+	if it.TTL != 0 {
+		c.Expires = time.Unix(it.TTL, 0)
+	}
+	return c
+}
+
 // identityItem is store.Identity, only the fields that are set.
 type identityItem struct {
 	AccessKey string `dynamodbav:"ak,omitempty"`
@@ -372,20 +390,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return store.Connection{}, fmt.Errorf("dynamostore: GetConnection: %w", err)
 	}
-	c := store.Connection{
-		ID: id, ConnectedAt: time.UnixMilli(it.ConnectedAt),
-		SourceIP: it.SourceIP, UserAgent: it.UserAgent, Session: it.Session,
-	}
-	if len(it.Auth) > 0 {
-		c.Authorizer = it.Auth
-	}
-	if it.Identity != nil {
-		c.Identity = store.Identity(*it.Identity)
-	}
-	if it.TTL != 0 {
-		c.Expires = time.Unix(it.TTL, 0)
-	}
-	return c, nil
+	return it.connection(id), nil
 }
 
 // DeleteConnection implements store.Store. It reads the connection's
