@@ -301,6 +301,15 @@ func keyValues(attrs []attribute.KeyValue) []KeyValue {
 	return out
 }
 
+// array is the OTLP array of xs, each converted by one.
+func array[T any](xs []T, one func(T) AnyValue) AnyValue {
+	arr := ArrayValue{Values: make([]AnyValue, 0, len(xs))}
+	for _, x := range xs {
+		arr.Values = append(arr.Values, one(x))
+	}
+	return AnyValue{ArrayValue: &arr}
+}
+
 func anyValue(v attribute.Value) AnyValue {
 	str := func(s string) AnyValue { return AnyValue{StringValue: &s} }
 	integer := func(i int64) AnyValue { s := strconv.FormatInt(i, 10); return AnyValue{IntValue: &s} }
@@ -316,29 +325,13 @@ func anyValue(v attribute.Value) AnyValue {
 	case attribute.STRING:
 		return str(v.AsString())
 	case attribute.BOOLSLICE:
-		var arr ArrayValue
-		for _, b := range v.AsBoolSlice() {
-			arr.Values = append(arr.Values, AnyValue{BoolValue: &b})
-		}
-		return AnyValue{ArrayValue: &arr}
+		return array(v.AsBoolSlice(), func(b bool) AnyValue { return AnyValue{BoolValue: &b} })
 	case attribute.INT64SLICE:
-		var arr ArrayValue
-		for _, i := range v.AsInt64Slice() {
-			arr.Values = append(arr.Values, integer(i))
-		}
-		return AnyValue{ArrayValue: &arr}
+		return array(v.AsInt64Slice(), integer)
 	case attribute.FLOAT64SLICE:
-		var arr ArrayValue
-		for _, f := range v.AsFloat64Slice() {
-			arr.Values = append(arr.Values, AnyValue{DoubleValue: &f})
-		}
-		return AnyValue{ArrayValue: &arr}
+		return array(v.AsFloat64Slice(), func(f float64) AnyValue { return AnyValue{DoubleValue: &f} })
 	case attribute.STRINGSLICE:
-		var arr ArrayValue
-		for _, s := range v.AsStringSlice() {
-			arr.Values = append(arr.Values, str(s))
-		}
-		return AnyValue{ArrayValue: &arr}
+		return array(v.AsStringSlice(), str)
 	}
 	return str(v.Emit())
 }
