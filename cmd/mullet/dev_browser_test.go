@@ -87,14 +87,7 @@ func TestBrowserSurvivesDevRebuild(t *testing.T) {
 	dev.ready(t)
 	t.Logf("mullet dev served the copy after %.1fs", time.Since(start).Seconds())
 
-	out := os.Getenv("MULLET_ARTIFACTS")
-	if out == "" {
-		out = filepath.Join(os.TempDir(), "mullet-artifacts")
-	}
-	out = filepath.Join(out, t.Name())
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	out := browsertest.Artifacts(t, filepath.Join(os.TempDir(), "mullet-artifacts"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()

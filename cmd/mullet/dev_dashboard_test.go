@@ -202,14 +202,7 @@ func TestDevDashboard(t *testing.T) {
 		}
 	}()
 
-	out := os.Getenv("MULLET_ARTIFACTS")
-	if out == "" {
-		out = filepath.Join(os.TempDir(), "mullet-artifacts")
-	}
-	out = filepath.Join(out, t.Name())
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	out := browsertest.Artifacts(t, filepath.Join(os.TempDir(), "mullet-artifacts"))
 	bctx, bcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer bcancel()
 	cmd := exec.CommandContext(bctx, node, filepath.Join("testdata", "dashboard.cjs"), playwright, chatDash, rvDash, out,

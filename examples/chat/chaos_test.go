@@ -23,24 +23,6 @@ import (
 	"github.com/mulletgo/mullet/mullettest"
 )
 
-// artifactsDir is where browser tests save screenshots: $MULLET_ARTIFACTS,
-// or testdata/out (ignored by git). t.TempDir would delete them.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("MULLET_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("testdata", "out")
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestBrowserChaos drives two chat pages in headless Chromium while every
 // connection is cut: each page's connection is deleted through
 // @connections every second, and the emulator ends every connection after
@@ -48,7 +30,7 @@ func artifactsDir(t *testing.T) string {
 // second; page two must
 // render each exactly once and in order, and both presence lists must name
 // both nicks at the end. Screenshots of both pages are saved in
-// $MULLET_ARTIFACTS (default testdata/out).
+// $MULLET_ARTIFACTS (default testdata/out), under the test's name.
 func TestBrowserChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser chaos test runs for about half a minute")
@@ -80,7 +62,7 @@ func TestBrowserChaos(t *testing.T) {
 		Logger:      slog.New(slog.DiscardHandler),
 	})
 	page := strings.Replace(srv.CallbackURL, "/local", "/", 1)
-	out := artifactsDir(t)
+	out := browsertest.Artifacts(t, filepath.Join("testdata", "out")) // testdata/out is ignored by git
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

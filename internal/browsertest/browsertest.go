@@ -55,3 +55,22 @@ func Need(t testing.TB, what, path, install string) {
 	}
 	t.Skipf("%s not found at %s: %s", what, path, install)
 }
+
+// Artifacts returns the folder for t's screenshots, created:
+// $MULLET_ARTIFACTS, or def when it is unset, then t's name. t.TempDir
+// would delete them with the test.
+func Artifacts(t testing.TB, def string) string {
+	t.Helper()
+	dir := os.Getenv("MULLET_ARTIFACTS")
+	if dir == "" {
+		dir = def
+	}
+	dir, err := filepath.Abs(filepath.Join(dir, t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
