@@ -30,7 +30,7 @@ type Conn struct {
 	closing chan struct{}
 	done    chan struct{}
 	wake    chan struct{} // a message entered the inbox
-	cutNow  chan struct{} // drop the current connection (tests, Cut)
+	cutNow  chan chan struct{} // drop the current connection (Cut); closed once dropped
 	syncNow chan struct{} // a group without a position got a message
 
 	mu         sync.Mutex
@@ -110,7 +110,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
-		cutNow:   make(chan struct{}, 1),
+		cutNow:   make(chan chan struct{}),
 		syncNow:  make(chan struct{}, 1),
 		streams:  newStreams(),
 		pending:  map[string]*request{},
@@ -350,6 +350,12 @@ func (c *Conn) status(s Status) {
 // lost records the end of a connection and fails the requests written on
 // it.
 func (c *Conn) lost(err error, proactive bool) {
+	// A Cut that arrived as the connection ended otherwise: it is dropped.
+	select {
+	case dropped := <-c.cutNow:
+		close(dropped)
+	default:
+	}
 	c.mu.Lock()
 	c.connected = false
 	c.lostAt = time.Now()
@@ -532,7 +538,10 @@ func (c *Conn) serve(ws *websocket.Conn, newSession, first bool, carry *outgoing
 			if err := sendSync(false); err != nil {
 				return err, false, nil
 			}
-		case <-c.cutNow:
+		case dropped := <-c.cutNow:
+			// Nothing more is written on ws: frames sent from now on wait
+			// for the next connection.
+			close(dropped)
 			return errors.New("client: connection dropped by Cut"), false, nil
 		case err := <-readErr:
 			return err, false, nil
@@ -989,15 +998,20 @@ func (c *Conn) Connected() bool {
 }
 
 // Cut drops the current connection without a close handshake, as a
-// network change would; the Conn reconnects and resumes. For tests and
-// for callers that know the network changed.
+// network change would; the Conn reconnects and resumes. It returns once
+// the connection is dropped, so that frames sent after it go on the next
+// one (requests in flight on the dropped one fail with ErrConnectionLost).
+// Without a connection it does nothing. For tests and for callers that
+// know the network changed.
 func (c *Conn) Cut() {
 	if !c.Connected() {
 		return
 	}
+	dropped := make(chan struct{})
 	select {
-	case c.cutNow <- struct{}{}:
-	default:
+	case c.cutNow <- dropped:
+		<-dropped
+	case <-c.done:
 	}
 }
 
