@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -110,12 +112,20 @@ func hasFlags(fs *flag.FlagSet) bool {
 // `mullet connect URL -send FRAME`; everything after "--" is positional.
 // fs.Args() holds the positional arguments afterwards.
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	return parseWith(fs, args, stderr, nil)
+}
+
+// parseWith is parse for a command some of whose positional arguments may
+// begin with '-': an argument for which positional reports true is never
+// taken for a flag. mullet post uses it for connection IDs, one in 64 of
+// which begins with '-'.
+func parseWith(fs *flag.FlagSet, args []string, stderr io.Writer, positional func(arg string) bool) (code int, done bool) {
 	// fs.Parse would print the usage itself on -h and on errors; it is
 	// printed once, below.
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := parseInterleaved(fs, args)
+	err := parseInterleaved(fs, args, positional)
 	fs.SetOutput(out)
 	fs.Usage = usage
 	if err == nil {
@@ -132,6 +142,8 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bo
 		msg = fmt.Sprintf("unknown flag -%s", bad)
 		if s := closest(strings.TrimLeft(bad, "-"), names); s != "" {
 			msg += fmt.Sprintf("; did you mean -%s?", s)
+		} else {
+			msg += fmt.Sprintf("; if -%s is an argument, not a flag, put -- before it", bad)
 		}
 	}
 	fmt.Fprintf(stderr, "mullet %s: %s\n", fs.Name(), msg)
@@ -140,8 +152,24 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bo
 }
 
 // parseInterleaved parses flags wherever they are among args, and leaves
-// the positional arguments, in order, in fs.Args().
-func parseInterleaved(fs *flag.FlagSet, args []string) error {
+// the positional arguments, in order, in fs.Args(). An argument for which
+// isPositional reports true is positional even if it begins with '-'.
+func parseInterleaved(fs *flag.FlagSet, args []string, isPositional func(string) bool) error {
+	// Hide the arguments that only look like flags from fs.Parse behind
+	// placeholders no shell can produce, and put them back at the end.
+	var held []string
+	if isPositional != nil {
+		args = slices.Clone(args)
+		for i, a := range args {
+			if a == "--" {
+				break
+			}
+			if strings.HasPrefix(a, "-") && isPositional(a) {
+				args[i] = heldPrefix + strconv.Itoa(len(held))
+				held = append(held, a)
+			}
+		}
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -160,9 +188,19 @@ func parseInterleaved(fs *flag.FlagSet, args []string) error {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+	for i, a := range positional {
+		if k, ok := strings.CutPrefix(a, heldPrefix); ok {
+			n, _ := strconv.Atoi(k)
+			positional[i] = held[n]
+		}
+	}
 	// Leave the positional arguments in fs.Args().
 	return fs.Parse(append([]string{"--"}, positional...))
 }
+
+// heldPrefix begins the placeholder of an argument parseInterleaved hides
+// from fs.Parse.
+const heldPrefix = "\x00held:"
 
 // closest returns the candidate nearest to s by edit distance, if it is
 // close enough to be a plausible typo.

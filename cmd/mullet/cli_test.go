@@ -94,11 +94,15 @@ func TestParseInterleaved(t *testing.T) {
 		{[]string{"A", "-send", "x", "B"}, "x", []string{"A", "B"}},
 		{[]string{"A", "--", "-send", "x"}, "", []string{"A", "-send", "x"}},
 		{[]string{"-", "-send", "x"}, "x", []string{"-"}},
+		// Connection IDs that begin with '-' are arguments, wherever they are.
+		{[]string{"-send", "x", "-0euEUDfaBDqYXc=", "B"}, "x", []string{"-0euEUDfaBDqYXc=", "B"}},
+		{[]string{"-0euEUDfaBDqYXc=", "-send", "x", "-_euEUDfaBDqYXc="}, "x", []string{"-0euEUDfaBDqYXc=", "-_euEUDfaBDqYXc="}},
+		{[]string{"A", "--", "-0euEUDfaBDqYXc=", "-send"}, "", []string{"A", "-0euEUDfaBDqYXc=", "-send"}},
 	}
 	for _, tt := range tests {
 		fs := newFlagSet("t", "t", io.Discard)
 		send := fs.String("send", "", "")
-		if code, done := parse(fs, tt.args, io.Discard); done {
+		if code, done := parseWith(fs, tt.args, io.Discard, looksLikeConnectionID); done {
 			t.Fatalf("parse(%q): exit %d", tt.args, code)
 		}
 		if *send != tt.send || !slices.Equal(fs.Args(), tt.pos) {

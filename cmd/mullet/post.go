@@ -29,6 +29,9 @@ func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) int {
        mullet post -endpoint URL -get ID
        mullet post -endpoint URL -delete ID
 
+An ID that begins with '-' (-0euEUDfaBDqYXc=) is taken as an ID, not a flag;
+put -- before a DATA that begins with '-'.
+
 Calls API Gateway's @connections API with the AWS SDK, signed with SigV4:
 PostToConnection sends DATA as one text frame to the connection ID; -get
 prints what GetConnection says of it; -delete disconnects it.
@@ -46,7 +49,7 @@ used.`, stderr)
 	region := fs.String("region", "", "AWS region; default: from the endpoint's host, else the AWS configuration")
 	profile := fs.String("profile", "", "AWS shared configuration profile")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, done := parse(fs, args, stderr); done {
+	if code, done := parseWith(fs, args, stderr, looksLikeConnectionID); done {
 		return code
 	}
 	if *get && *del {
@@ -162,6 +165,22 @@ func readData(arg string, stdin io.Reader) ([]byte, error) {
 		return b, nil
 	}
 	return []byte(arg), nil
+}
+
+// looksLikeConnectionID reports whether arg has the shape of an API
+// Gateway connection ID: 15 characters of URL-safe base64 and '=', as in
+// R1kmxc2VNjMCFIA= or -0euEUDfaBDqYXc=. One ID in 64 begins with '-', and
+// must not be taken for a flag.
+func looksLikeConnectionID(arg string) bool {
+	if len(arg) != 16 || arg[15] != '=' {
+		return false
+	}
+	for _, c := range arg[:15] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 var executeAPIHost = regexp.MustCompile(`^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
