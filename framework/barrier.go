@@ -221,7 +221,8 @@ const restartRounds = 3
 // and never polls. By default it is refused at once: the conditional write
 // that found the barrier full is its only store operation (one request on
 // DynamoDB, which returns the refused item; a write and a read on servers
-// that ignore ReturnValuesOnConditionCheckFailure, such as dynalite), and
+// that ignore ReturnValuesOnConditionCheckFailure, such as DynamoDB Local
+// before 2.2.0 or dynalite when mullet does not start it), and
 // Arrive returns an *Error (409) wrapping ErrBarrierFull, which the
 // framework turns into an error frame. What the app sees in the one window
 // this gives up: while a release finds a participant gone and evicts it, a

@@ -149,7 +149,7 @@ type Store interface {
 	// Expires, which RestartBarrier names), from the refused write itself:
 	// a refusal is one operation where the backend returns the refused item
 	// (DynamoDB, with ReturnValuesOnConditionCheckFailure), and a write and
-	// one read where it does not (dynalite). Exactly one caller observes the write that made the
+	// one read where it does not. Exactly one caller observes the write that made the
 	// barrier complete, and its arrival is the last of Arrivals, also when
 	// read back later (a caller whose write timed out can tell whether its
 	// write was the completing one).

@@ -6,7 +6,11 @@
 // node_modules/dynalite of a given directory or one above it (mullet's
 // repository pins it in package.json; `npm ci` installs it), launches it
 // on a free port with its table operations instant, and waits until it
-// accepts connections. CreateTable makes a table with mullet's layout (pk
+// accepts connections. It runs dynalite with one DynamoDB feature that
+// dynalite 4.0.0 lacks added (condcheck.js): ReturnValuesOnConditionCheckFailure
+// ALL_OLD, which returns the item with a refused conditional write, so
+// that what a store costs in requests against it is what it costs on
+// DynamoDB. CreateTable makes a table with mullet's layout (pk
 // and sk strings; dynalite has no UpdateTimeToLive, which no store call
 // needs). Close kills it; the server keeps everything in memory.
 //

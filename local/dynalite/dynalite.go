@@ -2,6 +2,7 @@ package dynalite
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -132,13 +133,19 @@ func fileExists(p string) bool {
 	return err == nil && !fi.IsDir()
 }
 
+// condCheckJS runs dynalite's CLI with ReturnValuesOnConditionCheckFailure
+// added, which dynalite 4.0.0 ignores; see the file.
+//
+//go:embed condcheck.js
+var condCheckJS string
+
 func start(ctx context.Context, node, cli string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(node, cli,
+	cmd := exec.Command(node, "-e", condCheckJS, cli,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 	cmd.Dir = filepath.Dir(cli)

@@ -2,6 +2,7 @@ package dynalitetest_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"os"
@@ -96,5 +97,78 @@ func TestUnavailable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConditionCheckFailureReturnsItem: the dynalite mullet starts answers
+// a refused condition with the item as it was when asked
+// (ReturnValuesOnConditionCheckFailure ALL_OLD), as DynamoDB does, on
+// PutItem, UpdateItem and DeleteItem; without the parameter, with NONE, or
+// with no item, the error carries none; a wrong value is a
+// ValidationException.
+func TestConditionCheckFailureReturnsItem(t *testing.T) {
+	srv := dynalitetest.Start(t)
+	client := srv.NewClient(t)
+	table := srv.NewTable(t)
+	ctx := context.Background()
+	key := func(pk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: "x"}}
+	}
+	item := key("there")
+	item["v"] = &types.AttributeValueMemberN{Value: "1"}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	cond := "v = :two"
+	two := map[string]types.AttributeValue{":two": &types.AttributeValueMemberN{Value: "2"}}
+	refused := func(pk string, ret types.ReturnValuesOnConditionCheckFailure) map[string]error {
+		return map[string]error{
+			"PutItem": func() error {
+				_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: key(pk), ConditionExpression: &cond, ExpressionAttributeValues: two, ReturnValuesOnConditionCheckFailure: ret})
+				return err
+			}(),
+			"UpdateItem": func() error {
+				upd := "SET w = :two"
+				_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key(pk), UpdateExpression: &upd, ConditionExpression: &cond, ExpressionAttributeValues: two, ReturnValuesOnConditionCheckFailure: ret})
+				return err
+			}(),
+			"DeleteItem": func() error {
+				_, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: key(pk), ConditionExpression: &cond, ExpressionAttributeValues: two, ReturnValuesOnConditionCheckFailure: ret})
+				return err
+			}(),
+		}
+	}
+	for _, tc := range []struct {
+		pk       string
+		ret      types.ReturnValuesOnConditionCheckFailure
+		wantItem bool
+	}{
+		{"there", types.ReturnValuesOnConditionCheckFailureAllOld, true},
+		{"there", types.ReturnValuesOnConditionCheckFailureNone, false},
+		{"there", "", false},
+		{"absent", types.ReturnValuesOnConditionCheckFailureAllOld, false},
+	} {
+		for op, err := range refused(tc.pk, tc.ret) {
+			var ccf *types.ConditionalCheckFailedException
+			if !errors.As(err, &ccf) {
+				t.Fatalf("%s %s with %q: %v; want ConditionalCheckFailedException", op, tc.pk, tc.ret, err)
+			}
+			switch v, _ := ccf.Item["v"].(*types.AttributeValueMemberN); {
+			case tc.wantItem && (v == nil || v.Value != "1" || len(ccf.Item) != 3):
+				t.Errorf("%s %s with %q: Item %v; want the stored item", op, tc.pk, tc.ret, ccf.Item)
+			case !tc.wantItem && ccf.Item != nil:
+				t.Errorf("%s %s with %q: Item %v; want none", op, tc.pk, tc.ret, ccf.Item)
+			}
+		}
+	}
+	for op, err := range refused("there", "SOME") {
+		if err == nil || !strings.Contains(err.Error(), "ValidationException") {
+			t.Errorf("%s with ReturnValuesOnConditionCheckFailure SOME: %v; want a ValidationException", op, err)
+		}
+	}
+	// The item is as it was.
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key("there"), ConsistentRead: new(true)})
+	if err != nil || len(out.Item) != 3 {
+		t.Fatalf("GetItem after the refusals: %v, %v", out.Item, err)
 	}
 }

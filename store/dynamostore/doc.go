@@ -82,10 +82,11 @@
 // UpdateItem requests and no reads. Only a refused arrival (duplicate,
 // full or expired barrier) costs more: on DynamoDB the refusal carries the
 // item (ReturnValuesOnConditionCheckFailure ALL_OLD); servers that ignore
-// that parameter, like dynalite, cost one consistent GetItem. A refusal
-// because the barrier is full returns the barrier with store.ErrBarrierFull
-// from that same item, so an arrival at a released pair costs one request
-// on DynamoDB and two on dynalite. RestartBarrier is one PutItem of the new
+// that parameter (DynamoDB Local before 2.2.0; dynalite 4.0.0 unless
+// package local/dynalite starts it) cost one consistent GetItem more. A
+// refusal because the barrier is full returns the barrier with
+// store.ErrBarrierFull from that same item, so an arrival at a released
+// pair costs one request. RestartBarrier is one PutItem of the new
 // generation conditioned on exp (the generation the refusal returned) and
 // n >= size. Reads are strongly consistent.
 //

@@ -534,7 +534,8 @@ func (s *Store) saveVersioned(ctx context.Context, op string, key map[string]typ
 // update is one conditional UpdateItem on the item at key, built with the
 // expression builder. With allNew it returns the item as written. A refused
 // condition carries the item as it was, where the server supports that
-// (ReturnValuesOnConditionCheckFailure ALL_OLD; dynalite ignores it).
+// (ReturnValuesOnConditionCheckFailure ALL_OLD; callers read the item
+// where it does not).
 func (s *Store) update(ctx context.Context, key map[string]types.AttributeValue, upd expression.UpdateBuilder, cond expression.ConditionBuilder, allNew bool) (*dynamodb.UpdateItemOutput, error) {
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/mulletgo/mullet/mullettest/dynalitetest"
 	"github.com/mulletgo/mullet/store"
@@ -28,16 +29,32 @@ import (
 
 // counted returns a client of srv (through endpoint, if not empty) that
 // counts its requests, and that counter.
-func counted(t testing.TB, srv *dynalitetest.Server, endpoint string) (*dynamodb.Client, *dynamostore.RequestCounter) {
+func counted(t testing.TB, srv *dynalitetest.Server, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, *dynamostore.RequestCounter) {
 	t.Helper()
 	rc := &dynamostore.RequestCounter{}
-	client := srv.NewClient(t, func(o *dynamodb.Options) {
+	client := srv.NewClient(t, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.APIOptions = append(o.APIOptions, rc.Middleware())
-	})
+	}}, optFns...)...)
 	return client, rc
+}
+
+// withoutRefusedItem makes a client see what a server that ignores
+// ReturnValuesOnConditionCheckFailure answers (dynalite 4.0.0 on its own,
+// DynamoDB Local before 2.2.0): a ConditionalCheckFailedException without
+// the item.
+func withoutRefusedItem(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("dropRefusedItem", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if ccf, ok := errors.AsType[*types.ConditionalCheckFailedException](err); ok {
+				ccf.Item = nil
+			}
+			return out, md, err
+		}), middleware.Before)
+	})
 }
 
 func putConn(t testing.TB, s store.Store, id string) {
@@ -61,14 +78,37 @@ func arrival(id string) store.Arrival {
 func TestRequestCounts(t *testing.T) {
 	srv := dynalitetest.Start(t)
 	client, rc := counted(t, srv, "")
+	// A refusal costs a read more where the server does not return the
+	// refused item.
+	clientNoItem, rcNoItem := counted(t, srv, "", withoutRefusedItem)
 	ctx := context.Background()
 	exp := time.Now().Add(time.Minute)
+	duplicate := func(s *dynamostore.Store) error {
+		b, err := s.Arrive(ctx, "dup", 2, arrival("left"), exp)
+		if err != nil || !b.Duplicate {
+			return fmt.Errorf("duplicate = %+v, %v", b, err)
+		}
+		return nil
+	}
+	full := func(s *dynamostore.Store) error {
+		b, err := s.Arrive(ctx, "full", 2, arrival("third"), exp)
+		if !errors.Is(err, store.ErrBarrierFull) || len(b.Arrivals) != 2 {
+			return fmt.Errorf("third arrival = %+v, %v; want ErrBarrierFull and the two arrivals", b, err)
+		}
+		return nil
+	}
+	completePair := func(s *dynamostore.Store) {
+		must(t, arriveErr(s.Arrive(ctx, "full", 2, arrival("left"), exp)))
+		must(t, arriveErr(s.Arrive(ctx, "full", 2, arrival("right"), exp)))
+	}
 
 	tests := []struct {
 		name  string
 		setup func(s *dynamostore.Store)
 		call  func(s *dynamostore.Store) error
 		want  map[string]int64
+		// noItem uses a client that sees no item with a refusal.
+		noItem bool
 	}{
 		{
 			name: "completed pair",
@@ -86,19 +126,30 @@ func TestRequestCounts(t *testing.T) {
 			want: map[string]int64{"UpdateItem": 2},
 		},
 		{
-			// dynalite ignores ReturnValuesOnConditionCheckFailure, so a
-			// refused arrival reads once; DynamoDB returns the item with
-			// the refusal instead.
 			name:  "duplicate arrival",
 			setup: func(s *dynamostore.Store) { must(t, arriveErr(s.Arrive(ctx, "dup", 2, arrival("left"), exp))) },
-			call: func(s *dynamostore.Store) error {
-				b, err := s.Arrive(ctx, "dup", 2, arrival("left"), exp)
-				if err != nil || !b.Duplicate {
-					return fmt.Errorf("duplicate = %+v, %v", b, err)
-				}
-				return nil
-			},
-			want: map[string]int64{"UpdateItem": 1, "GetItem": 1},
+			call:  duplicate,
+			want:  map[string]int64{"UpdateItem": 1},
+		},
+		{
+			name:   "duplicate arrival, no item with the refusal",
+			setup:  func(s *dynamostore.Store) { must(t, arriveErr(s.Arrive(ctx, "dup", 2, arrival("left"), exp))) },
+			call:   duplicate,
+			want:   map[string]int64{"UpdateItem": 1, "GetItem": 1},
+			noItem: true,
+		},
+		{
+			name:  "arrival at a released pair",
+			setup: completePair,
+			call:  full,
+			want:  map[string]int64{"UpdateItem": 1},
+		},
+		{
+			name:   "arrival at a released pair, no item with the refusal",
+			setup:  completePair,
+			call:   full,
+			want:   map[string]int64{"UpdateItem": 1, "GetItem": 1},
+			noItem: true,
 		},
 		{
 			name: "evict",
@@ -154,6 +205,10 @@ func TestRequestCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			client, rc := client, rc
+			if tt.noItem {
+				client, rc = clientNoItem, rcNoItem
+			}
 			s := dynamostore.New(client, srv.NewTable(t), nil)
 			if tt.setup != nil {
 				tt.setup(s)
@@ -180,37 +235,6 @@ func must(t testing.TB, err error) {
 }
 
 func arriveErr(_ store.Barrier, err error) error { return err }
-
-// TestConditionCheckFailureItem records whether the server returns the item
-// with a refused conditional write (ReturnValuesOnConditionCheckFailure).
-// DynamoDB does; dynalite 4.0.0 ignores the parameter, which is why a
-// refused arrival costs a GetItem there. The store handles both.
-func TestConditionCheckFailureItem(t *testing.T) {
-	srv := dynalitetest.Start(t)
-	client := srv.NewClient(t)
-	table := srv.NewTable(t)
-	ctx := context.Background()
-	key := map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "x"},
-		"sk": &types.AttributeValueMemberS{Value: "y"},
-	}
-	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: key}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &table, Item: key,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if !errors.As(err, &ccf) {
-		t.Fatalf("conditional put = %v, want ConditionalCheckFailedException", err)
-	}
-	if ccf.Item != nil {
-		t.Errorf("the server now returns the item with a refusal: a refused arrival no longer needs its GetItem; update TestRequestCounts")
-	}
-	t.Logf("item returned with the refusal: %v", ccf.Item != nil)
-}
 
 func TestStateTooLarge(t *testing.T) {
 	srv := dynalitetest.Start(t)
