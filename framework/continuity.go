@@ -636,9 +636,12 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 		if p, ok := cf.Positions[s.group]; ok {
 			s.after = Position{Epoch: p.Epoch, Offset: p.Offset}
 		}
+		// No group's page can exceed ReplayPage: the store reads no more.
+		opts := s.opts
+		opts.Limit = ReplayPage
 		if err := retryStore(ctx, func() error {
 			var err error
-			reads[i], err = f.rt.cont.ReadStream(ctx, s.name, s.after, s.opts)
+			reads[i], err = f.rt.cont.ReadStream(ctx, s.name, s.after, opts)
 			return err
 		}); err != nil {
 			return fmt.Errorf("read %s: %w", s.group, err)
@@ -692,7 +695,8 @@ func (f *function[S]) sync(ctx context.Context, inv *Invocation, ep string, cf c
 // replayPages shares a page of budget messages among the streams' reads:
 // each stream gets an equal share, and what a stream does not need goes
 // to the others. It returns how many messages of each read to replay, and
-// whether any read holds more than that.
+// whether any read holds more than that, or stopped at its limit with more
+// in its stream.
 func replayPages(reads []store.StreamRead, budget int) (pages []int, more bool) {
 	pages = make([]int, len(reads))
 	var waiting []int
@@ -714,7 +718,11 @@ func replayPages(reads []store.StreamRead, budget int) (pages []int, more bool) 
 		}
 		waiting = next
 	}
-	return pages, len(waiting) > 0
+	more = len(waiting) > 0
+	for _, r := range reads {
+		more = more || r.More
+	}
+	return pages, more
 }
 
 // ---- request/reply ----

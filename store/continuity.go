@@ -66,6 +66,11 @@ type StreamOptions struct {
 	Window int
 	// TTL is how long each message is kept. Must be > 0.
 	TTL time.Duration
+	// Limit, for ReadStream, is the most messages one read returns (the
+	// oldest after the position asked for); 0 means no limit. A backend
+	// reads only those, so a reader far behind pays for a page, not for
+	// everything it missed, on each read.
+	Limit int
 }
 
 // StreamRead is the result of ReadStream.
@@ -79,6 +84,9 @@ type StreamRead struct {
 	// asked for (or its epoch is gone): Messages is empty and the reader
 	// should continue from Tail.
 	Discontinuity bool
+	// More reports that Messages stopped at StreamOptions.Limit: the stream
+	// holds live messages after the last of them, up to Tail.
+	More bool
 }
 
 // Presence is a session's presence in a group.
@@ -154,8 +162,9 @@ type Continuity interface {
 	Append(ctx context.Context, stream string, data []byte, opts StreamOptions) (StreamMessage, error)
 	// ReadStream returns the messages after the position after, within the
 	// window (the newest opts.Window messages that are live), in offset
-	// order. A zero after reads the whole window. A position the window no
-	// longer covers, or of another epoch, gives Discontinuity.
+	// order, at most opts.Limit of them (if > 0; More tells there are more).
+	// A zero after reads the whole window. A position the window no longer
+	// covers, or of another epoch, gives Discontinuity.
 	ReadStream(ctx context.Context, stream string, after Position, opts StreamOptions) (StreamRead, error)
 	// StreamTail returns the position of the newest live message of a
 	// stream; for a stream without a live message, a Position with an
@@ -222,4 +231,14 @@ func SelectAfter(window []StreamMessage, after, tail Position) StreamRead {
 	}
 	out.Messages = rest
 	return out
+}
+
+// LimitRead cuts r to at most limit messages (none if limit <= 0) and sets
+// More if it cut any.
+func LimitRead(r StreamRead, limit int) StreamRead {
+	if limit > 0 && len(r.Messages) > limit {
+		r.Messages = r.Messages[:limit:limit]
+		r.More = true
+	}
+	return r
 }

@@ -25,6 +25,7 @@ var continuityCases = []struct {
 	{"Streams", testStreams},
 	{"StreamWindow", testStreamWindow},
 	{"StreamExpiry", testStreamExpiry},
+	{"StreamLimit", testStreamLimit},
 	{"StreamConcurrentPublishers", testStreamConcurrent},
 	{"Presence", testPresence},
 	{"PresenceExpiry", testPresenceExpiry},
@@ -289,6 +290,52 @@ func testStreamWindow(t *testing.T, s store.Continuity, clock *Clock) {
 	r, _ = s.ReadStream(ctx, "w", store.Position{}, streamOpts)
 	if !slices.Equal(datas(r.Messages), []string{"m4", "m5", "m6", "m7", "m8"}) {
 		t.Fatalf("ReadStream(zero) = %v, want the window", datas(r.Messages))
+	}
+}
+
+func testStreamLimit(t *testing.T, s store.Continuity, clock *Clock) {
+	ctx := context.Background()
+	limited := streamOpts
+	limited.Limit = 2
+	read := func(after store.Position, opts store.StreamOptions) store.StreamRead {
+		t.Helper()
+		r, err := s.ReadStream(ctx, "l", after, opts)
+		if err != nil {
+			t.Fatalf("ReadStream(%+v, limit %d) = %v", after, opts.Limit, err)
+		}
+		return r
+	}
+	ms := appendN(t, s, "l", 1, 8) // window 5: m4..m8 replayable
+	for _, tt := range []struct {
+		after store.Position
+		want  []string
+		more  bool
+	}{
+		{store.Position{}, []string{"m4", "m5"}, true},
+		{ms[4].Position, []string{"m6", "m7"}, true},
+		{ms[6].Position, []string{"m8"}, false},
+		{ms[7].Position, nil, false},
+	} {
+		r := read(tt.after, limited)
+		if r.Discontinuity || !slices.Equal(datas(r.Messages), tt.want) || r.More != tt.more || r.Tail != ms[7].Position {
+			t.Fatalf("ReadStream(%+v, limit 2) = %v more=%v %+v; want %v more=%v", tt.after, datas(r.Messages), r.More, r, tt.want, tt.more)
+		}
+	}
+	if r := read(ms[1].Position, limited); !r.Discontinuity || r.More || len(r.Messages) != 0 {
+		t.Fatalf("ReadStream(behind the window, limit 2) = %+v, want a discontinuity", r)
+	}
+	if r := read(store.Position{}, streamOpts); len(r.Messages) != 5 || r.More {
+		t.Fatalf("ReadStream(no limit) = %v more=%v, want the window", datas(r.Messages), r.More)
+	}
+	// Expired messages at the front of the window do not count.
+	clock.Advance(40 * time.Second)
+	ms = append(ms, appendN(t, s, "l", 9, 3)...)
+	clock.Advance(30 * time.Second) // m1..m8 expired; m9..m11 live
+	if r := read(store.Position{}, limited); !slices.Equal(datas(r.Messages), []string{"m9", "m10"}) || !r.More {
+		t.Fatalf("ReadStream(zero, limit 2) after m1..m8 expired = %v more=%v; want m9 m10, more", datas(r.Messages), r.More)
+	}
+	if r := read(ms[6].Position, limited); !r.Discontinuity {
+		t.Fatalf("ReadStream(expired position, limit 2) = %+v, want a discontinuity", r)
 	}
 }
 

@@ -420,7 +420,9 @@ func (s *Store) Append(ctx context.Context, stream string, data []byte, opts sto
 }
 
 // ReadStream implements store.Continuity: the tail (one Query), then the
-// offsets wanted (one consistent Query per 1 MB page).
+// offsets wanted (one consistent Query per 1 MB page). With opts.Limit it
+// asks only for the Limit offsets after the position (offsets have no
+// gaps), and asks for the next ones only if some of those had expired.
 func (s *Store) ReadStream(ctx context.Context, stream string, after store.Position, opts store.StreamOptions) (store.StreamRead, error) {
 	if err := ctx.Err(); err != nil {
 		return store.StreamRead{}, err
@@ -443,23 +445,49 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after store.Posit
 		}
 		from = after.Offset + 1
 	}
+	var win []store.StreamMessage
+	for from <= tp.Offset {
+		to := tp.Offset
+		if opts.Limit > 0 {
+			to = min(to, from+int64(opts.Limit-len(win))-1)
+		}
+		if win, err = s.readMessages(ctx, stream, from, to, win); err != nil {
+			return store.StreamRead{}, err
+		}
+		if opts.Limit <= 0 || len(win) >= opts.Limit {
+			break
+		}
+		if !after.IsZero() && (len(win) == 0 || win[0].Offset != after.Offset+1) {
+			break // the message after the position expired: a discontinuity
+		}
+		from = to + 1
+	}
+	r := store.SelectAfter(win, after, tp)
+	if n := len(r.Messages); n > 0 && r.Messages[n-1].Offset < tp.Offset {
+		r.More = true
+	}
+	return r, nil
+}
+
+// readMessages appends the live messages of stream at offsets from to to,
+// in offset order, to win.
+func (s *Store) readMessages(ctx context.Context, stream string, from, to int64, win []store.StreamMessage) ([]store.StreamMessage, error) {
 	keyCond := expression.KeyAnd(
 		expression.Key(attrPK).Equal(expression.Value(streamPrefix+stream)),
-		expression.Key(attrSK).Between(expression.Value(messageSK(from)), expression.Value(messageSK(tp.Offset))),
+		expression.Key(attrSK).Between(expression.Value(messageSK(from)), expression.Value(messageSK(to))),
 	)
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(unexpired(s.nowSec())).Build()
 	if err != nil {
-		return store.StreamRead{}, fmt.Errorf("dynamostore: ReadStream: %w", err)
+		return nil, fmt.Errorf("dynamostore: ReadStream: %w", err)
 	}
 	in := &dynamodb.QueryInput{
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: new(true),
 	}
-	var win []store.StreamMessage
 	for {
 		out, err := s.client.Query(ctx, in, s.callOpts...)
 		if err != nil {
-			return store.StreamRead{}, s.fail("ReadStream", err)
+			return nil, s.fail("ReadStream", err)
 		}
 		for _, it := range out.Items {
 			var mi struct {
@@ -469,20 +497,19 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after store.Posit
 				At int64  `dynamodbav:"at"`
 			}
 			if err := attributevalue.UnmarshalMap(it, &mi); err != nil {
-				return store.StreamRead{}, fmt.Errorf("dynamostore: ReadStream: %w", err)
+				return nil, fmt.Errorf("dynamostore: ReadStream: %w", err)
 			}
 			off, err := strconv.ParseInt(strings.TrimPrefix(mi.SK, messagePrefix), 10, 64)
 			if err != nil {
-				return store.StreamRead{}, fmt.Errorf("dynamostore: ReadStream: bad message key %q", mi.SK)
+				return nil, fmt.Errorf("dynamostore: ReadStream: bad message key %q", mi.SK)
 			}
 			win = append(win, store.StreamMessage{Position: store.Position{Epoch: mi.EP, Offset: off}, Data: mi.D, At: time.UnixMilli(mi.At)})
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			break
+			return win, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return store.SelectAfter(win, after, tp), nil
 }
 
 // StreamTail implements store.Continuity: one Query.

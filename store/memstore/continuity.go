@@ -238,7 +238,8 @@ func (s *Store) Append(ctx context.Context, stream string, data []byte, opts sto
 	return out, nil
 }
 
-// liveWindow returns the live messages of the window of a stream.
+// liveWindow returns the live messages of the window of a stream. Their
+// Data is the store's own: clone what leaves the store.
 func (s *Store) liveWindow(stream string, opts store.StreamOptions, now time.Time) []store.StreamMessage {
 	msgs := s.cont().streams[stream]
 	if len(msgs) > opts.Window {
@@ -247,7 +248,6 @@ func (s *Store) liveWindow(stream string, opts store.StreamOptions, now time.Tim
 	var out []store.StreamMessage
 	for _, m := range msgs {
 		if !expiredAt(m.expires, now) {
-			m.Data = slices.Clone(m.Data)
 			out = append(out, m.StreamMessage)
 		}
 	}
@@ -262,11 +262,15 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after store.Posit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	win := s.liveWindow(stream, opts, s.now())
-	var out store.StreamRead
+	var tail store.Position
 	if len(win) > 0 {
-		out.Tail = win[len(win)-1].Position
+		tail = win[len(win)-1].Position
 	}
-	return store.SelectAfter(win, after, out.Tail), nil
+	out := store.LimitRead(store.SelectAfter(win, after, tail), opts.Limit)
+	for i := range out.Messages {
+		out.Messages[i].Data = slices.Clone(out.Messages[i].Data)
+	}
+	return out, nil
 }
 
 // StreamTail implements store.Continuity.
