@@ -205,6 +205,11 @@ func testDevRebuilds(t *testing.T, runtime string) {
 		}
 	}
 	write(strings.Replace(devApp, "VERSION", "v1", 1))
+	if runtime == "local" {
+		// The instances get mullet dev's MULLET_METRICS, as infra sets it
+		// on the function in AWS.
+		t.Setenv("MULLET_METRICS", "emf")
+	}
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/local"
 	ctx, cancel := context.WithCancel(context.Background())
@@ -239,6 +244,19 @@ func testDevRebuilds(t *testing.T, runtime string) {
 	waitFor(t, "the invocation log", 5*time.Second, func() bool {
 		return strings.Contains(stdout.String(), `"route":"version","connectionId":"`)
 	})
+	if runtime == "local" {
+		if !strings.Contains(stdout.String(), "metrics: MULLET_METRICS=emf") {
+			t.Errorf("banner lacks the metrics line:\n%s", stdout.String())
+		}
+		waitFor(t, "an EMF line of the version route", 5*time.Second, func() bool {
+			for line := range strings.Lines(stderr.String()) {
+				if _, emf, ok := strings.Cut(line, " | "); ok && strings.Contains(emf, `"CloudWatchMetrics"`) && strings.Contains(emf, `"Route":"version"`) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer dcancel()

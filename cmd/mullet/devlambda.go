@@ -176,6 +176,11 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 		if d.dash != nil {
 			env = append(env, d.dash.instanceEnv...)
 		}
+		if v := os.Getenv(runtimeenv.Metrics); v != "" {
+			// As in AWS, where infra sets it on the function: the
+			// instances write their EMF lines to their output.
+			env = append(env, runtimeenv.Metrics+"="+v)
+		}
 		if !d.instances.awsBuild && os.Getenv("GOGC") == "" {
 			// As for -runtime inprocess (localGOGC): the instances make
 			// the pushes.
@@ -247,6 +252,9 @@ func (d *devLoop) serveInstances(ctx context.Context, b *instanceBuild, backend 
 		fmt.Fprintf(d.stdout, "  asyncapi: http://%s%s (TypeScript types: %s)\n", d.addr, asyncAPIPath, typesPath)
 		if d.dash != nil {
 			fmt.Fprintf(d.stdout, "  dashboard: %s (traces: %s)\n", d.dash.url(d.addr), d.dash.tracesTo)
+		}
+		if v := os.Getenv(runtimeenv.Metrics); v != "" {
+			fmt.Fprintf(d.stdout, "  metrics: %s=%s: the instances write CloudWatch EMF lines to their output, as in Lambda\n", runtimeenv.Metrics, v)
 		}
 		return s, nil
 	case <-s.done:
