@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -444,6 +445,10 @@ func (rt *boundRuntime) append(ctx context.Context, stream string, data []byte, 
 	if rt.cont == nil {
 		return store.StreamMessage{}, ErrNoContinuity
 	}
+	// One ID across the attempts: an attempt that was applied although it
+	// failed (a timeout after the request left, a 5xx) is found by the
+	// next instead of appended again at another offset.
+	opts.AppendID = rand.Text()
 	var m store.StreamMessage
 	err := retryStore(ctx, func() error {
 		var err error

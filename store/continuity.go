@@ -71,6 +71,15 @@ type StreamOptions struct {
 	// reads only those, so a reader far behind pays for a page, not for
 	// everything it missed, on each read.
 	Limit int
+	// AppendID, for Append, names this one message across the retries of
+	// its Append, so that a write that was applied although its caller saw
+	// an error (a 5xx or a timeout after the request left) is not applied
+	// twice at two offsets: an Append that finds its AppendID on the
+	// stream's newest message, or on the message at the offset it tried to
+	// take, returns that message instead of adding another. A retry that
+	// comes after other messages were appended is not recognised. Empty:
+	// no such check.
+	AppendID string
 }
 
 // StreamRead is the result of ReadStream.
@@ -155,10 +164,12 @@ type Continuity interface {
 	// the offset after the newest message, in the newest message's epoch,
 	// or a new epoch if the stream has no live message. The offset is taken
 	// by one conditional write of the message itself, so concurrent Appends
-	// get distinct, dense offsets and a failed Append leaves no gap. It
-	// returns ErrTooLarge if the message cannot fit in an item and
-	// ErrConflict if it lost to concurrent appends more times than it
-	// retries.
+	// get distinct, dense offsets and a failed Append leaves no gap. A
+	// backend's own retries of that write never add the message twice;
+	// retries by the caller do not either if they pass the same
+	// opts.AppendID. It returns ErrTooLarge if the message cannot fit in an
+	// item and ErrConflict if it lost to concurrent appends more times than
+	// it retries.
 	Append(ctx context.Context, stream string, data []byte, opts StreamOptions) (StreamMessage, error)
 	// ReadStream returns the messages after the position after, within the
 	// window (the newest opts.Window messages that are live), in offset

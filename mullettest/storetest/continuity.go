@@ -26,6 +26,7 @@ var continuityCases = []struct {
 	{"StreamWindow", testStreamWindow},
 	{"StreamExpiry", testStreamExpiry},
 	{"StreamLimit", testStreamLimit},
+	{"AppendRetry", testAppendRetry},
 	{"StreamConcurrentPublishers", testStreamConcurrent},
 	{"Presence", testPresence},
 	{"PresenceExpiry", testPresenceExpiry},
@@ -336,6 +337,39 @@ func testStreamLimit(t *testing.T, s store.Continuity, clock *Clock) {
 	}
 	if r := read(ms[6].Position, limited); !r.Discontinuity {
 		t.Fatalf("ReadStream(expired position, limit 2) = %+v, want a discontinuity", r)
+	}
+}
+
+// testAppendRetry: an Append retried with the same AppendID after it was
+// applied returns the message it added instead of adding it again;
+// without an AppendID, or with another, each Append adds one.
+func testAppendRetry(t *testing.T, s store.Continuity, clock *Clock) {
+	ctx := context.Background()
+	withID := func(id string) store.StreamOptions {
+		o := streamOpts
+		o.AppendID = id
+		return o
+	}
+	first, err := s.Append(ctx, "r", []byte("m1"), withID("append-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, "r", []byte("m1"), withID("append-1"))
+	if err != nil || again.Position != first.Position || string(again.Data) != "m1" || !again.At.Equal(first.At) {
+		t.Fatalf("a retried Append = %+v, %v; want the first one's message %+v", again, err, first)
+	}
+	second, err := s.Append(ctx, "r", []byte("m2"), withID("append-2"))
+	if err != nil || second.Offset != first.Offset+1 {
+		t.Fatalf("another Append = %+v, %v; want offset %d", second, err, first.Offset+1)
+	}
+	for range 2 {
+		if _, err := s.Append(ctx, "r", []byte("m3"), streamOpts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.ReadStream(ctx, "r", store.Position{}, streamOpts)
+	if err != nil || !slices.Equal(datas(r.Messages), []string{"m1", "m2", "m3", "m3"}) {
+		t.Fatalf("stream = %v, %v; want m1 m2 m3 m3 (Appends without an AppendID are never merged)", datas(r.Messages), err)
 	}
 }
 

@@ -30,6 +30,7 @@ const (
 	attrEpoch     = "ep"
 	attrData      = "d"
 	attrAt        = "at"
+	attrAppendID  = "aid"
 	attrEvents    = "ev"
 
 	sessionPrefix  = "session#"
@@ -312,10 +313,16 @@ func (s *Store) SaveSessionState(ctx context.Context, id string, data []byte, ex
 // contention.
 const maxAppendRounds = 64
 
-// streamItemOverhead approximates a message item's key and attributes.
-const streamItemOverhead = 96
+// streamItemOverhead approximates a message item's key and attributes,
+// with an AppendID of up to 64 bytes.
+const streamItemOverhead = 96 + 64
 
-func newEpoch() string {
+// maxAppendID is the longest StreamOptions.AppendID Append takes.
+const maxAppendID = 64
+
+// randomID returns 12 random URL-safe characters: a new stream epoch, or
+// the ID of an Append whose caller gave none.
+func randomID() string {
 	var b [9]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -323,21 +330,24 @@ func newEpoch() string {
 
 // tail is the newest message item of a stream, live or not.
 type tail struct {
-	offset int64
-	epoch  string
-	live   bool
-	found  bool
+	offset   int64
+	epoch    string
+	at       int64 // Unix milliseconds
+	appendID string
+	live     bool
+	found    bool
 }
 
 // streamTail reads the newest message item of a stream: one consistent
-// Query, newest first, Limit 1, projected to its key, epoch and ttl.
+// Query, newest first, Limit 1, projected to its key, epoch, time, append
+// ID and ttl.
 func (s *Store) streamTail(ctx context.Context, op, stream string) (tail, error) {
 	keyCond := expression.KeyAnd(
 		expression.Key(attrPK).Equal(expression.Value(streamPrefix+stream)),
 		expression.Key(attrSK).BeginsWith(messagePrefix),
 	)
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).
-		WithProjection(expression.NamesList(expression.Name(attrSK), expression.Name(attrEpoch), expression.Name(attrTTL))).Build()
+		WithProjection(expression.NamesList(expression.Name(attrSK), expression.Name(attrEpoch), expression.Name(attrAt), expression.Name(attrAppendID), expression.Name(attrTTL))).Build()
 	if err != nil {
 		return tail{}, fmt.Errorf("dynamostore: %s: %w", op, err)
 	}
@@ -363,6 +373,12 @@ func (s *Store) streamTail(ctx context.Context, op, stream string) (tail, error)
 	if ep, ok := it[attrEpoch].(*types.AttributeValueMemberS); ok {
 		t.epoch = ep.Value
 	}
+	if id, ok := it[attrAppendID].(*types.AttributeValueMemberS); ok {
+		t.appendID = id.Value
+	}
+	if at, ok := it[attrAt].(*types.AttributeValueMemberN); ok {
+		t.at, _ = strconv.ParseInt(at.Value, 10, 64)
+	}
 	return t, nil
 }
 
@@ -370,6 +386,12 @@ func (s *Store) streamTail(ctx context.Context, op, stream string) (tail, error)
 // (one Query) and writes the next offset with one PutItem conditioned on
 // that offset being free; a lost race reads again. Uncontended, an Append
 // costs one Query and one PutItem.
+//
+// Each message item carries its Append's ID (opts.AppendID, or a random
+// one), so that a PutItem the SDK retried after its first attempt was
+// applied (the answer lost, or a 5xx) is recognised in the item its
+// refusal returns, and a caller's retry with the same AppendID in the
+// newest message: neither adds the message twice.
 func (s *Store) Append(ctx context.Context, stream string, data []byte, opts store.StreamOptions) (store.StreamMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return store.StreamMessage{}, err
@@ -377,34 +399,53 @@ func (s *Store) Append(ctx context.Context, stream string, data []byte, opts sto
 	if len(data)+len(stream)+streamItemOverhead > store.MaxItemSize {
 		return store.StreamMessage{}, store.ErrTooLarge
 	}
+	if len(opts.AppendID) > maxAppendID {
+		return store.StreamMessage{}, fmt.Errorf("dynamostore: Append: AppendID of %d bytes; at most %d", len(opts.AppendID), maxAppendID)
+	}
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
 	if err != nil {
 		return store.StreamMessage{}, fmt.Errorf("dynamostore: Append: %w", err)
+	}
+	appendID := opts.AppendID
+	if appendID == "" {
+		appendID = randomID()
 	}
 	for round := 1; ; round++ {
 		t, err := s.streamTail(ctx, "Append", stream)
 		if err != nil {
 			return store.StreamMessage{}, err
 		}
+		if t.found && t.appendID == appendID {
+			// A retry of the Append whose message is the newest.
+			return store.StreamMessage{Position: store.Position{Offset: t.offset, Epoch: t.epoch}, Data: data, At: time.UnixMilli(t.at)}, nil
+		}
 		now := s.now()
-		m := store.StreamMessage{Position: store.Position{Offset: t.offset + 1, Epoch: t.epoch}, Data: data, At: now}
+		m := store.StreamMessage{Position: store.Position{Offset: t.offset + 1, Epoch: t.epoch}, Data: data, At: time.UnixMilli(now.UnixMilli())} // as stored, and as ReadStream returns it
 		if !t.live {
-			m.Epoch = newEpoch()
+			m.Epoch = randomID()
 		}
 		item := map[string]types.AttributeValue{
 			attrPK: sAttr(streamPrefix + stream), attrSK: sAttr(messageSK(m.Offset)),
 			attrEpoch: sAttr(m.Epoch), attrAt: nAttr(now.UnixMilli()),
-			attrData: &types.AttributeValueMemberB{Value: data},
-			attrTTL:  nAttr(ttlOf(now.Add(opts.TTL))),
+			attrData:     &types.AttributeValueMemberB{Value: data},
+			attrTTL:      nAttr(ttlOf(now.Add(opts.TTL))),
+			attrAppendID: sAttr(appendID),
 		}
 		_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: &s.table, Item: item, ConditionExpression: cond.Condition(), ExpressionAttributeNames: cond.Names(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}, s.callOpts...)
 		if err == nil {
 			return m, nil
 		}
-		if _, ok := isConditionFailed(err); !ok {
+		ccf, ok := isConditionFailed(err)
+		if !ok {
 			return store.StreamMessage{}, s.fail("Append", err)
+		}
+		if id, ok := ccf.Item[attrAppendID].(*types.AttributeValueMemberS); ok && id.Value == appendID {
+			// The offset is taken by this very item: an attempt whose
+			// answer was lost applied it, and the SDK retried.
+			return m, nil
 		}
 		if round >= maxAppendRounds {
 			return store.StreamMessage{}, fmt.Errorf("dynamostore: Append %q: %w: lost %d races for the next offset", stream, store.ErrConflict, round)

@@ -2,7 +2,13 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,4 +98,101 @@ func TestCatchUpReadsEachMessageOnce(t *testing.T) {
 	if got0 != behind || read0 < 5*read {
 		t.Errorf("without a limit: %d messages, %d items read; want %d, and several times the %d read with one", got0, read0, behind, read)
 	}
+}
+
+// applyThenFail passes every request on to the server, and answers the
+// next `left` PutItems with a 500 once the server has applied them: a write
+// whose answer was lost. The SDK retries a 500.
+type applyThenFail struct {
+	base http.RoundTripper
+	left atomic.Int32
+	puts atomic.Int32
+}
+
+func (a *applyThenFail) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if err != nil || r.Header.Get("X-Amz-Target") != "DynamoDB_20120810.PutItem" {
+		return resp, err
+	}
+	a.puts.Add(1)
+	if a.left.Add(-1) < 0 {
+		return resp, nil
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return &http.Response{
+		StatusCode: http.StatusInternalServerError,
+		Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected: the write was applied, its answer lost"}`)),
+		Request:    r,
+	}, nil
+}
+
+// TestAppendAppliedDespiteError: a stream message whose PutItem was
+// applied but answered with an error is never added twice, whether the
+// SDK retries the PutItem or the caller retries the Append with the same
+// AppendID (as the framework does); a caller that retries without one
+// gets the message twice, which is why the framework passes one.
+func TestAppendAppliedDespiteError(t *testing.T) {
+	srv := dynalitetest.Start(t)
+	ctx := context.Background()
+	opts := store.StreamOptions{Window: 10, TTL: time.Hour}
+	setup := func(t *testing.T) (*applyThenFail, *dynamostore.Store) {
+		faults := &applyThenFail{base: http.DefaultTransport}
+		client := srv.NewClient(t, func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: faults} })
+		return faults, dynamostore.New(client, srv.NewTable(t), &dynamostore.Options{MaxAttempts: 3, BaseBackoff: time.Millisecond})
+	}
+	stream := func(t *testing.T, s *dynamostore.Store) []string {
+		t.Helper()
+		r, err := s.ReadStream(ctx, "g", store.Position{}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range r.Messages {
+			out = append(out, fmt.Sprintf("%d:%s", m.Offset, m.Data))
+		}
+		return out
+	}
+
+	t.Run("the SDK retries", func(t *testing.T) {
+		faults, s := setup(t)
+		faults.left.Store(1)
+		m, err := s.Append(ctx, "g", []byte("x"), opts)
+		if err != nil || m.Offset != 1 {
+			t.Fatalf("Append = %+v, %v; want offset 1", m, err)
+		}
+		if got := stream(t, s); !slices.Equal(got, []string{"1:x"}) || faults.puts.Load() != 2 {
+			t.Fatalf("stream %v after %d PutItems; want [1:x] after 2", got, faults.puts.Load())
+		}
+	})
+	t.Run("the caller retries with the AppendID", func(t *testing.T) {
+		faults, s := setup(t)
+		faults.left.Store(3) // every attempt of the first Append
+		withID := opts
+		withID.AppendID = "one-message"
+		if _, err := s.Append(ctx, "g", []byte("x"), withID); !errors.Is(err, store.ErrThrottled) {
+			t.Fatalf("Append with every answer lost = %v; want ErrThrottled (a 5xx)", err)
+		}
+		m, err := s.Append(ctx, "g", []byte("x"), withID)
+		if err != nil || m.Offset != 1 || string(m.Data) != "x" {
+			t.Fatalf("the retried Append = %+v, %v; want offset 1", m, err)
+		}
+		if got := stream(t, s); !slices.Equal(got, []string{"1:x"}) {
+			t.Fatalf("stream %v; want [1:x]", got)
+		}
+	})
+	t.Run("the caller retries without an AppendID", func(t *testing.T) {
+		faults, s := setup(t)
+		faults.left.Store(3)
+		if _, err := s.Append(ctx, "g", []byte("x"), opts); err == nil {
+			t.Fatal("Append with every answer lost succeeded")
+		}
+		if _, err := s.Append(ctx, "g", []byte("x"), opts); err != nil {
+			t.Fatal(err)
+		}
+		if got := stream(t, s); !slices.Equal(got, []string{"1:x", "2:x"}) {
+			t.Fatalf("stream %v; want [1:x 2:x]: without an AppendID a retried Append cannot be recognised", got)
+		}
+	})
 }

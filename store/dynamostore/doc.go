@@ -32,7 +32,7 @@
 //	session             session#<id>       session       sh (B: SHA-256 of the resume secret), conn (S),
 //	                                                     auth (M), grp (M: group -> {e, o, p, ev}),
 //	                                                     state (B), ver (N), ttl (N)
-//	stream message      stream#<name>      m#<offset>    ep (S: epoch), d (B), at (N, Unix ms), ttl (N);
+//	stream message      stream#<name>      m#<offset>    ep (S: epoch), d (B), at (N, Unix ms), aid (S: its Append's ID), ttl (N);
 //	                                       (20 digits)   a session's own stream is stream#$session#<id>
 //	presence            presence#<group>   s#<session>   conn (S), d (B), ev (BOOL), ttl (N)
 //

@@ -22,7 +22,8 @@ type continuity struct {
 
 type memMsg struct {
 	store.StreamMessage
-	expires time.Time
+	expires  time.Time
+	appendID string
 }
 
 type session struct {
@@ -214,6 +215,11 @@ func (s *Store) Append(ctx context.Context, stream string, data []byte, opts sto
 	defer s.mu.Unlock()
 	now := s.now()
 	msgs := s.cont().streams[stream]
+	if n := len(msgs); n > 0 && opts.AppendID != "" && msgs[n-1].appendID == opts.AppendID {
+		out := msgs[n-1].StreamMessage // a retry of the newest message's Append
+		out.Data = slices.Clone(out.Data)
+		return out, nil
+	}
 	m := store.StreamMessage{Data: slices.Clone(data), At: now}
 	if n := len(msgs); n > 0 {
 		last := msgs[n-1]
@@ -227,7 +233,7 @@ func (s *Store) Append(ctx context.Context, stream string, data []byte, opts sto
 	if m.Epoch == "" {
 		m.Epoch = newEpoch()
 	}
-	msgs = append(msgs, memMsg{StreamMessage: m, expires: now.Add(opts.TTL)})
+	msgs = append(msgs, memMsg{StreamMessage: m, expires: now.Add(opts.TTL), appendID: opts.AppendID})
 	// Keep the window and a little more, so that memory stays bounded.
 	if keep := max(opts.Window, 1) * 2; len(msgs) > keep {
 		msgs = slices.Clone(msgs[len(msgs)-keep:])
