@@ -2,11 +2,8 @@ package mullettest_test
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,39 +15,6 @@ import (
 	"github.com/mulletgo/mullet/store/dynamostore"
 )
 
-// lostStreamWrites passes every request on to DynamoDB, and answers the
-// next `left` PutItems of stream messages with a 500 once they were
-// applied: writes whose answers were lost.
-type lostStreamWrites struct {
-	base http.RoundTripper
-	left atomic.Int32
-}
-
-func (l *lostStreamWrites) RoundTrip(r *http.Request) (*http.Response, error) {
-	isAppend := false
-	if r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.PutItem" && r.Body != nil {
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		isAppend = bytes.Contains(body, []byte(`"stream#`))
-	}
-	resp, err := l.base.RoundTrip(r)
-	if err != nil || !isAppend || l.left.Add(-1) < 0 {
-		return resp, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return &http.Response{
-		StatusCode: http.StatusInternalServerError,
-		Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
-		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected: the write was applied, its answer lost"}`)),
-		Request:    r,
-	}, nil
-}
-
 // TestDurableBroadcastAppliedDespiteError: a durable broadcast whose
 // stream write was applied but answered with a 500 reaches each member
 // once, and its stream holds it once, whether the SDK retried the write
@@ -61,13 +25,16 @@ func TestDurableBroadcastAppliedDespiteError(t *testing.T) {
 	db := dynalitetest.Start(t)
 	for _, tc := range []struct {
 		name string
-		lost int32
+		lost int
 	}{
 		{"the SDK retries", 1},
 		{"the framework retries", attempts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			faults := &lostStreamWrites{base: http.DefaultTransport}
+			// Lose the answers of stream message writes.
+			faults := &dynalitetest.LostAnswers{Match: func(target string, body []byte) bool {
+				return target == "DynamoDB_20120810.PutItem" && bytes.Contains(body, []byte(`"stream#`))
+			}}
 			client := db.NewClient(t, func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: faults} })
 			st := dynamostore.New(client, db.NewTable(t), &dynamostore.Options{MaxAttempts: attempts, BaseBackoff: time.Millisecond})
 			srv := mullettest.NewServer(t, contApp(contOpts{window: 100, grace: time.Second}), &mullettest.Options{Store: st})
@@ -79,10 +46,10 @@ func TestDurableBroadcastAppliedDespiteError(t *testing.T) {
 			}
 			isMsg := func(f contFrame) bool { return f.Mullet == "msg" }
 
-			faults.left.Store(tc.lost)
+			faults.Lose(tc.lost)
 			a.Send(t, `{"action":"say","room":"room1","text":"d1"}`)
 			first := readUntil(t, b, isMsg)
-			if left := faults.left.Load(); left > 0 {
+			if left := faults.Left(); left > 0 {
 				t.Fatalf("%d injected faults left unused", left)
 			}
 			a.Send(t, `{"action":"say","room":"room1","text":"d2"}`)

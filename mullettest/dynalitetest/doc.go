@@ -17,4 +17,8 @@
 // node or the package is missing the test is skipped with a message saying
 // how to install it, except when the environment has CI=true, where a
 // missing server fails the test instead.
+//
+// LostAnswers is a client transport that injects the one fault a real
+// DynamoDB client must survive and dynalite cannot produce: a write that was
+// applied, answered with an error.
 package dynalitetest

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,34 +97,6 @@ func TestCatchUpReadsEachMessageOnce(t *testing.T) {
 	}
 }
 
-// applyThenFail passes every request on to the server, and answers the
-// next `left` PutItems with a 500 once the server has applied them: a write
-// whose answer was lost. The SDK retries a 500.
-type applyThenFail struct {
-	base http.RoundTripper
-	left atomic.Int32
-	puts atomic.Int32
-}
-
-func (a *applyThenFail) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := a.base.RoundTrip(r)
-	if err != nil || r.Header.Get("X-Amz-Target") != "DynamoDB_20120810.PutItem" {
-		return resp, err
-	}
-	a.puts.Add(1)
-	if a.left.Add(-1) < 0 {
-		return resp, nil
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return &http.Response{
-		StatusCode: http.StatusInternalServerError,
-		Header:     http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
-		Body:       io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected: the write was applied, its answer lost"}`)),
-		Request:    r,
-	}, nil
-}
-
 // TestAppendAppliedDespiteError: a stream message whose PutItem was
 // applied but answered with an error is never added twice, whether the
 // SDK retries the PutItem or the caller retries the Append with the same
@@ -137,8 +106,8 @@ func TestAppendAppliedDespiteError(t *testing.T) {
 	srv := dynalitetest.Start(t)
 	ctx := context.Background()
 	opts := store.StreamOptions{Window: 10, TTL: time.Hour}
-	setup := func(t *testing.T) (*applyThenFail, *dynamostore.Store) {
-		faults := &applyThenFail{base: http.DefaultTransport}
+	setup := func(t *testing.T) (*dynalitetest.LostAnswers, *dynamostore.Store) {
+		faults := &dynalitetest.LostAnswers{Match: func(target string, _ []byte) bool { return target == "DynamoDB_20120810.PutItem" }}
 		client := srv.NewClient(t, func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: faults} })
 		return faults, dynamostore.New(client, srv.NewTable(t), &dynamostore.Options{MaxAttempts: 3, BaseBackoff: time.Millisecond})
 	}
@@ -157,18 +126,18 @@ func TestAppendAppliedDespiteError(t *testing.T) {
 
 	t.Run("the SDK retries", func(t *testing.T) {
 		faults, s := setup(t)
-		faults.left.Store(1)
+		faults.Lose(1)
 		m, err := s.Append(ctx, "g", []byte("x"), opts)
 		if err != nil || m.Offset != 1 {
 			t.Fatalf("Append = %+v, %v; want offset 1", m, err)
 		}
-		if got := stream(t, s); !slices.Equal(got, []string{"1:x"}) || faults.puts.Load() != 2 {
-			t.Fatalf("stream %v after %d PutItems; want [1:x] after 2", got, faults.puts.Load())
+		if got := stream(t, s); !slices.Equal(got, []string{"1:x"}) || faults.Matched() != 2 {
+			t.Fatalf("stream %v after %d PutItems; want [1:x] after 2", got, faults.Matched())
 		}
 	})
 	t.Run("the caller retries with the AppendID", func(t *testing.T) {
 		faults, s := setup(t)
-		faults.left.Store(3) // every attempt of the first Append
+		faults.Lose(3) // every attempt of the first Append
 		withID := opts
 		withID.AppendID = "one-message"
 		if _, err := s.Append(ctx, "g", []byte("x"), withID); !errors.Is(err, store.ErrThrottled) {
@@ -184,7 +153,7 @@ func TestAppendAppliedDespiteError(t *testing.T) {
 	})
 	t.Run("the caller retries without an AppendID", func(t *testing.T) {
 		faults, s := setup(t)
-		faults.left.Store(3)
+		faults.Lose(3)
 		if _, err := s.Append(ctx, "g", []byte("x"), opts); err == nil {
 			t.Fatal("Append with every answer lost succeeded")
 		}
