@@ -251,7 +251,7 @@ func TestTypeScriptCompiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"good.ts", "bad.ts", "bad_reply.ts"} {
+	for _, f := range []string{"good.ts", "bad.ts", "bad_reply.ts", "bad_msg.ts"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "ts", f))
 		if err != nil {
 			t.Fatal(err)
@@ -269,7 +269,7 @@ func TestTypeScriptCompiles(t *testing.T) {
 	if out, err := check("good.ts"); err != nil {
 		t.Fatalf("the generated types do not compile with a correct fixture: %v\n%s", err, out)
 	}
-	for _, bad := range []string{"bad.ts", "bad_reply.ts"} {
+	for _, bad := range []string{"bad.ts", "bad_reply.ts", "bad_msg.ts"} {
 		out, err := check(bad)
 		if err == nil {
 			t.Fatalf("%s type-checked; its wrong payload should not", bad)

@@ -64,6 +64,12 @@ func TypeScript(m *manifest.Manifest, opts *Options) ([]byte, error) {
 			fmt.Fprintf(&b, "  %s: %s;\n", strconv.Quote(p.Group), p.Message.Name)
 		}
 		b.WriteString("}\n")
+		if c.byName["Msg"] != nil {
+			// A durable group's broadcasts arrive in msg frames: tie the
+			// frame's data to the group's declared type.
+			b.WriteString("\n/** A msg frame of a durable group whose name begins with P (the longest declared prefix that begins it): its data is the broadcast declared for P. */\n" +
+				"export type MsgOf<P extends keyof Pushes> = Omit<Msg, \"data\" | \"group\"> & { group: `${P}${string}`; data: Pushes[P] };\n")
+		}
 	}
 	return b.Bytes(), nil
 }

@@ -167,3 +167,6 @@ export interface Routes {
 export interface Pushes {
   "": Event;
 }
+
+/** A msg frame of a durable group whose name begins with P (the longest declared prefix that begins it): its data is the broadcast declared for P. */
+export type MsgOf<P extends keyof Pushes> = Omit<Msg, "data" | "group"> & { group: `${P}${string}`; data: Pushes[P] };
