@@ -59,8 +59,9 @@ type StreamMessage struct {
 	At   time.Time
 }
 
-// StreamOptions bounds a stream's window: what Append keeps and ReadStream
-// replays.
+// StreamOptions bounds a stream's window (what Append keeps and ReadStream
+// replays), and carries what one Append (AppendID) or one ReadStream
+// (Limit) asks for.
 type StreamOptions struct {
 	// Window is how many of the newest messages can be replayed. Must be > 0.
 	Window int
