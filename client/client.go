@@ -29,9 +29,9 @@ type Conn struct {
 	sendq   chan outgoing
 	closing chan struct{}
 	done    chan struct{}
-	wake    chan struct{} // a message entered the inbox
+	wake    chan struct{}      // a message entered the inbox
 	cutNow  chan chan struct{} // drop the current connection (Cut); closed once dropped
-	syncNow chan struct{} // a group without a position got a message
+	syncNow chan struct{}      // a group without a position got a message
 
 	mu         sync.Mutex
 	keys       keys
