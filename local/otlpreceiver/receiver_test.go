@@ -130,16 +130,7 @@ func TestJSON(t *testing.T) {
 		enc  string
 	}{{"plain", []byte(otlpJSON), ""}, {"gzip", gz.Bytes(), "gzip"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", srv.Endpoint+otlpreceiver.TracesPath, bytes.NewReader(tc.body))
-			req.Header.Set("Content-Type", "application/json")
-			if tc.enc != "" {
-				req.Header.Set("Content-Encoding", tc.enc)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := send(t, "POST", srv.Endpoint+otlpreceiver.TracesPath, "application/json", tc.enc, tc.body)
 			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
@@ -169,6 +160,26 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// send makes one request with the given Content-Type and, if not empty,
+// Content-Encoding, and returns its response with the body closed.
+func send(t *testing.T, method, url, typ, enc string, body []byte) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", typ)
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func TestBadRequests(t *testing.T) {
 	var c collector
 	srv, err := otlpreceiver.Listen("127.0.0.1:0", c.consume, &otlpreceiver.Options{MaxBodyBytes: 1024})
@@ -190,16 +201,7 @@ func TestBadRequests(t *testing.T) {
 		{"other path", "POST", "/v1/metrics", "application/json", "", "{}", 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, srv.Endpoint+tc.path, strings.NewReader(tc.body))
-			req.Header.Set("Content-Type", tc.typ)
-			if tc.enc != "" {
-				req.Header.Set("Content-Encoding", tc.enc)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := send(t, tc.method, srv.Endpoint+tc.path, tc.typ, tc.enc, []byte(tc.body))
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
 			}
